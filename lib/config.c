@@ -1,0 +1,421 @@
+/* config.c - loading and validating the configuration file (see config.h). */
+#include "config.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct env_entry {
+    char *name;
+    char *store;
+} env_entry_t;
+
+struct ferry_config {
+    json_t *root;        /* owns every string handed out below */
+    char **kafka_keys;   /* borrowed from root */
+    char **kafka_values; /* owned: converted to text */
+    size_t nkafka;
+    env_entry_t *envs;   /* sorted by name; strings borrowed from root */
+    size_t nenvs;
+    const char *topics[4];
+    const char *records_prefix;
+    int partitions;
+    int replication;
+    char *catalog;
+};
+
+/* The keys each section accepts; anything else is a typo to report. */
+static const char *const top_keys[] = {"kafka", "environments", "topics", "catalog",
+                                       "worker", "importer", "scheduler", NULL};
+static const char *const topic_keys[] = {"requests", "records_prefix", "status", "schedules",
+                                         "dlq", "partitions", "replication_factor", NULL};
+static const char *const worker_keys[] = {"group_id", "transaction_timeout_ms",
+                                          "session_timeout_ms", "linger_ms", "compression",
+                                          "batch_size", "max_rows_per_export", NULL};
+static const char *const importer_keys[] = {"group_id_prefix", "session_timeout_ms",
+                                            "max_open_export_bytes", NULL};
+static const char *const scheduler_keys[] = {"group_id", "session_timeout_ms",
+                                             "min_interval_ms", NULL};
+
+static const struct {
+    const char *name;
+    const char *const *keys;
+} sections[] = {
+    {"worker", worker_keys},
+    {"importer", importer_keys},
+    {"scheduler", scheduler_keys},
+};
+
+static int in_list(const char *key, const char *const *list)
+{
+    for (; *list; list++)
+        if (!strcmp(key, *list))
+            return 1;
+    return 0;
+}
+
+static int check_keys(const json_t *obj, const char *const *allowed, const char *name,
+                      const char *where, char *errstr, size_t errstr_size)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach((json_t *)obj, key, value) {
+        (void)value;
+        if (!in_list(key, allowed))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s: unknown key \"%s%s\"",
+                              name, where, key);
+    }
+    return FERRY_OK;
+}
+
+static int env_cmp(const void *a, const void *b)
+{
+    return strcmp(((const env_entry_t *)a)->name, ((const env_entry_t *)b)->name);
+}
+
+static char *scalar_text(const json_t *v)
+{
+    char num[64];
+
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    if (json_is_integer(v)) {
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return strdup(num);
+    }
+    if (json_is_real(v)) {
+        snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+        return strdup(num);
+    }
+    if (json_is_boolean(v))
+        return strdup(json_is_true(v) ? "true" : "false");
+    return NULL;
+}
+
+static int parse_kafka(ferry_config_t *cfg, const json_t *kafka, const char *name, char *errstr,
+                       size_t errstr_size)
+{
+    const char *key;
+    json_t *value;
+    size_t n = json_object_size(kafka), i = 0;
+
+    if (!json_is_object(kafka))
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "%s: \"kafka\" must be an object of librdkafka properties", name);
+    cfg->kafka_keys = calloc(n ? n : 1, sizeof(char *));
+    cfg->kafka_values = calloc(n ? n : 1, sizeof(char *));
+    if (!cfg->kafka_keys || !cfg->kafka_values)
+        return FERRY_ENOMEM;
+    json_object_foreach((json_t *)kafka, key, value) {
+        char *text = scalar_text(value);
+        if (!text)
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "%s: \"kafka.%s\" must be a string, number or boolean", name, key);
+        cfg->kafka_keys[i] = (char *)key;
+        cfg->kafka_values[i] = text;
+        cfg->nkafka = ++i;
+    }
+    return FERRY_OK;
+}
+
+static int parse_environments(ferry_config_t *cfg, const json_t *envs, const char *name,
+                              char *errstr, size_t errstr_size)
+{
+    const char *key;
+    json_t *value;
+    size_t i = 0;
+
+    if (!envs)
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "%s: no \"environments\": declare at least one", name);
+    if (!json_is_object(envs) || json_object_size(envs) == 0)
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "%s: \"environments\" must be an object with at least one environment",
+                          name);
+    cfg->envs = calloc(json_object_size(envs), sizeof(env_entry_t));
+    if (!cfg->envs)
+        return FERRY_ENOMEM;
+    json_object_foreach((json_t *)envs, key, value) {
+        const json_t *store = json_is_object(value) ? json_object_get(value, "store") : NULL;
+        const char *uri;
+        const char *k2;
+        json_t *v2;
+
+        if (!json_is_string(store))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "%s: \"environments.%s.store\" is missing or not a string", name,
+                              key);
+        json_object_foreach(value, k2, v2) {
+            (void)v2;
+            if (strcmp(k2, "store"))
+                return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                                  "%s: unknown key \"environments.%s.%s\"", name, key, k2);
+        }
+        uri = json_string_value(store);
+        if (strncmp(uri, "sqlite:", 7) && strncmp(uri, "postgresql://", 13))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "%s: \"environments.%s.store\": unknown store scheme in \"%s\" "
+                              "(expected sqlite:PATH or postgresql://...)",
+                              name, key, uri);
+        if (!strncmp(uri, "sqlite:", 7) && uri[7] == '\0')
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "%s: \"environments.%s.store\": sqlite: needs a path", name, key);
+        cfg->envs[i].name = (char *)key;
+        cfg->envs[i].store = (char *)uri;
+        cfg->nenvs = ++i;
+    }
+    qsort(cfg->envs, cfg->nenvs, sizeof(env_entry_t), env_cmp);
+    return FERRY_OK;
+}
+
+static int parse_topics(ferry_config_t *cfg, const json_t *topics, const char *name,
+                        char *errstr, size_t errstr_size)
+{
+    static const char *const keys[] = {"requests", "status", "schedules", "dlq"};
+    const json_t *v;
+    int rc;
+
+    if (!topics)
+        return FERRY_OK;
+    if (!json_is_object(topics))
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s: \"topics\" must be an object",
+                          name);
+    if ((rc = check_keys(topics, topic_keys, name, "topics.", errstr, errstr_size)))
+        return rc;
+    for (size_t i = 0; i < 4; i++) {
+        v = json_object_get(topics, keys[i]);
+        if (!v)
+            continue;
+        if (!json_is_string(v) || !*json_string_value(v))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "%s: \"topics.%s\" must be a non-empty string", name, keys[i]);
+        cfg->topics[i] = json_string_value(v);
+    }
+    if ((v = json_object_get(topics, "records_prefix"))) {
+        if (!json_is_string(v))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "%s: \"topics.records_prefix\" must be a string", name);
+        cfg->records_prefix = json_string_value(v);
+    }
+    if ((v = json_object_get(topics, "partitions"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 10000)
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "%s: \"topics.partitions\" must be an integer from 1 to 10000",
+                              name);
+        cfg->partitions = (int)json_integer_value(v);
+    }
+    if ((v = json_object_get(topics, "replication_factor"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 100)
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "%s: \"topics.replication_factor\" must be an integer from 1 to 100",
+                              name);
+        cfg->replication = (int)json_integer_value(v);
+    }
+    return FERRY_OK;
+}
+
+static int parse_sections(const json_t *root, const char *name, char *errstr,
+                          size_t errstr_size)
+{
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        const json_t *sec = json_object_get(root, sections[i].name);
+        char where[32];
+        const char *key;
+        json_t *value;
+        int rc;
+
+        if (!sec)
+            continue;
+        if (!json_is_object(sec))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s: \"%s\" must be an object",
+                              name, sections[i].name);
+        snprintf(where, sizeof(where), "%s.", sections[i].name);
+        if ((rc = check_keys(sec, sections[i].keys, name, where, errstr, errstr_size)))
+            return rc;
+        json_object_foreach((json_t *)sec, key, value) {
+            if (!json_is_string(value) && !json_is_integer(value))
+                return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                                  "%s: \"%s.%s\" must be a string or an integer", name,
+                                  sections[i].name, key);
+        }
+    }
+    return FERRY_OK;
+}
+
+static int parse_root(ferry_config_t *cfg, const char *name, char *errstr, size_t errstr_size)
+{
+    const json_t *v;
+    int rc;
+
+    if (!json_is_object(cfg->root))
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s: the top level must be an object",
+                          name);
+    if ((rc = check_keys(cfg->root, top_keys, name, "", errstr, errstr_size)))
+        return rc;
+    v = json_object_get(cfg->root, "kafka");
+    if (v && (rc = parse_kafka(cfg, v, name, errstr, errstr_size)))
+        return rc;
+    if ((rc = parse_environments(cfg, json_object_get(cfg->root, "environments"), name, errstr,
+                                 errstr_size)))
+        return rc;
+    if ((rc = parse_topics(cfg, json_object_get(cfg->root, "topics"), name, errstr,
+                           errstr_size)))
+        return rc;
+    if ((rc = parse_sections(cfg->root, name, errstr, errstr_size)))
+        return rc;
+    v = json_object_get(cfg->root, "catalog");
+    if (v && !json_is_string(v))
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s: \"catalog\" must be a path",
+                          name);
+    cfg->catalog = strdup(v ? json_string_value(v) : FERRY_DATA_DIR "/catalog/preset.json");
+    return cfg->catalog ? FERRY_OK : FERRY_ENOMEM;
+}
+
+static ferry_config_t *config_alloc(void)
+{
+    ferry_config_t *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg)
+        return NULL;
+    cfg->topics[FERRY_TOPIC_REQUESTS] = "ferry.requests";
+    cfg->topics[FERRY_TOPIC_STATUS] = "ferry.status";
+    cfg->topics[FERRY_TOPIC_SCHEDULES] = "ferry.schedules";
+    cfg->topics[FERRY_TOPIC_DLQ] = "ferry.dlq";
+    cfg->records_prefix = "ferry.records.";
+    cfg->partitions = 6;
+    cfg->replication = 1;
+    return cfg;
+}
+
+static int config_finish(ferry_config_t *cfg, const char *name, ferry_config_t **out,
+                         char *errstr, size_t errstr_size)
+{
+    int rc = parse_root(cfg, name, errstr, errstr_size);
+    if (rc) {
+        if (rc == FERRY_ENOMEM)
+            ferry_errf(errstr, errstr_size, rc, "%s: out of memory", name);
+        ferry_config_destroy(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return FERRY_OK;
+}
+
+int ferry_config_parse(const char *text, const char *name, ferry_config_t **out, char *errstr,
+                       size_t errstr_size)
+{
+    json_error_t jerr;
+    ferry_config_t *cfg = config_alloc();
+
+    *out = NULL;
+    if (!cfg)
+        return FERRY_ENOMEM;
+    cfg->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    if (!cfg->root) {
+        ferry_config_destroy(cfg);
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s:%d:%d: malformed JSON: %s",
+                          name, jerr.line, jerr.column, jerr.text);
+    }
+    return config_finish(cfg, name, out, errstr, errstr_size);
+}
+
+int ferry_config_load(const char *path, ferry_config_t **out, char *errstr, size_t errstr_size)
+{
+    json_error_t jerr;
+    ferry_config_t *cfg;
+    FILE *f;
+
+    *out = NULL;
+    f = fopen(path, "r");
+    if (!f)
+        return ferry_errf(errstr, errstr_size, errno == ENOENT ? FERRY_ENOTFOUND : FERRY_EIO,
+                          "%s: cannot open the configuration file: %s", path, strerror(errno));
+    cfg = config_alloc();
+    if (!cfg) {
+        fclose(f);
+        return FERRY_ENOMEM;
+    }
+    cfg->root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+    fclose(f);
+    if (!cfg->root) {
+        ferry_config_destroy(cfg);
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s:%d:%d: malformed JSON: %s",
+                          path, jerr.line, jerr.column, jerr.text);
+    }
+    return config_finish(cfg, path, out, errstr, errstr_size);
+}
+
+void ferry_config_destroy(ferry_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->nkafka; i++)
+        free(cfg->kafka_values[i]);
+    free(cfg->kafka_values);
+    free(cfg->kafka_keys);
+    free(cfg->envs);
+    free(cfg->catalog);
+    json_decref(cfg->root);
+    free(cfg);
+}
+
+size_t ferry_config_kafka_count(const ferry_config_t *cfg) { return cfg->nkafka; }
+const char *ferry_config_kafka_key(const ferry_config_t *cfg, size_t i) { return cfg->kafka_keys[i]; }
+const char *ferry_config_kafka_value(const ferry_config_t *cfg, size_t i) { return cfg->kafka_values[i]; }
+size_t ferry_config_env_count(const ferry_config_t *cfg) { return cfg->nenvs; }
+const char *ferry_config_env_name(const ferry_config_t *cfg, size_t i) { return cfg->envs[i].name; }
+const char *ferry_config_topic(const ferry_config_t *cfg, ferry_topic_t t) { return cfg->topics[t]; }
+int ferry_config_partitions(const ferry_config_t *cfg) { return cfg->partitions; }
+int ferry_config_replication(const ferry_config_t *cfg) { return cfg->replication; }
+const char *ferry_config_catalog_path(const ferry_config_t *cfg) { return cfg->catalog; }
+
+const char *ferry_config_env_store(const ferry_config_t *cfg, const char *name)
+{
+    env_entry_t key = {(char *)name, NULL};
+    const env_entry_t *e;
+
+    if (!name)
+        return NULL;
+    e = bsearch(&key, cfg->envs, cfg->nenvs, sizeof(env_entry_t), env_cmp);
+    return e ? e->store : NULL;
+}
+
+int ferry_config_records_topic(const ferry_config_t *cfg, const char *target, char *out,
+                               size_t out_size)
+{
+    int n = snprintf(out, out_size, "%s%s", cfg->records_prefix, target);
+
+    if (n < 0 || (size_t)n >= out_size || n > 249)
+        return FERRY_EINVAL;
+    /* Kafka topic names: [a-zA-Z0-9._-] only. */
+    for (const char *p = out; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-'))
+            return FERRY_EINVAL;
+    return FERRY_OK;
+}
+
+static const json_t *section_value(const ferry_config_t *cfg, const char *section,
+                                   const char *key)
+{
+    const json_t *sec = json_object_get(cfg->root, section);
+    return sec ? json_object_get(sec, key) : NULL;
+}
+
+int64_t ferry_config_int(const ferry_config_t *cfg, const char *section, const char *key,
+                         int64_t dflt)
+{
+    const json_t *v = section_value(cfg, section, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+const char *ferry_config_str(const ferry_config_t *cfg, const char *section, const char *key,
+                             const char *dflt)
+{
+    const json_t *v = section_value(cfg, section, key);
+    return json_is_string(v) ? json_string_value(v) : dflt;
+}

@@ -1,0 +1,250 @@
+/* kafka.c - librdkafka helpers (see kafka.h). */
+#include "kafka.h"
+
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int64_t ferry_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ferry_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
+                         char *errstr, size_t errstr_size)
+{
+    char why[256];
+
+    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK)
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "kafka property \"%s\": %s", key,
+                          why);
+    return FERRY_OK;
+}
+
+int ferry_kafka_conf_new(const ferry_config_t *cfg, rd_kafka_conf_t **out, char *errstr,
+                         size_t errstr_size, ...)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *key;
+    va_list ap;
+    int rc = FERRY_OK;
+
+    *out = NULL;
+    for (size_t i = 0; cfg && i < ferry_config_kafka_count(cfg) && !rc; i++)
+        rc = ferry_kafka_conf_set(conf, ferry_config_kafka_key(cfg, i),
+                                  ferry_config_kafka_value(cfg, i), errstr, errstr_size);
+    va_start(ap, errstr_size);
+    while (!rc && (key = va_arg(ap, const char *)) != NULL)
+        rc = ferry_kafka_conf_set(conf, key, va_arg(ap, const char *), errstr, errstr_size);
+    va_end(ap);
+    if (rc) {
+        rd_kafka_conf_destroy(conf);
+        return rc;
+    }
+    *out = conf;
+    return FERRY_OK;
+}
+
+/* Names the topics of specs that the cluster does not have yet. */
+static int missing_topics(rd_kafka_t *rk, const ferry_topic_spec_t *specs, size_t n,
+                          int *missing, size_t *nmissing, int timeout_ms, char *errstr,
+                          size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+
+    if (err)
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "cannot list topics: %s",
+                          rd_kafka_err2str(err));
+    *nmissing = 0;
+    for (size_t i = 0; i < n; i++) {
+        int found = 0;
+        for (int t = 0; t < md->topic_cnt && !found; t++)
+            found = !strcmp(md->topics[t].topic, specs[i].name) &&
+                    md->topics[t].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        missing[i] = !found;
+        *nmissing += !found;
+    }
+    rd_kafka_metadata_destroy(md);
+    return FERRY_OK;
+}
+
+int ferry_kafka_ensure_topics(rd_kafka_t *rk, const ferry_topic_spec_t *specs, size_t n,
+                              int timeout_ms, char *errstr, size_t errstr_size)
+{
+    rd_kafka_NewTopic_t *topics[16];
+    int missing[16];
+    size_t nmissing = 0, nt = 0;
+    rd_kafka_queue_t *q = NULL;
+    rd_kafka_AdminOptions_t *opts = NULL;
+    rd_kafka_event_t *ev = NULL;
+    char why[256];
+    int rc;
+
+    if (n > 16)
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "too many topics at once (%zu)", n);
+    rc = missing_topics(rk, specs, n, missing, &nmissing, timeout_ms, errstr, errstr_size);
+    if (rc || nmissing == 0)
+        return rc;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!missing[i])
+            continue;
+        topics[nt] = rd_kafka_NewTopic_new(specs[i].name, specs[i].partitions,
+                                           specs[i].replication, why, sizeof(why));
+        if (!topics[nt]) {
+            rc = ferry_errf(errstr, errstr_size, FERRY_EINVAL, "topic %s: %s", specs[i].name,
+                            why);
+            goto out;
+        }
+        nt++;
+        if (specs[i].compacted &&
+            rd_kafka_NewTopic_set_config(topics[nt - 1], "cleanup.policy", "compact")) {
+            rc = ferry_errf(errstr, errstr_size, FERRY_EINVAL, "topic %s: cannot set compaction",
+                            specs[i].name);
+            goto out;
+        }
+    }
+    q = rd_kafka_queue_new(rk);
+    opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, why, sizeof(why));
+    rd_kafka_CreateTopics(rk, topics, nt, opts, q);
+    ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+    if (!ev) {
+        rc = ferry_errf(errstr, errstr_size, FERRY_ETIMEOUT,
+                        "creating topics: no answer within %d ms", timeout_ms);
+        goto out;
+    }
+    if (rd_kafka_event_error(ev)) {
+        rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "creating topics: %s",
+                        rd_kafka_event_error_string(ev));
+        goto out;
+    } else {
+        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **results = rd_kafka_CreateTopics_result_topics(res, &cnt);
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+            /* Another process may have created it since we looked: that is fine. */
+            if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "creating topic %s: %s",
+                                rd_kafka_topic_result_name(results[i]),
+                                rd_kafka_topic_result_error_string(results[i])
+                                    ? rd_kafka_topic_result_error_string(results[i])
+                                    : rd_kafka_err2str(err));
+                goto out;
+            }
+        }
+    }
+    /* The broker answers before every partition has a leader; wait for the
+     * metadata to show them so that the first produce does not fail. */
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        rc = missing_topics(rk, specs, n, missing, &nmissing, timeout_ms, errstr, errstr_size);
+        if (rc || nmissing == 0)
+            break;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+out:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    if (opts)
+        rd_kafka_AdminOptions_destroy(opts);
+    if (q)
+        rd_kafka_queue_destroy(q);
+    for (size_t i = 0; i < nt; i++)
+        rd_kafka_NewTopic_destroy(topics[i]);
+    return rc;
+}
+
+int ferry_kafka_ensure_ferry_topics(rd_kafka_t *rk, const ferry_config_t *cfg, const char *target,
+                                    int timeout_ms, char *errstr, size_t errstr_size)
+{
+    char records[256];
+    int parts = ferry_config_partitions(cfg), repl = ferry_config_replication(cfg);
+    ferry_topic_spec_t specs[5] = {
+        {ferry_config_topic(cfg, FERRY_TOPIC_REQUESTS), parts, repl, 0},
+        {ferry_config_topic(cfg, FERRY_TOPIC_STATUS), parts, repl, 0},
+        {ferry_config_topic(cfg, FERRY_TOPIC_DLQ), parts, repl, 0},
+        {ferry_config_topic(cfg, FERRY_TOPIC_SCHEDULES), 1, repl, 1},
+        {records, parts, repl, 0},
+    };
+    size_t n = 4;
+
+    if (target) {
+        if (ferry_config_records_topic(cfg, target, records, sizeof(records)))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "environment \"%s\" gives no legal records topic name", target);
+        n = 5;
+    }
+    return ferry_kafka_ensure_topics(rk, specs, n, timeout_ms, errstr, errstr_size);
+}
+
+int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
+                        size_t key_len, const void *value, size_t value_len,
+                        const ferry_kafka_header_t *headers, size_t nheaders, int timeout_ms,
+                        char *errstr, size_t errstr_size)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    rd_kafka_resp_err_t err;
+    int64_t deadline = ferry_now_ms() + timeout_ms;
+
+    for (;;) {
+        if (nheaders) {
+            hdrs = rd_kafka_headers_new(nheaders);
+            for (size_t i = 0; i < nheaders; i++)
+                rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value,
+                                    headers[i].len == (size_t)-1 ? -1 : (ssize_t)headers[i].len);
+        }
+        err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, value_len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        if (!err)
+            return FERRY_OK; /* the message owns the headers now */
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        hdrs = NULL;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return ferry_errf(errstr, errstr_size,
+                              err == RD_KAFKA_RESP_ERR__FATAL ? FERRY_EFATAL : FERRY_EKAFKA,
+                              "producing to %s: %s", topic, rd_kafka_err2str(err));
+        if (ferry_now_ms() >= deadline)
+            return ferry_errf(errstr, errstr_size, FERRY_ETIMEOUT,
+                              "producing to %s: local queue still full after %d ms", topic,
+                              timeout_ms);
+        /* Back-pressure: serve delivery reports until the queue has room. */
+        rd_kafka_poll(rk, 50);
+    }
+}
+
+const void *ferry_kafka_header_get(const rd_kafka_message_t *msg, const char *name, size_t *len)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *value = NULL;
+    size_t size = 0;
+
+    if (rd_kafka_message_headers(msg, &hdrs) || !hdrs)
+        return NULL;
+    if (rd_kafka_header_get_last(hdrs, name, &value, &size))
+        return NULL;
+    if (len)
+        *len = size;
+    return value;
+}
+
+int ferry_kafka_flush(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    rd_kafka_flush(rk, timeout_ms);
+    if (rd_kafka_outq_len(rk) > 0)
+        return ferry_errf(errstr, errstr_size, FERRY_ETIMEOUT,
+                          "%d message(s) still undelivered after %d ms", rd_kafka_outq_len(rk),
+                          timeout_ms);
+    return FERRY_OK;
+}

@@ -1,0 +1,66 @@
+/* kafka.h - librdkafka helpers shared by the binaries: client configuration from
+ * the ferry config, topic creation through the Admin API, producing with
+ * back-pressure, and message headers.
+ *
+ * Used the way librdkafka's examples use it: poll on every pass, on QUEUE_FULL
+ * poll and retry, flush with a timeout and check the out-queue. */
+#ifndef FERRY_KAFKA_H
+#define FERRY_KAFKA_H
+
+#include "config.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A new librdkafka configuration holding every "kafka" pair of cfg, then the
+ * given extra pairs (key, value, key, value, ..., NULL) which override them.
+ * *out is new: hand it to rd_kafka_new (which takes ownership on success) or
+ * free it with rd_kafka_conf_destroy. */
+int ferry_kafka_conf_new(const ferry_config_t *cfg, rd_kafka_conf_t **out, char *errstr,
+                         size_t errstr_size, ...);
+/* Sets one property; errstr names the key. */
+int ferry_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
+                         char *errstr, size_t errstr_size);
+
+typedef struct ferry_topic_spec {
+    const char *name;
+    int partitions;
+    int replication;
+    int compacted; /* cleanup.policy=compact */
+} ferry_topic_spec_t;
+
+/* Creates the topics that do not exist yet (an existing topic is left as it
+ * is). Waits up to timeout_ms. FERRY_EKAFKA naming the topic on failure. */
+int ferry_kafka_ensure_topics(rd_kafka_t *rk, const ferry_topic_spec_t *specs, size_t n,
+                              int timeout_ms, char *errstr, size_t errstr_size);
+/* ferry's own topics: requests, status, dlq (configured partitions and
+ * replication), schedules (one partition, compacted) and, when target is not
+ * NULL, the records topic of that environment. */
+int ferry_kafka_ensure_ferry_topics(rd_kafka_t *rk, const ferry_config_t *cfg, const char *target,
+                                    int timeout_ms, char *errstr, size_t errstr_size);
+
+/* A header to attach to a produced message. */
+typedef struct ferry_kafka_header {
+    const char *name;
+    const void *value;
+    size_t len; /* (size_t)-1: value is a NUL-terminated string */
+} ferry_kafka_header_t;
+
+/* Produces one message (payload copied), polling and retrying while the local
+ * queue is full for up to timeout_ms. value may be NULL (a tombstone). */
+int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
+                        size_t key_len, const void *value, size_t value_len,
+                        const ferry_kafka_header_t *headers, size_t nheaders, int timeout_ms,
+                        char *errstr, size_t errstr_size);
+
+/* The value of header name of msg (NULL if absent); *len receives its size. */
+const void *ferry_kafka_header_get(const rd_kafka_message_t *msg, const char *name, size_t *len);
+
+/* Flushes the producer for up to timeout_ms; FERRY_ETIMEOUT if messages remain. */
+int ferry_kafka_flush(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Current wall-clock time in Unix milliseconds. */
+int64_t ferry_now_ms(void);
+
+#endif

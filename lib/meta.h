@@ -1,0 +1,112 @@
+/* meta.h - the metadata model: objects (tables), their fields, keys and relations,
+ * and a set of objects read from one environment.
+ *
+ * The model is plain data: structs are public for reading; build them only with
+ * the functions below, which own every string (copied in). An object belongs to
+ * the objset it was added to; ferry_objset_destroy frees everything. */
+#ifndef FERRY_META_H
+#define FERRY_META_H
+
+#include <stddef.h>
+
+/* ferry's column types. A store maps its declared types onto these
+ * (ferry_type_from_decl). FERRY_T_ANY is a column without a declared type that
+ * may hold any value. */
+typedef enum ferry_type {
+    FERRY_T_TEXT = 0,
+    FERRY_T_INTEGER,
+    FERRY_T_REAL,
+    FERRY_T_DECIMAL,
+    FERRY_T_BOOLEAN,
+    FERRY_T_DATE,
+    FERRY_T_TIMESTAMP,
+    FERRY_T_BLOB,
+    FERRY_T_ANY,
+} ferry_type_t;
+
+typedef struct ferry_field {
+    char *name;        /* the column's name exactly as in the store */
+    char *decl_type;   /* the declared type as written ("" when none) */
+    ferry_type_t type; /* ferry's type, from decl_type */
+    int nullable;      /* 1 unless NOT NULL */
+    char *default_sql; /* the default expression as the store reports it, or NULL */
+    int length;        /* declared length or precision (VARCHAR(80), DECIMAL(10,2) -> 80, 10); 0 unknown */
+    int scale;         /* declared scale (DECIMAL(10,2) -> 2); 0 unknown */
+    int pk_pos;        /* 1-based position in the primary key, 0 when not part of it */
+} ferry_field_t;
+
+/* A relation is a foreign key of this object: fields -> target's to_fields.
+ * FERRY_REL_INCLUDE: master-detail; the target (master) pulls this object (detail)
+ *   into an export (a foreign key declared ON DELETE CASCADE, or a catalog edge).
+ * FERRY_REL_ASSOCIATION: this object refers to the target, which is not exported
+ *   and must already exist in the target environment. */
+typedef enum ferry_rel_kind { FERRY_REL_INCLUDE = 0, FERRY_REL_ASSOCIATION } ferry_rel_kind_t;
+
+typedef struct ferry_relation {
+    char *target;       /* the referenced object */
+    char **fields;      /* nfields field names of this object */
+    char **to_fields;   /* nfields field names of the target (NULL entries: its primary key) */
+    size_t nfields;
+    ferry_rel_kind_t kind;
+    char *on_delete;    /* "CASCADE", "SET NULL", "NO ACTION"... as the store reports it */
+} ferry_relation_t;
+
+typedef struct ferry_unique {
+    char **fields;
+    size_t nfields;
+} ferry_unique_t;
+
+typedef struct ferry_object {
+    char *name;
+    ferry_field_t *fields;
+    size_t nfields;
+    ferry_unique_t *uniques;
+    size_t nuniques;
+    ferry_relation_t *relations;
+    size_t nrelations;
+    int without_rowid;  /* SQLite WITHOUT ROWID (informational) */
+} ferry_object_t;
+
+typedef struct ferry_objset ferry_objset_t;
+
+/* Maps a declared column type ("VARCHAR(80)", "DECIMAL(10,2)", "DATETIME", "")
+ * onto a ferry type, filling *length and *scale when the declaration has them
+ * (either may be NULL). Never fails: unknown names follow SQLite's affinity rules. */
+ferry_type_t ferry_type_from_decl(const char *decl, int *length, int *scale);
+/* "text", "integer", ... "any". */
+const char *ferry_type_name(ferry_type_t type);
+/* The inverse of ferry_type_name; returns -1 for an unknown name. */
+int ferry_type_from_name(const char *name);
+
+/* A new empty set; free with ferry_objset_destroy (accepts NULL). NULL on ENOMEM. */
+ferry_objset_t *ferry_objset_new(void);
+void ferry_objset_destroy(ferry_objset_t *set);
+
+/* Adds a new object named name (copied) and returns it, owned by the set; NULL
+ * on ENOMEM or when an object of that name exists. Pointers returned stay valid
+ * until the set is destroyed. */
+ferry_object_t *ferry_objset_add(ferry_objset_t *set, const char *name);
+/* The object named name (exact, case-sensitive match first, then a
+ * case-insensitive one as SQLite resolves names), or NULL. */
+const ferry_object_t *ferry_objset_find(const ferry_objset_t *set, const char *name);
+size_t ferry_objset_count(const ferry_objset_t *set);
+/* Objects in name order (byte order of the names). */
+const ferry_object_t *ferry_objset_at(const ferry_objset_t *set, size_t i);
+
+/* Builders: copy their strings; return 0 or FERRY_ENOMEM. decl may be NULL
+ * (no declared type); default_sql may be NULL. */
+int ferry_object_add_field(ferry_object_t *obj, const char *name, const char *decl,
+                           int nullable, const char *default_sql, int pk_pos);
+int ferry_object_add_unique(ferry_object_t *obj, const char *const *fields, size_t nfields);
+/* to_fields may be NULL (the target's primary key) or hold NULL entries. */
+int ferry_object_add_relation(ferry_object_t *obj, const char *target,
+                              const char *const *fields, const char *const *to_fields,
+                              size_t nfields, ferry_rel_kind_t kind, const char *on_delete);
+
+/* Index of the field named name (exact match), or -1. */
+int ferry_object_field_index(const ferry_object_t *obj, const char *name);
+/* Number of primary key fields; fills idx (if not NULL, room for nfields) with
+ * field indexes in key order. */
+size_t ferry_object_pk(const ferry_object_t *obj, size_t *idx);
+
+#endif

@@ -1,0 +1,103 @@
+/* store.h - the environment store interface: read metadata, stream rows, write
+ * rows in a transaction, and keep ferry's own bookkeeping.
+ *
+ * A store is opened by URI ("sqlite:/path/dev.db"; "postgresql://..." later).
+ * Nothing behind this interface leaks out of it: callers see only the metadata
+ * model (meta.h) and values (value.h). Identifiers are always quoted and checked
+ * against the store's own catalog; values are always bound parameters.
+ * A store handle is used by one thread at a time. */
+#ifndef FERRY_STORE_H
+#define FERRY_STORE_H
+
+#include "checksum.h"
+#include "meta.h"
+#include "value.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ferry_store ferry_store_t;
+typedef struct ferry_cursor ferry_cursor_t;
+typedef struct ferry_writer ferry_writer_t;
+
+enum {
+    FERRY_STORE_READ = 0,   /* open an existing store read-only */
+    FERRY_STORE_WRITE = 1,  /* open read-write, creating the store if missing */
+};
+
+/* Opens the store at uri. Unknown scheme -> FERRY_EINVAL; unreadable ->
+ * FERRY_ESTORE. On success *out is a new store; free with ferry_store_destroy. */
+int ferry_store_open(const char *uri, int mode, ferry_store_t **out, char *errstr,
+                     size_t errstr_size);
+/* Closes and frees; rolls back an open transaction. Accepts NULL. */
+void ferry_store_destroy(ferry_store_t *store);
+
+/* Reads the metadata of every user object (ferry's own bookkeeping tables
+ * excluded). *out is a new objset; free with ferry_objset_destroy. Relations
+ * are FERRY_REL_INCLUDE for foreign keys declared ON DELETE CASCADE, else
+ * FERRY_REL_ASSOCIATION. */
+int ferry_store_read_meta(ferry_store_t *store, ferry_objset_t **out, char *errstr,
+                          size_t errstr_size);
+
+/* Streams the rows of obj (metadata read from this store) in primary-key order
+ * (rowid order for a table without one). Values come in obj's field order. */
+int ferry_store_cursor_open(ferry_store_t *store, const ferry_object_t *obj,
+                            ferry_cursor_t **out, char *errstr, size_t errstr_size);
+/* 1 and *row set (obj->nfields values, valid until the next call), 0 at the end,
+ * or a negative FERRY_E* code. */
+int ferry_cursor_next(ferry_cursor_t *cur, const ferry_value_t **row, char *errstr,
+                      size_t errstr_size);
+void ferry_cursor_destroy(ferry_cursor_t *cur);
+
+/* Transactions. ferry_store_begin starts one with foreign-key checks deferred to
+ * its commit; commit fails (and the caller must roll back) when a check fails. */
+int ferry_store_begin(ferry_store_t *store, char *errstr, size_t errstr_size);
+int ferry_store_commit(ferry_store_t *store, char *errstr, size_t errstr_size);
+int ferry_store_rollback(ferry_store_t *store);
+
+/* Creates obj in the store when missing, or evolves the existing table: missing
+ * nullable columns are added. A conflicting column type, a new NOT NULL column
+ * without default, or a different primary key -> FERRY_ECONFLICT naming the
+ * table and column, and nothing changed. *created (if not NULL) is set to 1
+ * when the table was created. Must run inside a transaction. */
+int ferry_store_apply_object(ferry_store_t *store, const ferry_object_t *obj, int *created,
+                             char *errstr, size_t errstr_size);
+/* 1 if an object of that name exists in the store, 0 if not. */
+int ferry_store_has_object(ferry_store_t *store, const char *name);
+
+/* Upserts rows of obj's shape (incoming metadata; the table must exist) by
+ * primary key through prepared statements: a row whose key exists is updated,
+ * otherwise inserted. Free with ferry_writer_destroy before commit/rollback. */
+int ferry_store_writer_open(ferry_store_t *store, const ferry_object_t *obj,
+                            ferry_writer_t **out, char *errstr, size_t errstr_size);
+/* Writes one row (obj->nfields values); *inserted (if not NULL) is 1 for an
+ * insert, 0 for an update. */
+int ferry_writer_put(ferry_writer_t *w, const ferry_value_t *row, int *inserted, char *errstr,
+                     size_t errstr_size);
+void ferry_writer_destroy(ferry_writer_t *w);
+
+/* Inside a transaction: finds the first foreign-key violation (a row whose
+ * parent is missing) and describes it in errstr naming table, key and parent:
+ * FERRY_ECONFLICT; 0 when there is none. */
+int ferry_store_check_fks(ferry_store_t *store, char *errstr, size_t errstr_size);
+
+/* ferry's bookkeeping, kept in ferry-owned tables of the store and written in
+ * the caller's transaction. */
+int ferry_store_export_applied(ferry_store_t *store, const char *export_id, int *applied,
+                               char *errstr, size_t errstr_size);
+int ferry_store_mark_applied(ferry_store_t *store, const char *export_id, const char *detail,
+                             char *errstr, size_t errstr_size);
+/* The next offset to consume for topic/partition, or -1 when none is stored. */
+int ferry_store_offset_get(ferry_store_t *store, const char *topic, int32_t partition,
+                           int64_t *next_offset, char *errstr, size_t errstr_size);
+int ferry_store_offset_set(ferry_store_t *store, const char *topic, int32_t partition,
+                           int64_t next_offset, char *errstr, size_t errstr_size);
+
+/* The content checksum (checksum.h) and row count of obj's rows as its cursor
+ * yields them: one column seed per field name, every row added. *out is
+ * filled only on success. Works on any store, inside or outside a
+ * transaction. */
+int ferry_store_checksum_table(ferry_store_t *store, const ferry_object_t *obj,
+                               ferry_checksum_t *out, char *errstr, size_t errstr_size);
+
+#endif

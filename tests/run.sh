@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# tests/run.sh - the whole test suite, as CI and users run it:
+#   installs missing dependencies, configures and builds (strict warnings),
+#   starts the local Kafka broker if none is reachable, runs every test with
+#   ctest (unit suites and integration tests on the real broker), then runs the
+#   unit suites again under AddressSanitizer + UndefinedBehaviorSanitizer, stops
+#   what it started, and exits non-zero on any failure.
+#
+# Environment:
+#   FERRY_BUILD_DIR   build directory (default build)
+#   FERRY_BOOTSTRAP   an existing broker to use (default 127.0.0.1:$FERRY_KAFKA_PORT)
+#   FERRY_SANITIZE    all: run the whole suite (integration too) under the sanitizers;
+#                     unit (default): the unit suites only; off: skip that pass
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+build=${FERRY_BUILD_DIR:-build}
+case "$build" in /*) ;; *) build="$top/$build" ;; esac
+port=${FERRY_KAFKA_PORT:-9092}
+bootstrap=${FERRY_BOOTSTRAP:-127.0.0.1:$port}
+sanitize=${FERRY_SANITIZE:-unit}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "dependencies"
+deploy/local/deps.sh
+
+step "build ($build)"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON \
+  -DFERRY_BOOTSTRAP="$bootstrap" >/dev/null
+cmake --build "$build" -j"$jobs"
+
+started=0
+cleanup() {
+  if [ "$started" = 1 ]; then
+    step "stopping the broker this run started"
+    FERRY_KAFKA_DIR="$build/kafka" deploy/local/kafka.sh stop || true
+  fi
+}
+trap cleanup EXIT
+
+if kcat -b "$bootstrap" -L -m 3 >/dev/null 2>&1; then
+  step "using the broker at $bootstrap"
+else
+  step "starting the local broker"
+  FERRY_KAFKA_DIR="$build/kafka" deploy/local/kafka.sh start
+  started=1
+fi
+
+status=0
+step "tests"
+(cd "$build" && ctest --output-on-failure --timeout 900) || status=1
+
+if [ "$sanitize" != off ]; then
+  step "sanitizer build (ASan + UBSan)"
+  cmake -S . -B "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON -DFERRY_WERROR=ON \
+    -DFERRY_BOOTSTRAP="$bootstrap" >/dev/null
+  cmake --build "$build-asan" -j"$jobs"
+  label=unit
+  [ "$sanitize" = all ] && label='unit|integration'
+  (cd "$build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+     ctest --output-on-failure --timeout 900 -L "$label") || status=1
+fi
+
+if [ "$status" = 0 ]; then
+  step "all tests passed"
+else
+  step "FAILED"
+fi
+exit "$status"
