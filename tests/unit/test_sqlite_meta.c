@@ -1,0 +1,186 @@
+/* test_sqlite_meta.c - reading the metadata of real SQLite schemas: each case
+ * builds a schema in an in-memory database, reads it, and compares one table
+ * (rendered as text, see describe()) and the list of objects read. */
+#include "buf.h"
+#include "error.h"
+#include "meta.h"
+#include "sqlite_meta.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* "name DECL/type(len,scale) notnull pkN default D; ... | unique(a,b) |
+ *  fk(a,b) -> T(x,-) ON_DELETE kind | without rowid" ("-": the target's key). */
+static char *describe(const ferry_object_t *obj)
+{
+    ferry_buf_t b = FERRY_BUF_INIT;
+    char *s;
+
+    for (size_t i = 0; i < obj->nfields; i++) {
+        const ferry_field_t *f = &obj->fields[i];
+        ferry_buf_printf(&b, "%s%s %s/%s", i ? "; " : "", f->name, f->decl_type,
+                         ferry_type_name(f->type));
+        if (f->length || f->scale)
+            ferry_buf_printf(&b, "(%d,%d)", f->length, f->scale);
+        if (!f->nullable)
+            ferry_buf_puts(&b, " notnull");
+        if (f->pk_pos)
+            ferry_buf_printf(&b, " pk%d", f->pk_pos);
+        if (f->default_sql)
+            ferry_buf_printf(&b, " default %s", f->default_sql);
+    }
+    for (size_t i = 0; i < obj->nuniques; i++) {
+        ferry_buf_puts(&b, " | unique(");
+        for (size_t j = 0; j < obj->uniques[i].nfields; j++)
+            ferry_buf_printf(&b, "%s%s", j ? "," : "", obj->uniques[i].fields[j]);
+        ferry_buf_puts(&b, ")");
+    }
+    for (size_t i = 0; i < obj->nrelations; i++) {
+        const ferry_relation_t *r = &obj->relations[i];
+        ferry_buf_puts(&b, " | fk(");
+        for (size_t j = 0; j < r->nfields; j++)
+            ferry_buf_printf(&b, "%s%s", j ? "," : "", r->fields[j]);
+        ferry_buf_printf(&b, ") -> %s(", r->target);
+        for (size_t j = 0; j < r->nfields; j++)
+            ferry_buf_printf(&b, "%s%s", j ? "," : "", r->to_fields[j] ? r->to_fields[j] : "-");
+        ferry_buf_printf(&b, ") %s %s", r->on_delete,
+                         r->kind == FERRY_REL_INCLUDE ? "include" : "association");
+    }
+    if (obj->without_rowid)
+        ferry_buf_puts(&b, " | without rowid");
+    s = ferry_buf_strdup(&b);
+    ferry_buf_free(&b);
+    return s;
+}
+
+static const struct {
+    const char *what, *sql, *table, *expect;
+    const char *objects; /* every object read, in name order, "|"-separated */
+} cases[] = {
+    {"reserved words as table and column names",
+     "CREATE TABLE \"order\"(\"group\" TEXT, \"select\" INTEGER PRIMARY KEY,"
+     " \"from\" INT REFERENCES \"order\"(\"select\"))",
+     "order",
+     "group TEXT/text; select INTEGER/integer notnull pk1; from INT/integer"
+     " | fk(from) -> order(select) NO ACTION association",
+     "order"},
+    {"quotes and spaces in names",
+     "CREATE TABLE \"a \"\"b\"\" c\"(\"x y\" TEXT NOT NULL DEFAULT 'it''s', \"q\"\"t\" VARCHAR(5))",
+     "a \"b\" c", "x y TEXT/text notnull default 'it''s'; q\"t VARCHAR(5)/text(5,0)",
+     "a \"b\" c"},
+    {"composite primary key in key order",
+     "CREATE TABLE cp(a TEXT, b INT, c REAL, PRIMARY KEY (b, a))", "cp",
+     "a TEXT/text pk2; b INT/integer pk1; c REAL/real", "cp"},
+    {"WITHOUT ROWID", "CREATE TABLE wr(k TEXT PRIMARY KEY, v) WITHOUT ROWID", "wr",
+     "k TEXT/text notnull pk1; v /any | without rowid", "wr"},
+    {"columns without a declared type and their defaults",
+     "CREATE TABLE u(a, b DEFAULT 5, c DEFAULT CURRENT_TIMESTAMP)", "u",
+     "a /any; b /any default 5; c /any default CURRENT_TIMESTAMP", "u"},
+    {"unicode names",
+     "CREATE TABLE \"Ünïcødé 表\"(\"名前\" TEXT, \"prix €\" DECIMAL(10,2))", "Ünïcødé 表",
+     "名前 TEXT/text; prix € DECIMAL(10,2)/decimal(10,2)", "Ünïcødé 表"},
+    {"self reference to the implicit primary key",
+     "CREATE TABLE node(id INTEGER PRIMARY KEY, parent INT REFERENCES node ON DELETE CASCADE)",
+     "node", "id INTEGER/integer notnull pk1; parent INT/integer | fk(parent) -> node(-) CASCADE include",
+     "node"},
+    {"a hostile name is only ever a bound parameter",
+     "CREATE TABLE t(id); CREATE TABLE \"x\"\"; DROP TABLE t; --\"(id INT PRIMARY KEY, t_id "
+     "REFERENCES t)",
+     "x\"; DROP TABLE t; --", "id INT/integer pk1; t_id /any | fk(t_id) -> t(-) NO ACTION association",
+     "t|x\"; DROP TABLE t; --"},
+    {"unique constraints and unique indexes; expression, partial and plain indexes are not",
+     "CREATE TABLE uq(id INTEGER PRIMARY KEY, a TEXT, b TEXT, c INT, UNIQUE(a, b));"
+     "CREATE UNIQUE INDEX uq_c ON uq(c); CREATE UNIQUE INDEX uq_expr ON uq(lower(a));"
+     "CREATE UNIQUE INDEX uq_part ON uq(b) WHERE c > 0; CREATE INDEX uq_plain ON uq(b)",
+     "uq", "id INTEGER/integer notnull pk1; a TEXT/text; b TEXT/text; c INT/integer"
+     " | unique(a,b) | unique(c)",
+     "uq"},
+    {"foreign keys: composite, ON DELETE actions, declaration order, target spelling",
+     "CREATE TABLE Parent(k1 TEXT, k2 INT, PRIMARY KEY(k1, k2));"
+     "CREATE TABLE other(id INTEGER PRIMARY KEY);"
+     "CREATE TABLE child(id INTEGER PRIMARY KEY, p1 TEXT, p2 INT, q INT,"
+     " FOREIGN KEY (p1, p2) REFERENCES parent(k1, k2) ON DELETE CASCADE,"
+     " FOREIGN KEY (q) REFERENCES OTHER ON DELETE SET NULL,"
+     " FOREIGN KEY (q) REFERENCES missing(x))",
+     "child", "id INTEGER/integer notnull pk1; p1 TEXT/text; p2 INT/integer; q INT/integer"
+     " | fk(p1,p2) -> Parent(k1,k2) CASCADE include | fk(q) -> other(-) SET NULL association"
+     " | fk(q) -> missing(x) NO ACTION association",
+     "Parent|child|other"},
+    {"generated columns are left out",
+     "CREATE TABLE g(a INT, b INT GENERATED ALWAYS AS (a * 2) VIRTUAL,"
+     " c INT AS (a + 1) STORED, d TEXT)",
+     "g", "a INT/integer; d TEXT/text", "g"},
+    {"ferry_ and sqlite_ tables, views and temp tables are not user objects",
+     "CREATE TABLE ferry_applied(id); CREATE TABLE seq(id INTEGER PRIMARY KEY AUTOINCREMENT);"
+     "CREATE VIEW v AS SELECT 1; CREATE TEMP TABLE tmp(x); CREATE TABLE Ferry_x(a)",
+     "seq", "id INTEGER/integer notnull pk1", "Ferry_x|seq"},
+};
+
+START_TEST(test_read_schema)
+{
+    sqlite3 *db;
+    ferry_objset_t *set = NULL;
+    const ferry_object_t *obj;
+    ferry_buf_t names = FERRY_BUF_INIT;
+    char err[256] = "", *names_s, *got;
+
+    ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(db, cases[_i].sql, NULL, NULL, NULL) == SQLITE_OK, "%s: %s",
+                  cases[_i].what, sqlite3_errmsg(db));
+    ck_assert_msg(ferry_sqlite_meta_read(db, &set, err, sizeof(err)) == FERRY_OK, "%s: %s",
+                  cases[_i].what, err);
+    for (size_t i = 0; i < ferry_objset_count(set); i++)
+        ferry_buf_printf(&names, "%s%s", i ? "|" : "", ferry_objset_at(set, i)->name);
+    names_s = ferry_buf_strdup(&names);
+    ck_assert_msg(!strcmp(names_s, cases[_i].objects), "%s: objects '%s', expected '%s'",
+                  cases[_i].what, names_s, cases[_i].objects);
+    obj = ferry_objset_find(set, cases[_i].table);
+    ck_assert_msg(obj != NULL, "%s: table '%s' not read", cases[_i].what, cases[_i].table);
+    got = describe(obj);
+    ck_assert_msg(!strcmp(got, cases[_i].expect), "%s:\n got      '%s'\n expected '%s'",
+                  cases[_i].what, got, cases[_i].expect);
+    free(got);
+    free(names_s);
+    ferry_buf_free(&names);
+    ferry_objset_destroy(set);
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_not_a_database_is_a_store_error)
+{
+    char path[] = "/tmp/ferry-test-notadb-XXXXXX", err[256] = "";
+    int fd = mkstemp(path);
+    sqlite3 *db;
+    ferry_objset_t *set = NULL;
+
+    ck_assert_int_ne(fd, -1);
+    ck_assert_int_gt(write(fd, "this is not a database, just text long enough\n", 46), 0);
+    close(fd);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK); /* SQLite opens lazily */
+    ck_assert_int_eq(ferry_sqlite_meta_read(db, &set, err, sizeof(err)), FERRY_ESTORE);
+    ck_assert_ptr_null(set);
+    ck_assert_msg(strstr(err, "not a database") != NULL, "message: %s", err);
+    sqlite3_close(db);
+    unlink(path);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sqlite_meta");
+    TCase *tc = tcase_create("sqlite_meta");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_loop_test(tc, test_read_schema, 0, sizeof(cases) / sizeof(cases[0]));
+    tcase_add_test(tc, test_not_a_database_is_a_store_error);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
