@@ -66,8 +66,14 @@ int ferry_store_apply_object(ferry_store_t *store, const ferry_object_t *obj, in
 int ferry_store_has_object(ferry_store_t *store, const char *name);
 
 /* Upserts rows of obj's shape (incoming metadata; the table must exist) by
- * primary key through prepared statements: a row whose key exists is updated,
- * otherwise inserted. Free with ferry_writer_destroy before commit/rollback. */
+ * primary key through prepared statements: a row whose key exists is updated
+ * in place (never deleted and re-inserted, so no cascade fires), otherwise
+ * inserted. obj's fields must be columns of the stored table and include its
+ * key (else FERRY_ECONFLICT naming them); columns obj lacks keep their
+ * defaults. A table without a primary key gets a row only when no identical
+ * row exists (re-applying is idempotent), except in a table this transaction
+ * created, which takes rows as they come, duplicates included. Free with
+ * ferry_writer_destroy before commit/rollback. */
 int ferry_store_writer_open(ferry_store_t *store, const ferry_object_t *obj,
                             ferry_writer_t **out, char *errstr, size_t errstr_size);
 /* Writes one row (obj->nfields values); *inserted (if not NULL) is 1 for an
