@@ -2,7 +2,7 @@
  * single-object encoding (C3 01, 8-byte little-endian CRC-64-AVRO fingerprint of
  * the schema's Parsing Canonical Form, then the Avro binary body).
  *
- * Schemas live in schemas/*.avsc (namespace "ferry"); the same text is compiled
+ * Schemas live in schemas/ (one .avsc per message, namespace "ferry"); the same text is compiled
  * into the library. Every decoder distrusts its input: truncated or oversized
  * data, a wrong magic or an unknown fingerprint give FERRY_EDECODE and a message,
  * never a crash or an unbounded allocation.
@@ -38,9 +38,21 @@ ferry_msg_type_t ferry_msg_type_from_name(const char *name);
 
 /* The type of a framed message from its fingerprint (FERRY_MSG_UNKNOWN for a
  * fingerprint of no envelope schema, for example a row's). *fingerprint (if not
- * NULL) receives the fingerprint. FERRY_EDECODE if the framing is wrong. */
+ * NULL) receives the fingerprint. FERRY_EDECODE if the framing is wrong. A
+ * JSON request (first byte '{') is FERRY_MSG_REQUEST with fingerprint 0. */
 int ferry_msg_peek(const void *buf, size_t len, ferry_msg_type_t *type, uint64_t *fingerprint,
                    char *errstr, size_t errstr_size);
+
+/* The schema of an envelope message type as compiled in from
+ * schemas/<name>.avsc (static, NUL-terminated), and the CRC-64-AVRO of its
+ * Parsing Canonical Form; NULL and 0 for FERRY_MSG_ROW and FERRY_MSG_UNKNOWN. */
+const char *ferry_msg_schema_json(ferry_msg_type_t t);
+uint64_t ferry_msg_fingerprint(ferry_msg_type_t t);
+
+/* Limits on the untrusted names of requests and schedules. */
+#define FERRY_NAME_MAX 256            /* bytes in an environment, object or schedule name */
+#define FERRY_EXPORT_ID_MAX 512       /* bytes in an export id with its NUL */
+#define FERRY_REQUEST_MAX_OBJECTS 1000
 
 typedef enum ferry_content {
     FERRY_CONTENT_ALL = 0,
@@ -65,7 +77,17 @@ typedef struct ferry_request {
 } ferry_request_t;
 
 /* Accepts Avro single-object encoding or the JSON form (first byte '{'; see
- * README). Validates shape only (non-empty names, at least one object). */
+ * README). Validates shape only (non-empty names, at least one object).
+ * JSON form: {"export_id": "...", "source": "dev", "target": "prod",
+ * "objects": ["Queue", ...], "content": "all"|"metadata"|"data",
+ * "requested_at": "2024-05-01T12:00:00Z" or Unix ms, "schedule_id": "..." or
+ * null, "due": RFC 3339 or Unix ms}; source, target and objects are required.
+ * An absent or empty export_id gets 32 random hex digits; an absent
+ * requested_at the time of decoding. Names: 1..FERRY_NAME_MAX bytes of UTF-8
+ * without control characters; 1..FERRY_REQUEST_MAX_OBJECTS objects.
+ * Undecodable bytes (bad JSON, bad Avro) -> FERRY_EDECODE; a request of the
+ * wrong shape (missing or unknown key, bad name, too many objects) ->
+ * FERRY_EINVAL, errstr naming the key. */
 int ferry_request_decode(const void *buf, size_t len, ferry_request_t **out, char *errstr,
                          size_t errstr_size);
 int ferry_request_encode(const ferry_request_t *req, ferry_buf_t *out, char *errstr,
@@ -149,6 +171,8 @@ typedef enum ferry_status_state {
 } ferry_status_state_t;
 
 const char *ferry_status_state_name(ferry_status_state_t s);
+/* The inverse of ferry_status_state_name; -1 for an unknown name. */
+int ferry_status_state_from_name(const char *name);
 
 typedef struct ferry_table_stat {
     char *table;

@@ -389,7 +389,7 @@ static int sqlite_read_meta(ferry_store_t *base, ferry_objset_t **out, char *err
 
 static int sqlite_has_object(ferry_store_t *base, const char *name)
 {
-    const ferry_objset_t *cat;
+    const ferry_objset_t *cat = NULL;
     int rc = catalog((sqlite_store_t *)base, &cat, NULL, 0);
 
     return rc ? rc : ferry_objset_find(cat, name) != NULL;

@@ -1,0 +1,562 @@
+/* rowcodec.c - row schemas and the hand-written Avro binary encoding of rows
+ * (see rowcodec.h).
+ *
+ * Each field keeps a small table built once from its column: the encoding of
+ * each union branch, the branch that carries each storage class, and the typed
+ * branch of boolean, date and decimal columns, whose use depends on the value
+ * (for text, integer, real, blob and timestamp columns the typed branch is
+ * simply the branch of its storage class). Encoding a row is then one reserve
+ * of an upper bound and straight writes; decoding is one bounds-checked pass
+ * over the message that leaves values pointing into it. */
+#include "rowcodec.h"
+
+#include "avro_canon.h"
+#include "error.h"
+
+#include <avro.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How a union branch's value is written. */
+enum enc {
+    ENC_NULL = 0,
+    ENC_LONG,     /* long, and long/timestamp-millis: FERRY_V_INT */
+    ENC_DOUBLE,   /* FERRY_V_REAL */
+    ENC_STRING,   /* FERRY_V_TEXT */
+    ENC_BYTES,    /* FERRY_V_BLOB */
+    ENC_BOOLEAN,  /* FERRY_V_INT 0 or 1 */
+    ENC_DATE,     /* int/date: FERRY_V_INT within 32 bits */
+    ENC_DECIMAL,  /* fixed(16)/decimal: FERRY_V_INT (scale 0) or FERRY_V_REAL (scale > 0) */
+};
+
+#define MAX_BRANCHES 6
+#define NKINDS (FERRY_V_BLOB + 1)
+#define DECIMAL_SIZE 16
+#define DECIMAL_MAX_PRECISION 38
+
+struct rc_field {
+    const ferry_field_t *col;
+    char *avro_name;
+    uint8_t nbranches;
+    uint8_t enc[MAX_BRANCHES];
+    int8_t by_kind[NKINDS]; /* branch of each storage class; -1: none (NULL, NOT NULL column) */
+    int8_t typed;           /* boolean/date/decimal branch, used when the value fits; else -1 */
+    int scale;              /* decimal */
+    double pow10;           /* decimal: 10^scale */
+    int64_t max_unscaled;   /* decimal: 10^precision, or 0 when every int64 fits */
+};
+
+struct ferry_rowcodec {
+    const ferry_object_t *obj;
+    struct rc_field *fields;
+    ferry_value_t *values;
+    char *record_name;
+    char *schema_json;
+    uint64_t fp;
+};
+
+/* ---- names ------------------------------------------------------------- */
+
+/* The Avro name of an arbitrary name: invalid bytes become '_', a leading digit
+ * gets a '_' before it, and a name that changed (or force) gets "_" and 8 hex
+ * digits of its CRC-64-AVRO. New string or NULL. */
+static char *avro_name_of(const char *name, int force)
+{
+    size_t n = strlen(name);
+    char *s = malloc(n + 2 + 9), *q = s;
+    int changed = force;
+
+    if (!s)
+        return NULL;
+    if (n == 0 || (name[0] >= '0' && name[0] <= '9')) {
+        *q++ = '_';
+        changed = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        int ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                 (ch >= '0' && ch <= '9') || ch == '_';
+        *q++ = ok ? ch : '_';
+        changed |= !ok;
+    }
+    if (changed)
+        q += sprintf(q, "_%08x", (unsigned)(ferry_avro_crc64(name, n) & 0xffffffffu));
+    *q = '\0';
+    return s;
+}
+
+static int name_taken(const struct rc_field *fields, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fields[i].avro_name && !strcmp(fields[i].avro_name, name))
+            return 1;
+    return 0;
+}
+
+/* Field names: valid column names are kept as they are (first pass, so that
+ * they never move because of another column); the others, and any duplicate,
+ * are mapped, and a mapping that still collides gets "_2", "_3"... */
+static int assign_field_names(ferry_rowcodec_t *c)
+{
+    size_t n = c->obj->nfields;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *name = c->obj->fields[i].name;
+        if (ferry_avro_name_valid(name) && !name_taken(c->fields, n, name) &&
+            !(c->fields[i].avro_name = strdup(name)))
+            return FERRY_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *base, *name;
+        if (c->fields[i].avro_name)
+            continue;
+        if (!(base = avro_name_of(c->obj->fields[i].name, 1)) ||
+            !(name = malloc(strlen(base) + 12))) {
+            free(base);
+            return FERRY_ENOMEM;
+        }
+        strcpy(name, base);
+        for (unsigned k = 2; name_taken(c->fields, n, name); k++)
+            sprintf(name, "%s_%u", base, k);
+        free(base);
+        c->fields[i].avro_name = name;
+    }
+    return FERRY_OK;
+}
+
+/* ---- schema ------------------------------------------------------------ */
+
+/* Sets up f's branches for its column and returns its JSON type (a union), or
+ * NULL on ENOMEM. */
+static json_t *field_branches(ferry_rowcodec_t *c, struct rc_field *f)
+{
+    static const struct {
+        ferry_vkind_t kind;
+        enum enc enc;
+        const char *avro;
+    } fallbacks[] = {{FERRY_V_INT, ENC_LONG, "long"},
+                     {FERRY_V_REAL, ENC_DOUBLE, "double"},
+                     {FERRY_V_TEXT, ENC_STRING, "string"},
+                     {FERRY_V_BLOB, ENC_BYTES, "bytes"}};
+    const ferry_field_t *col = f->col;
+    json_t *u = json_array(), *typed = NULL;
+    int covered = -1; /* the storage class the typed branch carries for every value */
+    int has_typed = 1;
+
+    memset(f->by_kind, -1, sizeof(f->by_kind));
+    f->typed = -1;
+    if (!u)
+        return NULL;
+    if (col->nullable) {
+        f->by_kind[FERRY_V_NULL] = (int8_t)f->nbranches;
+        f->enc[f->nbranches++] = ENC_NULL;
+        json_array_append_new(u, json_string("null"));
+    }
+    switch (col->type) {
+    case FERRY_T_TEXT:
+        typed = json_string("string");
+        covered = FERRY_V_TEXT;
+        break;
+    case FERRY_T_INTEGER:
+        typed = json_string("long");
+        covered = FERRY_V_INT;
+        break;
+    case FERRY_T_REAL:
+        typed = json_string("double");
+        covered = FERRY_V_REAL;
+        break;
+    case FERRY_T_BLOB:
+        typed = json_string("bytes");
+        covered = FERRY_V_BLOB;
+        break;
+    case FERRY_T_TIMESTAMP:
+        typed = json_pack("{s:s, s:s}", "type", "long", "logicalType", "timestamp-millis");
+        covered = FERRY_V_INT;
+        break;
+    case FERRY_T_BOOLEAN:
+        typed = json_string("boolean");
+        f->enc[f->nbranches] = ENC_BOOLEAN;
+        break;
+    case FERRY_T_DATE:
+        typed = json_pack("{s:s, s:s}", "type", "int", "logicalType", "date");
+        f->enc[f->nbranches] = ENC_DATE;
+        break;
+    case FERRY_T_DECIMAL: {
+        int precision = col->length >= 1 && col->length <= DECIMAL_MAX_PRECISION
+                            ? col->length : DECIMAL_MAX_PRECISION;
+        char *fixed_name = malloc(strlen(c->record_name) + strlen(f->avro_name) + 10);
+
+        f->scale = col->scale < 0 ? 0 : col->scale > precision ? precision : col->scale;
+        f->pow10 = 1;
+        for (int k = 0; k < f->scale; k++)
+            f->pow10 *= 10;
+        /* Beyond 18 digits every int64 fits the precision. */
+        f->max_unscaled = 0;
+        if (precision < 19) {
+            f->max_unscaled = 1;
+            for (int k = 0; k < precision; k++)
+                f->max_unscaled *= 10;
+        }
+        if (fixed_name) {
+            /* Longer than the record name and distinct per field: unique. */
+            sprintf(fixed_name, "%s_%s_decimal", c->record_name, f->avro_name);
+            typed = json_pack("{s:s, s:s, s:i, s:s, s:i, s:i}", "type", "fixed", "name",
+                              fixed_name, "size", DECIMAL_SIZE, "logicalType", "decimal",
+                              "precision", precision, "scale", f->scale);
+            free(fixed_name);
+        }
+        f->enc[f->nbranches] = ENC_DECIMAL;
+        break;
+    }
+    case FERRY_T_ANY:
+    default: /* no typed branch: "any", and any type this build does not know */
+        has_typed = 0;
+        break;
+    }
+    if (has_typed && !typed) {
+        json_decref(u);
+        return NULL;
+    }
+    if (typed) {
+        if (covered >= 0) {
+            f->by_kind[covered] = (int8_t)f->nbranches;
+            f->enc[f->nbranches] = fallbacks[covered - FERRY_V_INT].enc;
+        } else {
+            f->typed = (int8_t)f->nbranches;
+        }
+        f->nbranches++;
+        json_array_append_new(u, typed);
+    }
+    for (size_t k = 0; k < sizeof(fallbacks) / sizeof(fallbacks[0]); k++) {
+        if ((int)fallbacks[k].kind == covered)
+            continue;
+        f->by_kind[fallbacks[k].kind] = (int8_t)f->nbranches;
+        f->enc[f->nbranches++] = fallbacks[k].enc;
+        json_array_append_new(u, json_string(fallbacks[k].avro));
+    }
+    if (json_array_size(u) != f->nbranches) {
+        json_decref(u);
+        return NULL;
+    }
+    return u;
+}
+
+static int build_schema(ferry_rowcodec_t *c, char *errstr, size_t errstr_size)
+{
+    const ferry_object_t *obj = c->obj;
+    json_t *root, *fields, *name;
+    int rc = FERRY_ENOMEM;
+
+    if (!(name = json_string(obj->name)))
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "table name \"%s\" is not valid UTF-8", obj->name);
+    root = json_pack("{s:s, s:s, s:s, s:s, s:o, s:[]}", "type", "record", "name",
+                     c->record_name, "namespace", "ferry.rows", "doc",
+                     "One row of the table named in ferry.table; each field is one column, "
+                     "named in ferry.column", "ferry.table", name, "fields");
+    fields = json_object_get(root, "fields");
+    for (size_t i = 0; root && i < obj->nfields; i++) {
+        const ferry_field_t *col = &obj->fields[i];
+        json_t *column = json_string(col->name), *type, *field;
+        if (!column) {
+            rc = ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                            "table \"%s\": column name \"%s\" is not valid UTF-8", obj->name,
+                            col->name);
+            goto out;
+        }
+        c->fields[i].col = col;
+        if (!(type = field_branches(c, &c->fields[i]))) {
+            json_decref(column);
+            goto out;
+        }
+        field = json_pack("{s:s, s:o, s:o, s:s}", "name", c->fields[i].avro_name, "type", type,
+                          "ferry.column", column, "ferry.type", ferry_type_name(col->type));
+        /* A default lets readers of a later schema version that adds the field
+         * read rows written before it. */
+        if (!field || (col->nullable && json_object_set_new(field, "default", json_null())) ||
+            json_array_append_new(fields, field))
+            goto out;
+    }
+    if (root && (c->schema_json = json_dumps(root, JSON_COMPACT)))
+        rc = FERRY_OK;
+out:
+    json_decref(root);
+    if (rc == FERRY_ENOMEM)
+        ferry_errf(errstr, errstr_size, rc, "out of memory building the row schema of table \"%s\"",
+                   obj->name);
+    return rc;
+}
+
+/* avro-c must accept what other Avro readers will be given. */
+static int check_with_avro_c(const ferry_rowcodec_t *c, char *errstr, size_t errstr_size)
+{
+    avro_schema_t schema;
+    if (avro_schema_from_json_length(c->schema_json, strlen(c->schema_json), &schema))
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "row schema of table \"%s\" rejected by avro-c: %s", c->obj->name,
+                          avro_strerror());
+    avro_schema_decref(schema);
+    return FERRY_OK;
+}
+
+int ferry_rowcodec_new(const ferry_object_t *obj, ferry_rowcodec_t **out, char *errstr,
+                       size_t errstr_size)
+{
+    ferry_rowcodec_t *c = calloc(1, sizeof(*c));
+    size_t n = obj->nfields ? obj->nfields : 1;
+    int rc = FERRY_ENOMEM;
+
+    *out = NULL;
+    if (!c || !(c->fields = calloc(n, sizeof(*c->fields))) ||
+        !(c->values = calloc(n, sizeof(*c->values))))
+        goto fail;
+    c->obj = obj;
+    if (!(c->record_name = avro_name_of(obj->name, ferry_avro_is_primitive(obj->name))) ||
+        (rc = assign_field_names(c)))
+        goto fail;
+    if ((rc = build_schema(c, errstr, errstr_size)) ||
+        (rc = check_with_avro_c(c, errstr, errstr_size)) ||
+        (rc = ferry_avro_fingerprint(c->schema_json, &c->fp, errstr, errstr_size)))
+        goto fail;
+    *out = c;
+    return FERRY_OK;
+fail:
+    ferry_rowcodec_destroy(c);
+    if (rc == FERRY_ENOMEM)
+        ferry_errf(errstr, errstr_size, rc, "out of memory building the row codec of table \"%s\"",
+                   obj->name);
+    return rc;
+}
+
+void ferry_rowcodec_destroy(ferry_rowcodec_t *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; c->fields && i < c->obj->nfields; i++)
+        free(c->fields[i].avro_name);
+    free(c->fields);
+    free(c->values);
+    free(c->record_name);
+    free(c->schema_json);
+    free(c);
+}
+
+const char *ferry_rowcodec_schema_json(const ferry_rowcodec_t *c)
+{
+    return c->schema_json;
+}
+
+uint64_t ferry_rowcodec_fingerprint(const ferry_rowcodec_t *c)
+{
+    return c->fp;
+}
+
+const char *ferry_rowcodec_field_name(const ferry_rowcodec_t *c, size_t i)
+{
+    return i < c->obj->nfields ? c->fields[i].avro_name : NULL;
+}
+
+/* ---- encode ------------------------------------------------------------ */
+
+/* Whether v takes f's boolean, date or decimal branch: only if decoding that
+ * branch gives back exactly v. *unscaled receives a decimal's unscaled value. */
+static int fits_typed(const struct rc_field *f, const ferry_value_t *v, int64_t *unscaled)
+{
+    double x, back;
+    int64_t u;
+
+    switch (f->enc[f->typed]) {
+    case ENC_BOOLEAN:
+        return v->kind == FERRY_V_INT && (v->i == 0 || v->i == 1);
+    case ENC_DATE:
+        return v->kind == FERRY_V_INT && v->i >= INT32_MIN && v->i <= INT32_MAX;
+    case ENC_DECIMAL:
+        /* Decoding gives INT for scale 0 and REAL otherwise. */
+        if (v->kind == FERRY_V_INT && f->scale == 0) {
+            u = v->i;
+        } else if (v->kind == FERRY_V_REAL && f->scale > 0) {
+            x = v->d * f->pow10;
+            /* NaN fails both comparisons; the bounds make the cast defined. */
+            if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0))
+                return 0;
+            u = (int64_t)x;
+            back = (double)u / f->pow10;
+            if ((double)u != x || memcmp(&back, &v->d, sizeof(back)))
+                return 0;
+        } else {
+            return 0;
+        }
+        if (f->max_unscaled && (u >= f->max_unscaled || u <= -f->max_unscaled))
+            return 0;
+        *unscaled = u;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_buf_t *out,
+                          char *errstr, size_t errstr_size)
+{
+    const ferry_object_t *obj = c->obj;
+    size_t need = FERRY_AVRO_HEADER_SIZE;
+    uint8_t *p;
+    int rc;
+
+    /* Per field at most: a one-byte branch index and 16 bytes (a fixed, a
+     * varint, a double, or a length before text/blob bytes). */
+    for (size_t i = 0; i < obj->nfields; i++) {
+        size_t n = row[i].kind == FERRY_V_TEXT || row[i].kind == FERRY_V_BLOB ? row[i].n : 0;
+        if (n > SIZE_MAX / 2 - need)
+            return ferry_errf(errstr, errstr_size, FERRY_ENOMEM,
+                              "table \"%s\": row too large", obj->name);
+        need += 1 + DECIMAL_SIZE + n;
+    }
+    if ((rc = ferry_buf_reserve(out, need)))
+        return ferry_errf(errstr, errstr_size, rc, "table \"%s\": out of memory encoding a row",
+                          obj->name);
+    p = out->data + out->len;
+    *p++ = 0xC3;
+    *p++ = 0x01;
+    for (int k = 0; k < 8; k++)
+        *p++ = (uint8_t)(c->fp >> (8 * k));
+    for (size_t i = 0; i < obj->nfields; i++) {
+        const struct rc_field *f = &c->fields[i];
+        const ferry_value_t *v = &row[i];
+        int64_t unscaled = 0;
+        int b;
+
+        if ((unsigned)v->kind >= NKINDS || (v->n && !v->p &&
+            (v->kind == FERRY_V_TEXT || v->kind == FERRY_V_BLOB)))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "table \"%s\" column \"%s\": invalid value (kind %d)", obj->name,
+                              f->col->name, (int)v->kind);
+        b = f->typed >= 0 && fits_typed(f, v, &unscaled) ? f->typed : f->by_kind[v->kind];
+        if (b < 0)
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "table \"%s\" column \"%s\": NULL in a NOT NULL column", obj->name,
+                              f->col->name);
+        *p++ = (uint8_t)(b << 1); /* the zigzag varint of a small index */
+        switch ((enum enc)f->enc[b]) {
+        case ENC_NULL:
+            break;
+        case ENC_LONG:
+        case ENC_DATE:
+            p = ferry_avro_put_long(p, v->i);
+            break;
+        case ENC_DOUBLE:
+            p = ferry_avro_put_double(p, v->d);
+            break;
+        case ENC_STRING:
+        case ENC_BYTES:
+            p = ferry_avro_put_bytes(p, v->p, v->n);
+            break;
+        case ENC_BOOLEAN:
+            *p++ = (uint8_t)v->i;
+            break;
+        case ENC_DECIMAL:
+            /* Big-endian two's complement, sign-extended to 16 bytes. */
+            for (int k = 0; k < 8; k++)
+                *p++ = unscaled < 0 ? 0xff : 0;
+            for (int k = 7; k >= 0; k--)
+                *p++ = (uint8_t)((uint64_t)unscaled >> (8 * k));
+            break;
+        }
+    }
+    out->len = (size_t)(p - out->data);
+    return FERRY_OK;
+}
+
+/* ---- decode ------------------------------------------------------------ */
+
+static int decode_decimal(const struct rc_field *f, const uint8_t *b, ferry_value_t *v)
+{
+    uint64_t u = 0;
+    for (int k = 8; k < DECIMAL_SIZE; k++)
+        u = (u << 8) | b[k];
+    /* Ferry writes int64 unscaled values; wider ones are refused, not rounded. */
+    for (int k = 0; k < 8; k++)
+        if (b[k] != ((u >> 63) ? 0xff : 0))
+            return FERRY_EDECODE;
+    if (f->scale == 0)
+        *v = (ferry_value_t){.kind = FERRY_V_INT, .i = (int64_t)u};
+    else
+        *v = (ferry_value_t){.kind = FERRY_V_REAL, .d = (double)(int64_t)u / f->pow10};
+    return FERRY_OK;
+}
+
+int ferry_rowcodec_decode(ferry_rowcodec_t *c, const void *buf, size_t len,
+                          const ferry_value_t **row, char *errstr, size_t errstr_size)
+{
+    const ferry_object_t *obj = c->obj;
+    ferry_avro_reader_t r;
+    const uint8_t *body;
+    size_t body_len, i;
+    uint64_t fp;
+    int rc;
+
+    if ((rc = ferry_avro_frame_parse(buf, len, &fp, &body, &body_len, errstr, errstr_size)))
+        return rc;
+    if (fp != c->fp)
+        return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
+                          "table \"%s\": fingerprint %016llx is not this table's row schema "
+                          "(%016llx)", obj->name, (unsigned long long)fp,
+                          (unsigned long long)c->fp);
+    ferry_avro_reader_init(&r, body, body_len);
+    for (i = 0; i < obj->nfields; i++) {
+        const struct rc_field *f = &c->fields[i];
+        ferry_value_t *v = &c->values[i];
+        const uint8_t *data;
+        size_t b, n;
+        int32_t day;
+        int flag;
+
+        if ((rc = ferry_avro_read_index(&r, f->nbranches, &b)))
+            goto bad;
+        switch ((enum enc)f->enc[b]) {
+        case ENC_NULL:
+            *v = (ferry_value_t){.kind = FERRY_V_NULL};
+            break;
+        case ENC_LONG:
+            *v = (ferry_value_t){.kind = FERRY_V_INT};
+            rc = ferry_avro_read_long(&r, &v->i);
+            break;
+        case ENC_DOUBLE:
+            *v = (ferry_value_t){.kind = FERRY_V_REAL};
+            rc = ferry_avro_read_double(&r, &v->d);
+            break;
+        case ENC_STRING:
+        case ENC_BYTES:
+            if (!(rc = ferry_avro_read_bytes(&r, &data, &n)))
+                *v = (ferry_value_t){.kind = f->enc[b] == ENC_STRING ? FERRY_V_TEXT : FERRY_V_BLOB,
+                                     .p = data, .n = n};
+            break;
+        case ENC_BOOLEAN:
+            if (!(rc = ferry_avro_read_boolean(&r, &flag)))
+                *v = (ferry_value_t){.kind = FERRY_V_INT, .i = flag};
+            break;
+        case ENC_DATE:
+            if (!(rc = ferry_avro_read_int(&r, &day)))
+                *v = (ferry_value_t){.kind = FERRY_V_INT, .i = day};
+            break;
+        case ENC_DECIMAL:
+            if (!(rc = ferry_avro_read_fixed(&r, DECIMAL_SIZE, &data)) &&
+                (rc = decode_decimal(f, data, v)))
+                r.why = "decimal wider than 64 bits";
+            break;
+        }
+        if (rc)
+            goto bad;
+    }
+    if (ferry_avro_reader_left(&r))
+        return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
+                          "table \"%s\": %zu trailing bytes after the last field", obj->name,
+                          ferry_avro_reader_left(&r));
+    *row = c->values;
+    return FERRY_OK;
+bad:
+    return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
+                      "table \"%s\" column \"%s\": %s at body offset %zu", obj->name,
+                      obj->fields[i].name, r.why, ferry_avro_reader_offset(&r));
+}

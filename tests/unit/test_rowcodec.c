@@ -1,0 +1,688 @@
+/* test_rowcodec.c - row schemas and row messages: decode(encode(v)) == v for
+ * every ferry type against every kind of value (the identity the checksum
+ * relies on), the branch each value takes, the name mapping, the published
+ * schema, and the decoder's refusal of every malformed message. */
+#include "avro_canon.h"
+#include "error.h"
+#include "rowcodec.h"
+
+#include <avro.h>
+#include <check.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+struct col {
+    const char *name, *decl;
+    int nullable;
+};
+
+/* A new codec over a one-table objset built from cols; both freed by the
+ * caller (codec first). */
+static ferry_rowcodec_t *codec_of(const char *table, const struct col *cols, size_t n,
+                                  ferry_objset_t **set)
+{
+    ferry_rowcodec_t *c = NULL;
+    ferry_object_t *obj;
+    char err[256] = "";
+
+    *set = ferry_objset_new();
+    ck_assert_ptr_nonnull(*set);
+    obj = ferry_objset_add(*set, table);
+    ck_assert_ptr_nonnull(obj);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(ferry_object_add_field(obj, cols[i].name, cols[i].decl, cols[i].nullable,
+                                                NULL, 0), 0);
+    ck_assert_msg(ferry_rowcodec_new(obj, &c, err, sizeof(err)) == 0, "%s", err);
+    return c;
+}
+
+static int same_value(const ferry_value_t *a, const ferry_value_t *b)
+{
+    if (a->kind != b->kind)
+        return 0;
+    switch (a->kind) {
+    case FERRY_V_INT: return a->i == b->i;
+    case FERRY_V_REAL: return !memcmp(&a->d, &b->d, sizeof(double));
+    case FERRY_V_TEXT:
+    case FERRY_V_BLOB: return a->n == b->n && (!a->n || !memcmp(a->p, b->p, a->n));
+    default: return 1;
+    }
+}
+
+static void describe(const ferry_value_t *v, char *out, size_t size)
+{
+    static const char *const kinds[] = {"NULL", "INT", "REAL", "TEXT", "BLOB"};
+    uint64_t bits;
+    memcpy(&bits, &v->d, 8);
+    if (v->kind == FERRY_V_INT)
+        snprintf(out, size, "INT %lld", (long long)v->i);
+    else if (v->kind == FERRY_V_REAL)
+        snprintf(out, size, "REAL %.17g (%016llx)", v->d, (unsigned long long)bits);
+    else
+        snprintf(out, size, "%s (%zu bytes)", kinds[v->kind], v->n);
+}
+
+static double bits_to_double(uint64_t bits)
+{
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+#define INT(x) {FERRY_V_INT, (x), 0, NULL, 0}
+#define REAL(x) {FERRY_V_REAL, 0, (x), NULL, 0}
+#define TEXT(s) {FERRY_V_TEXT, 0, 0, (s), sizeof(s) - 1}
+#define BLOB(s) {FERRY_V_BLOB, 0, 0, (s), sizeof(s) - 1}
+#define NUL {FERRY_V_NULL, 0, 0, NULL, 0}
+
+/* ---- identity: every type x every value ---------------------------------- */
+
+static const struct col types[] = {
+    {"t", "TEXT", 1},           {"t", "VARCHAR(80)", 0},  {"i", "INTEGER", 1},
+    {"i", "BIGINT", 0},         {"r", "REAL", 1},         {"r", "DOUBLE", 0},
+    {"d", "DECIMAL(10,2)", 1},  {"d", "NUMERIC(5)", 0},   {"d", "DECIMAL(38,20)", 1},
+    {"d", "DECIMAL(30,25)", 0}, {"d", "NUMERIC", 1},      {"b", "BOOLEAN", 1},
+    {"b", "BOOL", 0},           {"dt", "DATE", 1},        {"dt", "DATE", 0},
+    {"ts", "TIMESTAMP", 1},     {"ts", "DATETIME", 0},    {"bl", "BLOB", 1},
+    {"bl", "BLOB", 0},          {"a", NULL, 1},           {"a", "", 0},
+};
+
+static const char long_text[] =
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+static ferry_value_t values[64];
+static size_t nvalues;
+
+static void make_values(void)
+{
+    static uint8_t all_bytes[256];
+    const ferry_value_t v[] = {
+        NUL,
+        INT(0), INT(1), INT(-1), INT(2), INT(99999), INT(100000), INT(INT32_MAX),
+        INT((int64_t)INT32_MAX + 1), INT(INT32_MIN), INT((int64_t)INT32_MIN - 1),
+        INT(INT64_MAX), INT(INT64_MIN), INT(1700000000123LL), INT(-62135596800000LL),
+        REAL(0.0), REAL(-0.0), REAL(1.25), REAL(0.1), REAL(12.34), REAL(1.005), REAL(-7.5),
+        REAL(123.0), REAL(1e300), REAL(-1e-300), REAL(5e-324), REAL(9.2233720368547758e18),
+        REAL(99999999.99), REAL(1e8), REAL(INFINITY), REAL(-INFINITY),
+        REAL(bits_to_double(0x7ff8000000000123ULL)), REAL(bits_to_double(0xfff8000000000000ULL)),
+        TEXT(""), TEXT("a"), TEXT("h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9d\x84\x9e"), TEXT("a\0b"),
+        TEXT("\xff\xfe not UTF-8"), TEXT("2024-01-01"), TEXT("12.34"),
+        {FERRY_V_TEXT, 0, 0, long_text, sizeof(long_text) - 1},
+        BLOB(""), BLOB("\0\0\0"), BLOB("\x01\x02 blob"),
+        {FERRY_V_BLOB, 0, 0, all_bytes, sizeof(all_bytes)},
+    };
+    for (size_t i = 0; i < sizeof(all_bytes); i++)
+        all_bytes[i] = (uint8_t)i;
+    nvalues = sizeof(v) / sizeof(v[0]);
+    ck_assert_uint_le(nvalues, sizeof(values) / sizeof(values[0]));
+    memcpy(values, v, sizeof(v));
+}
+
+START_TEST(test_identity)
+{
+    const struct col *col = &types[_i];
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("t", col, 1, &set);
+    ferry_buf_t b = FERRY_BUF_INIT;
+    char err[256], what[96];
+
+    make_values();
+    for (size_t k = 0; k < nvalues; k++) {
+        const ferry_value_t *row;
+        int rc;
+
+        describe(&values[k], what, sizeof(what));
+        ferry_buf_reset(&b);
+        rc = ferry_rowcodec_encode(c, &values[k], &b, err, sizeof(err));
+        if (values[k].kind == FERRY_V_NULL && !col->nullable) {
+            ck_assert_msg(rc == FERRY_EINVAL, "%s NOT NULL accepted NULL", col->decl);
+            ck_assert_msg(strstr(err, "\"t\"") && strstr(err, "NOT NULL"), "%s", err);
+            ck_assert_uint_eq(b.len, 0);
+            continue;
+        }
+        ck_assert_msg(rc == 0, "%s: encode %s: %s", col->decl, what, err);
+        rc = ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err));
+        ck_assert_msg(rc == 0, "%s: decode %s: %s", col->decl, what, err);
+        ck_assert_msg(same_value(&row[0], &values[k]), "%s %s: came back as %s", col->decl,
+                      what, (describe(&row[0], err, sizeof(err)), err));
+        /* Text and blobs point into the message, not into a copy. */
+        if (row[0].kind == FERRY_V_TEXT || row[0].kind == FERRY_V_BLOB)
+            ck_assert((const uint8_t *)row[0].p >= b.data &&
+                      (const uint8_t *)row[0].p + row[0].n <= b.data + b.len);
+    }
+    ferry_buf_free(&b);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* ---- which branch a value takes ----------------------------------------- */
+
+/* Branch labels: the Avro type name, or the logical type for logical ones. */
+static const struct {
+    const char *decl;
+    int nullable;
+    ferry_value_t v;
+    const char *branch;
+} branches[] = {
+    {"INTEGER", 1, NUL, "null"},
+    {"INTEGER", 0, INT(5), "long"},
+    {"INTEGER", 0, REAL(5.0), "double"},
+    {"INTEGER", 0, TEXT("5"), "string"},
+    {"INTEGER", 0, BLOB("5"), "bytes"},
+    {"TEXT", 1, TEXT("x"), "string"},
+    {"TEXT", 1, INT(1), "long"},
+    {"REAL", 1, REAL(1.5), "double"},
+    {"REAL", 1, INT(2), "long"},
+    {"BLOB", 1, BLOB("x"), "bytes"},
+    {"BLOB", 1, TEXT("x"), "string"},
+    {"BOOLEAN", 1, INT(0), "boolean"},
+    {"BOOLEAN", 1, INT(1), "boolean"},
+    {"BOOLEAN", 1, INT(2), "long"},
+    {"BOOLEAN", 1, INT(-1), "long"},
+    {"BOOLEAN", 1, TEXT("true"), "string"},
+    {"DATE", 1, INT(19000), "date"},
+    {"DATE", 1, INT(INT32_MIN), "date"},
+    {"DATE", 1, INT((int64_t)INT32_MAX + 1), "long"},
+    {"DATE", 1, TEXT("2024-01-01"), "string"},
+    {"TIMESTAMP", 1, INT(1700000000123LL), "timestamp-millis"},
+    {"TIMESTAMP", 1, INT(INT64_MIN), "timestamp-millis"},
+    {"TIMESTAMP", 1, REAL(1.5), "double"},
+    {"TIMESTAMP", 1, TEXT("2024-01-01 10:00:00"), "string"},
+    {"DECIMAL(10,2)", 1, REAL(12.34), "decimal"},
+    {"DECIMAL(10,2)", 1, REAL(0.1), "decimal"},
+    {"DECIMAL(10,2)", 1, REAL(-99999999.99), "decimal"},
+    {"DECIMAL(10,2)", 1, REAL(1e8), "double"},     /* 10^10 unscaled: too many digits */
+    {"DECIMAL(10,2)", 1, REAL(1.005), "double"},   /* not a whole number of cents */
+    {"DECIMAL(10,2)", 1, REAL(-0.0), "double"},    /* the decimal 0 decodes as +0.0 */
+    {"DECIMAL(10,2)", 1, REAL(NAN), "double"},
+    {"DECIMAL(10,2)", 1, REAL(INFINITY), "double"},
+    {"DECIMAL(10,2)", 1, INT(5), "long"},          /* scale 2 would decode as REAL */
+    {"DECIMAL(10,2)", 1, TEXT("n/a"), "string"},
+    {"NUMERIC(5)", 1, INT(99999), "decimal"},
+    {"NUMERIC(5)", 1, INT(-99999), "decimal"},
+    {"NUMERIC(5)", 1, INT(100000), "long"},
+    {"NUMERIC(5)", 1, REAL(5.0), "double"},        /* scale 0 would decode as INT */
+    {"NUMERIC", 1, INT(INT64_MIN), "decimal"},     /* precision 38 takes any int64 */
+    {"DECIMAL(30,15)", 1, REAL(0.5), "decimal"},
+    {"DECIMAL(30,25)", 1, REAL(0.5), "double"},    /* unscaled past 64 bits */
+    {NULL, 1, INT(1), "long"},
+    {NULL, 1, REAL(1), "double"},
+    {NULL, 1, TEXT("x"), "string"},
+    {NULL, 1, BLOB("x"), "bytes"},
+};
+
+static const char *branch_label(const char *schema_json, size_t index)
+{
+    static char label[32];
+    json_t *root = json_loads(schema_json, 0, NULL);
+    json_t *u = json_object_get(json_array_get(json_object_get(root, "fields"), 0), "type");
+    json_t *b = json_array_get(u, index);
+    const char *s = json_is_string(b) ? json_string_value(b)
+                                      : json_string_value(json_object_get(b, "logicalType"));
+    snprintf(label, sizeof(label), "%s", s ? s : "?");
+    json_decref(root);
+    return label;
+}
+
+START_TEST(test_branch)
+{
+    struct col col = {"c", branches[_i].decl, branches[_i].nullable};
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("t", &col, 1, &set);
+    ferry_buf_t b = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256];
+    const char *label;
+
+    ck_assert_int_eq(ferry_rowcodec_encode(c, &branches[_i].v, &b, err, sizeof(err)), 0);
+    /* Byte 10: the zigzag union index, right after the header. */
+    label = branch_label(ferry_rowcodec_schema_json(c), b.data[10] >> 1);
+    ck_assert_msg(!strcmp(label, branches[_i].branch), "%s: took %s, expected %s",
+                  branches[_i].decl ? branches[_i].decl : "(none)", label, branches[_i].branch);
+    ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)), 0);
+    ck_assert(same_value(row, &branches[_i].v));
+    ferry_buf_free(&b);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* ---- the schema --------------------------------------------------------- */
+
+static const struct col reference[] = {
+    {"id", "INTEGER", 0},     {"name", "VARCHAR(80)", 1}, {"amount", "DECIMAL(10,2)", 1},
+    {"rate", "REAL", 1},      {"ok", "BOOLEAN", 0},       {"born", "DATE", 1},
+    {"seen", "TIMESTAMP", 1}, {"data", "BLOB", 1},        {"any thing", NULL, 1},
+};
+
+/* Pinned: changing any of this changes the fingerprint on the wire, and every
+ * importer of an older ferry would refuse the rows. */
+START_TEST(test_reference_schema_is_pinned)
+{
+    static const char canonical[] =
+        "{\"name\":\"ferry.rows.Order_Line_809abf45\",\"type\":\"record\",\"fields\":["
+        "{\"name\":\"id\",\"type\":[\"long\",\"double\",\"string\",\"bytes\"]},"
+        "{\"name\":\"name\",\"type\":[\"null\",\"string\",\"long\",\"double\",\"bytes\"]},"
+        "{\"name\":\"amount\",\"type\":[\"null\",{\"name\":\"ferry.rows.Order_Line_809abf45_amount_"
+        "decimal\",\"type\":\"fixed\",\"size\":16},\"long\",\"double\",\"string\",\"bytes\"]},"
+        "{\"name\":\"rate\",\"type\":[\"null\",\"double\",\"long\",\"string\",\"bytes\"]},"
+        "{\"name\":\"ok\",\"type\":[\"boolean\",\"long\",\"double\",\"string\",\"bytes\"]},"
+        "{\"name\":\"born\",\"type\":[\"null\",\"int\",\"long\",\"double\",\"string\",\"bytes\"]},"
+        "{\"name\":\"seen\",\"type\":[\"null\",\"long\",\"double\",\"string\",\"bytes\"]},"
+        "{\"name\":\"data\",\"type\":[\"null\",\"bytes\",\"long\",\"double\",\"string\"]},"
+        "{\"name\":\"any_thing_2461f955\",\"type\":[\"null\",\"long\",\"double\",\"string\","
+        "\"bytes\"]}]}";
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("Order Line", reference, 9, &set);
+    ferry_buf_t canon = FERRY_BUF_INIT;
+    char err[256];
+
+    ck_assert_int_eq(ferry_avro_canonical_form(ferry_rowcodec_schema_json(c), &canon, err,
+                                               sizeof(err)), 0);
+    ck_assert_msg(canon.len == strlen(canonical) && !memcmp(canon.data, canonical, canon.len),
+                  "canonical form changed:\n%.*s", (int)canon.len, canon.data);
+    ck_assert(ferry_rowcodec_fingerprint(c) == ferry_avro_crc64(canonical, strlen(canonical)));
+    ferry_buf_free(&canon);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* What the canonical form drops but other readers need. */
+START_TEST(test_published_schema_keeps_logical_types_and_names)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("Order Line", reference, 9, &set);
+    json_t *root = json_loads(ferry_rowcodec_schema_json(c), 0, NULL), *f;
+    avro_schema_t parsed;
+    size_t i;
+
+    ck_assert_ptr_nonnull(root);
+    ck_assert_str_eq(json_string_value(json_object_get(root, "namespace")), "ferry.rows");
+    ck_assert_str_eq(json_string_value(json_object_get(root, "ferry.table")), "Order Line");
+    json_array_foreach(json_object_get(root, "fields"), i, f) {
+        ck_assert_str_eq(json_string_value(json_object_get(f, "ferry.column")), reference[i].name);
+        ck_assert_str_eq(json_string_value(json_object_get(f, "ferry.type")),
+                         ferry_type_name(ferry_type_from_decl(reference[i].decl, NULL, NULL)));
+        /* Nullable fields default to null, so a later field can be added. */
+        ck_assert_int_eq(json_object_get(f, "default") != NULL, reference[i].nullable);
+        ck_assert_str_eq(json_string_value(json_object_get(f, "name")),
+                         ferry_rowcodec_field_name(c, i));
+    }
+    f = json_array_get(json_object_get(json_array_get(json_object_get(root, "fields"), 2), "type"), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "logicalType")), "decimal");
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "precision")), 10);
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "scale")), 2);
+    f = json_array_get(json_object_get(json_array_get(json_object_get(root, "fields"), 5), "type"), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "logicalType")), "date");
+    f = json_array_get(json_object_get(json_array_get(json_object_get(root, "fields"), 6), "type"), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(f, "logicalType")), "timestamp-millis");
+    ck_assert_int_eq(avro_schema_from_json_length(ferry_rowcodec_schema_json(c),
+                                                  strlen(ferry_rowcodec_schema_json(c)), &parsed), 0);
+    avro_schema_decref(parsed);
+    json_decref(root);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* Decimal precision defaults to 38 and is capped there; scale is clamped to it. */
+static const struct {
+    const char *decl;
+    int precision, scale;
+} decimals[] = {
+    {"DECIMAL(10,2)", 10, 2}, {"NUMERIC", 38, 0},      {"DECIMAL(50,3)", 38, 3},
+    {"NUMERIC(5)", 5, 0},     {"DECIMAL(4,9)", 4, 4},
+};
+
+START_TEST(test_decimal_parameters)
+{
+    struct col col = {"d", decimals[_i].decl, 1};
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("t", &col, 1, &set);
+    json_t *root = json_loads(ferry_rowcodec_schema_json(c), 0, NULL);
+    json_t *fixed = json_array_get(
+        json_object_get(json_array_get(json_object_get(root, "fields"), 0), "type"), 1);
+
+    ck_assert_int_eq(json_integer_value(json_object_get(fixed, "precision")), decimals[_i].precision);
+    ck_assert_int_eq(json_integer_value(json_object_get(fixed, "scale")), decimals[_i].scale);
+    ck_assert_int_eq(json_integer_value(json_object_get(fixed, "size")), 16);
+    json_decref(root);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* Name mapping, pinned (it is part of the fingerprint). */
+static const struct {
+    const char *column;
+    const char *field;
+} names[] = {
+    {"id", "id"},
+    {"_ok9", "_ok9"},
+    {"order", "order"},
+    {"a b", "a_b_6ec37bf3"},
+    {"1x", "_1x_34edb98c"},
+    {"", "__a4d7a795"},
+    {"\"quoted\"", "_quoted__8c1eb143"},
+    {"caf\xc3\xa9", "caf___c1272ea9"},
+};
+
+START_TEST(test_field_names)
+{
+    struct col cols[sizeof(names) / sizeof(names[0])];
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        cols[i] = (struct col){names[i].column, "TEXT", 1};
+    c = codec_of("t", cols, sizeof(names) / sizeof(names[0]), &set);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        ck_assert_str_eq(ferry_rowcodec_field_name(c, i), names[i].field);
+    ck_assert_ptr_null(ferry_rowcodec_field_name(c, 99));
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+static const struct {
+    const char *table;
+    const char *record;
+} records[] = {
+    {"Queue", "Queue"},
+    {"my table", "my_table_c654fed9"},
+    {"int", "int_291bbb5f"},   /* a primitive type name cannot name a record */
+    {"1st", "_1st_2d35fb62"},
+};
+
+START_TEST(test_record_names)
+{
+    struct col col = {"x", "TEXT", 1};
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of(records[_i].table, &col, 1, &set);
+    json_t *root = json_loads(ferry_rowcodec_schema_json(c), 0, NULL);
+
+    ck_assert_str_eq(json_string_value(json_object_get(root, "name")), records[_i].record);
+    json_decref(root);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* A mapped name that lands on an existing column name moves on to "_2"; a
+ * valid name is never the one to move. Repeated names (only possible in
+ * decoded metadata) are mapped too. */
+START_TEST(test_name_collisions)
+{
+    char taken[64];
+    struct col cols[3] = {{"a b", "TEXT", 1}, {taken, "TEXT", 1}, {"x", "TEXT", 1}};
+    struct col dup[2] = {{"x", "TEXT", 1}, {"x", "INTEGER", 1}};
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c;
+    char want[80];
+
+    snprintf(taken, sizeof(taken), "a_b_%08x",
+             (unsigned)(ferry_avro_crc64("a b", 3) & 0xffffffffu));
+    c = codec_of("t", cols, 3, &set);
+    snprintf(want, sizeof(want), "%s_2", taken);
+    ck_assert_str_eq(ferry_rowcodec_field_name(c, 0), want);
+    ck_assert_str_eq(ferry_rowcodec_field_name(c, 1), taken);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+
+    c = codec_of("t", dup, 2, &set);
+    snprintf(want, sizeof(want), "x_%08x", (unsigned)(ferry_avro_crc64("x", 1) & 0xffffffffu));
+    ck_assert_str_eq(ferry_rowcodec_field_name(c, 0), "x");
+    ck_assert_str_eq(ferry_rowcodec_field_name(c, 1), want);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+START_TEST(test_invalid_utf8_name_rejected)
+{
+    ferry_objset_t *set = ferry_objset_new();
+    ferry_object_t *obj = ferry_objset_add(set, "t");
+    ferry_rowcodec_t *c = (ferry_rowcodec_t *)1;
+    char err[256] = "";
+
+    ck_assert_int_eq(ferry_object_add_field(obj, "bad\xff", "TEXT", 1, NULL, 0), 0);
+    ck_assert_int_eq(ferry_rowcodec_new(obj, &c, err, sizeof(err)), FERRY_EINVAL);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "UTF-8"), "%s", err);
+    ferry_objset_destroy(set);
+    ferry_rowcodec_destroy(NULL);
+}
+END_TEST
+
+/* ---- messages ----------------------------------------------------------- */
+
+START_TEST(test_encode_appends_and_reuses_the_buffer)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("Order Line", reference, 9, &set);
+    ferry_value_t row[9] = {INT(1), TEXT("n"), REAL(1.5), REAL(0.25), INT(1),
+                            INT(3), INT(4), BLOB("b"), NUL};
+    ferry_buf_t b = FERRY_BUF_INIT;
+    const ferry_value_t *out1, *out2;
+    uint8_t *data;
+    size_t one;
+    char err[256];
+
+    ck_assert_int_eq(ferry_rowcodec_encode(c, row, &b, err, sizeof(err)), 0);
+    one = b.len;
+    ck_assert_int_eq(ferry_rowcodec_encode(c, row, &b, err, sizeof(err)), 0);
+    ck_assert_uint_eq(b.len, 2 * one);
+    ck_assert(!memcmp(b.data, b.data + one, one));
+    ck_assert_int_eq(b.data[0], 0xC3);
+    ck_assert_int_eq(b.data[1], 0x01);
+    for (int k = 0; k < 8; k++)
+        ck_assert_int_eq(b.data[2 + k], (uint8_t)(ferry_rowcodec_fingerprint(c) >> (8 * k)));
+    ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, one, &out1, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_rowcodec_decode(c, b.data + one, one, &out2, err, sizeof(err)), 0);
+    ck_assert_ptr_eq(out1, out2); /* one values array, reused */
+    for (int i = 0; i < 9; i++)
+        ck_assert(same_value(&out2[i], &row[i]));
+
+    /* Steady state: a reset buffer is refilled in place. */
+    data = b.data;
+    for (int n = 0; n < 1000; n++) {
+        ferry_buf_reset(&b);
+        ck_assert_int_eq(ferry_rowcodec_encode(c, row, &b, err, sizeof(err)), 0);
+    }
+    ck_assert_ptr_eq(b.data, data);
+
+    /* A failed encode leaves the buffer as it was. */
+    row[0] = (ferry_value_t)NUL;
+    ck_assert_int_eq(ferry_rowcodec_encode(c, row, &b, err, sizeof(err)), FERRY_EINVAL);
+    ck_assert_uint_eq(b.len, one);
+    ck_assert_msg(strstr(err, "Order Line") && strstr(err, "\"id\""), "%s", err);
+    row[0] = (ferry_value_t){(ferry_vkind_t)42, 0, 0, NULL, 0};
+    ck_assert_int_eq(ferry_rowcodec_encode(c, row, &b, err, sizeof(err)), FERRY_EINVAL);
+    ck_assert_uint_eq(b.len, one);
+    ferry_buf_free(&b);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+START_TEST(test_table_without_columns)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("empty", NULL, 0, &set);
+    ferry_buf_t b = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256];
+
+    ck_assert_int_eq(ferry_rowcodec_encode(c, NULL, &b, err, sizeof(err)), 0);
+    ck_assert_uint_eq(b.len, FERRY_AVRO_HEADER_SIZE);
+    ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)), 0);
+    ferry_buf_free(&b);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* A table whose bodies are written by hand below: each field's branches are
+ *   id     [long, double, string, bytes]
+ *   name   [null, string, long, double, bytes]
+ *   flag   [null, boolean, long, double, string, bytes]
+ *   born   [null, int/date, long, double, string, bytes]
+ *   amount [null, fixed/decimal, long, double, string, bytes] */
+static const struct col hand[] = {
+    {"id", "INTEGER", 0}, {"name", "TEXT", 1}, {"flag", "BOOLEAN", 1},
+    {"born", "DATE", 1},  {"amount", "DECIMAL(10,2)", 1},
+};
+
+#define GOOD_ID "\x00\x04"
+#define GOOD_NAME "\x02\x02x"
+#define GOOD_FLAG "\x02\x01"
+#define GOOD_BORN "\x02\x04"
+#define GOOD_AMOUNT "\x02" "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x04\xd2"
+#define GOOD GOOD_ID GOOD_NAME GOOD_FLAG GOOD_BORN GOOD_AMOUNT
+
+#define BODY(s) s, sizeof(s) - 1
+
+static const struct {
+    const char *what;
+    const char *body;
+    size_t len;
+    const char *column; /* named in errstr; NULL: the table only */
+} bad_bodies[] = {
+    {"trailing byte", BODY(GOOD "\x00"), NULL},
+    {"union index past the branches", BODY("\x08\x04"), "id"},
+    {"negative union index", BODY("\x01\x04"), "id"},
+    {"11-byte varint", BODY("\x00\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00"), "id"},
+    {"negative length", BODY(GOOD_ID "\x02\x01"), "name"},
+    {"length past the end", BODY(GOOD_ID "\x02\x0ax"), "name"},
+    {"huge length", BODY(GOOD_ID "\x02\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01"), "name"},
+    {"boolean 2", BODY(GOOD_ID GOOD_NAME "\x02\x02"), "flag"},
+    {"date past 32 bits", BODY(GOOD_ID GOOD_NAME GOOD_FLAG "\x02\x80\x80\x80\x80\x10"), "born"},
+    {"decimal wider than 64 bits",
+     BODY(GOOD_ID GOOD_NAME GOOD_FLAG GOOD_BORN "\x02\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\x04\xd2"),
+     "amount"},
+    {"decimal cut short", BODY(GOOD_ID GOOD_NAME GOOD_FLAG GOOD_BORN "\x02\0\0\0"), "amount"},
+};
+
+static void frame(ferry_buf_t *b, const ferry_rowcodec_t *c, const void *body, size_t len)
+{
+    ferry_buf_reset(b);
+    ck_assert_int_eq(ferry_avro_frame_header(b, ferry_rowcodec_fingerprint(c)), 0);
+    ck_assert_int_eq(ferry_buf_append(b, body, len), 0);
+}
+
+START_TEST(test_hand_written_body_decodes)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("hand", hand, 5, &set);
+    const ferry_value_t want[5] = {INT(2), TEXT("x"), INT(1), INT(2), REAL(12.34)};
+    ferry_buf_t b = FERRY_BUF_INIT, enc = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256];
+
+    frame(&b, c, GOOD, sizeof(GOOD) - 1);
+    ck_assert_msg(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)) == 0, "%s", err);
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(same_value(&row[i], &want[i]), "field %d", i);
+    /* And ferry writes exactly those bytes. */
+    ck_assert_int_eq(ferry_rowcodec_encode(c, want, &enc, err, sizeof(err)), 0);
+    ck_assert_uint_eq(enc.len, b.len);
+    ck_assert(!memcmp(enc.data, b.data, b.len));
+    ferry_buf_free(&b);
+    ferry_buf_free(&enc);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+START_TEST(test_decode_rejects_body)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("hand", hand, 5, &set);
+    ferry_buf_t b = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256] = "";
+
+    frame(&b, c, bad_bodies[_i].body, bad_bodies[_i].len);
+    ck_assert_msg(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)) == FERRY_EDECODE,
+                  "%s: accepted", bad_bodies[_i].what);
+    ck_assert_msg(strstr(err, "\"hand\""), "%s: '%s'", bad_bodies[_i].what, err);
+    if (bad_bodies[_i].column) {
+        char quoted[32];
+        snprintf(quoted, sizeof(quoted), "\"%s\"", bad_bodies[_i].column);
+        ck_assert_msg(strstr(err, quoted), "%s: '%s' does not name %s", bad_bodies[_i].what, err,
+                      quoted);
+    }
+    ferry_buf_free(&b);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+START_TEST(test_decode_rejects_every_truncation_and_bad_framing)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("hand", hand, 5, &set);
+    ferry_buf_t b = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256];
+
+    frame(&b, c, GOOD, sizeof(GOOD) - 1);
+    for (size_t len = 0; len < b.len; len++)
+        ck_assert_msg(ferry_rowcodec_decode(c, b.data, len, &row, err, sizeof(err)) ==
+                          FERRY_EDECODE, "prefix of %zu bytes accepted", len);
+    b.data[0] = 0xC4;
+    ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)), FERRY_EDECODE);
+    b.data[0] = 0xC3;
+    b.data[5] ^= 1;
+    ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)), FERRY_EDECODE);
+    ck_assert_msg(strstr(err, "fingerprint") && strstr(err, "\"hand\""), "%s", err);
+    ferry_buf_free(&b);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+static Suite *rowcodec_suite(void)
+{
+    Suite *s = suite_create("rowcodec");
+    TCase *tc = tcase_create("values");
+    tcase_add_loop_test(tc, test_identity, 0, sizeof(types) / sizeof(types[0]));
+    tcase_add_loop_test(tc, test_branch, 0, sizeof(branches) / sizeof(branches[0]));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("schema");
+    tcase_add_test(tc, test_reference_schema_is_pinned);
+    tcase_add_test(tc, test_published_schema_keeps_logical_types_and_names);
+    tcase_add_loop_test(tc, test_decimal_parameters, 0, sizeof(decimals) / sizeof(decimals[0]));
+    tcase_add_test(tc, test_field_names);
+    tcase_add_loop_test(tc, test_record_names, 0, sizeof(records) / sizeof(records[0]));
+    tcase_add_test(tc, test_name_collisions);
+    tcase_add_test(tc, test_invalid_utf8_name_rejected);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("messages");
+    tcase_add_test(tc, test_encode_appends_and_reuses_the_buffer);
+    tcase_add_test(tc, test_table_without_columns);
+    tcase_add_test(tc, test_hand_written_body_decodes);
+    tcase_add_loop_test(tc, test_decode_rejects_body, 0, sizeof(bad_bodies) / sizeof(bad_bodies[0]));
+    tcase_add_test(tc, test_decode_rejects_every_truncation_and_bad_framing);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(rowcodec_suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

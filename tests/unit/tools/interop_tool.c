@@ -1,0 +1,596 @@
+/* interop_tool.c - ferry's side of test_python_interop.sh, which checks ferry
+ * against an independent Avro implementation (Debian's python3-avro, driven
+ * by interop.py).
+ *
+ *   interop_tool canon FILE...  prints "<canonical form>\t<fingerprint hex>"
+ *                               per schema file
+ *   interop_tool dump DIR       encodes sample rows and envelope messages:
+ *                               DIR/<name>.bin (frames: 4-byte big-endian
+ *                               length, message), DIR/<name>.json (what the
+ *                               messages hold), DIR/<name>.avsc (row
+ *                               schemas), DIR/manifest.json (what is where)
+ *   interop_tool decode DIR     decodes DIR/py_<name>.bin, written by
+ *                               python3-avro, into DIR/py_<name>.out.json
+ *
+ * Values in JSON: envelope fields as in schemas/<Name>.avsc (times in Unix ms,
+ * fixed as hex); row cells as {"k": "null"|"int"|"real"|"text"|"blob", "v":
+ * integer, or hex of the double's bits, of the UTF-8 or of the bytes}. */
+#include "avro_canon.h"
+#include "protocol.h"
+#include "rowcodec.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "interop_tool: %s: %s\n", what, detail ? detail : "");
+    exit(1);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ferry_buf_t b = FERRY_BUF_INIT;
+    char chunk[4096];
+    size_t n;
+
+    if (!f)
+        return NULL;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (ferry_buf_append(&b, chunk, n))
+            die("out of memory", path);
+    fclose(f);
+    if (ferry_buf_append(&b, "", 1))
+        die("out of memory", path);
+    *len = b.len - 1;
+    return (char *)b.data;
+}
+
+static void spit(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[1024];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (!(f = fopen(path, "wb")) || fwrite(data, 1, len, f) != len || fclose(f))
+        die("cannot write", path);
+}
+
+static void spit_json(const char *dir, const char *name, json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(1) | JSON_ENCODE_ANY);
+    if (!text)
+        die("cannot serialise", name);
+    spit(dir, name, text, strlen(text));
+    free(text);
+    json_decref(j);
+}
+
+/* Appends one frame: 4-byte big-endian length, then the message. */
+static void frame(ferry_buf_t *frames, const ferry_buf_t *msg)
+{
+    uint8_t len[4] = {(uint8_t)(msg->len >> 24), (uint8_t)(msg->len >> 16),
+                      (uint8_t)(msg->len >> 8), (uint8_t)msg->len};
+    if (ferry_buf_append(frames, len, 4) || ferry_buf_append(frames, msg->data, msg->len))
+        die("out of memory", "frame");
+}
+
+static json_t *hex(const void *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = malloc(2 * n + 1);
+    json_t *j;
+    for (size_t i = 0; i < n; i++) {
+        s[2 * i] = digits[((const uint8_t *)p)[i] >> 4];
+        s[2 * i + 1] = digits[((const uint8_t *)p)[i] & 15];
+    }
+    s[2 * n] = '\0';
+    j = json_string(s);
+    free(s);
+    return j;
+}
+
+static json_t *opt(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *strv(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, opt(v[i]));
+    return a;
+}
+
+/* ---- rows --------------------------------------------------------------- */
+
+struct col {
+    const char *name, *decl;
+    int nullable;
+};
+
+static const struct col rows_cols[] = {
+    {"id", "INTEGER", 0},   {"name", "TEXT", 1},      {"amount", "DECIMAL(10,2)", 1},
+    {"whole", "NUMERIC(12)", 1}, {"price", "REAL", 1}, {"flag", "BOOLEAN", 1},
+    {"born", "DATE", 1},    {"seen", "TIMESTAMP", 1}, {"data", "BLOB", 1},
+    {"any thing", NULL, 1}, {"1st col", "TEXT", 1},
+};
+#define NCOLS (sizeof(rows_cols) / sizeof(rows_cols[0]))
+
+static const struct col order_cols[] = {{"id", "INTEGER", 0}, {"order", "TEXT", 0}};
+
+static uint8_t all_bytes[256];
+
+#define N {FERRY_V_NULL, 0, 0, NULL, 0}
+#define I(x) {FERRY_V_INT, (x), 0, NULL, 0}
+#define R(x) {FERRY_V_REAL, 0, (x), NULL, 0}
+#define T(s) {FERRY_V_TEXT, 0, 0, (s), sizeof(s) - 1}
+#define B(s) {FERRY_V_BLOB, 0, 0, (s), sizeof(s) - 1}
+
+static ferry_value_t rows[][NCOLS] = {
+    /* every value in its typed branch */
+    {I(1), T("h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9d\x84\x9e"), R(12.34), I(123456789012LL), R(0.5),
+     I(1), I(19000), I(1700000000123LL), B("\0\1\2"), I(42), T("x")},
+    /* fallbacks: the storage class's own branch */
+    {I(INT64_MIN), I(5), T("n/a"), R(2.5), T("cheap"), I(2), T("2024-01-01"), R(1.5), T(""),
+     R(-0.0), B("\0")},
+    /* NULLs and doubles with odd bits */
+    {I(INT64_MAX), N, N, N, R(NAN), I(0), N, N, B(""), N, N},
+    {I(-1), T("a\0b"), R(1.005), I(-999999999999LL), R(INFINITY), I(1), I(-719162),
+     I(-62135596800000LL), {FERRY_V_BLOB, 0, 0, all_bytes, sizeof(all_bytes)}, B("x"), I(7)},
+    {I(0), T(""), R(-99999999.99), I(1000000000000LL), R(-INFINITY), N, I(2932896),
+     I(253402300799999LL), N, T("t"), R(5e-324)},
+};
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
+
+static ferry_value_t order_rows[][2] = {{I(1), T("first")}, {I(2), T("")}};
+
+static struct table {
+    const char *name;
+    const struct col *cols;
+    size_t ncols;
+    ferry_value_t *rows;
+    size_t nrows;
+    ferry_objset_t *set;
+    ferry_rowcodec_t *codec;
+} tables[] = {
+    {"interop rows", rows_cols, NCOLS, &rows[0][0], NROWS, NULL, NULL},
+    {"Order", order_cols, 2, &order_rows[0][0], 2, NULL, NULL},
+};
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
+
+static void open_tables(void)
+{
+    char err[256];
+    /* A quiet NaN with a payload: the bits must survive, not just NaN-ness. */
+    uint64_t nan_bits = 0x7ff8000000000123ULL;
+
+    memcpy(&rows[2][4].d, &nan_bits, 8);
+    for (size_t i = 0; i < sizeof(all_bytes); i++)
+        all_bytes[i] = (uint8_t)i;
+    for (size_t t = 0; t < NTABLES; t++) {
+        ferry_object_t *obj;
+        tables[t].set = ferry_objset_new();
+        obj = ferry_objset_add(tables[t].set, tables[t].name);
+        for (size_t i = 0; i < tables[t].ncols; i++)
+            if (ferry_object_add_field(obj, tables[t].cols[i].name, tables[t].cols[i].decl,
+                                       tables[t].cols[i].nullable, NULL, i == 0))
+                die("cannot build", tables[t].name);
+        if (t == 0) {
+            /* Keys and relations, for TableMetadata. */
+            const char *uniq[] = {"name", "1st col"}, *from[] = {"whole"}, *to[] = {"id"};
+            if (ferry_object_add_unique(obj, uniq, 2) ||
+                ferry_object_add_relation(obj, "Order", from, to, 1, FERRY_REL_INCLUDE,
+                                          "CASCADE") ||
+                ferry_object_add_relation(obj, "User", from, NULL, 1, FERRY_REL_ASSOCIATION,
+                                          NULL))
+                die("cannot build", tables[t].name);
+        }
+        if (ferry_rowcodec_new(obj, &tables[t].codec, err, sizeof(err)))
+            die(tables[t].name, err);
+    }
+}
+
+static json_t *cell(const ferry_value_t *v)
+{
+    static const char *const kinds[] = {"null", "int", "real", "text", "blob"};
+    json_t *c = json_pack("{s:s}", "k", kinds[v->kind]);
+    if (v->kind == FERRY_V_INT)
+        json_object_set_new(c, "v", json_integer(v->i));
+    else if (v->kind == FERRY_V_REAL) {
+        uint8_t be[8];
+        uint64_t bits;
+        memcpy(&bits, &v->d, 8);
+        for (int k = 0; k < 8; k++)
+            be[k] = (uint8_t)(bits >> (56 - 8 * k));
+        json_object_set_new(c, "v", hex(be, 8));
+    } else if (v->kind != FERRY_V_NULL)
+        json_object_set_new(c, "v", hex(v->p, v->n));
+    return c;
+}
+
+static json_t *row_json(const ferry_value_t *row, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, cell(&row[i]));
+    return a;
+}
+
+/* ---- envelopes: samples and their JSON ----------------------------------- */
+
+static json_t *request_json(const ferry_request_t *q)
+{
+    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:o, s:I}", "export_id", q->export_id,
+                     "source", q->source, "target", q->target, "objects",
+                     strv(q->objects, q->nobjects), "content", ferry_content_name(q->content),
+                     "requested_at", (json_int_t)q->requested_at_ms, "schedule_id",
+                     opt(q->schedule_id), "due", (json_int_t)q->due_ms);
+}
+
+static json_t *export_begin_json(const ferry_export_begin_t *m)
+{
+    json_t *tables_j = json_array(), *assocs = json_array();
+    for (size_t i = 0; i < m->ntables; i++)
+        json_array_append_new(tables_j, json_pack("{s:s, s:o, s:i}", "name", m->tables[i].name,
+                                                  "pulled_by", opt(m->tables[i].pulled_by),
+                                                  "group", m->tables[i].group));
+    for (size_t i = 0; i < m->nassocs; i++)
+        json_array_append_new(assocs, json_pack("{s:s, s:s}", "from", m->assocs[i].from, "to",
+                                                m->assocs[i].to));
+    return json_pack("{s:s, s:o, s:o, s:o, s:i}", "export_id", m->export_id, "request",
+                     request_json(m->request), "tables", tables_j, "associations", assocs,
+                     "groups", m->ngroups);
+}
+
+static json_t *table_metadata_json(const ferry_table_metadata_t *m)
+{
+    const ferry_object_t *o = m->object;
+    json_t *fields = json_array(), *uniques = json_array(), *rels = json_array();
+    uint8_t fp[8];
+
+    for (size_t i = 0; i < o->nfields; i++) {
+        const ferry_field_t *f = &o->fields[i];
+        json_array_append_new(fields, json_pack("{s:s, s:s, s:s, s:b, s:o, s:i, s:i, s:i}",
+                                                "name", f->name, "decl_type", f->decl_type,
+                                                "type", ferry_type_name(f->type), "nullable",
+                                                f->nullable, "default_sql", opt(f->default_sql),
+                                                "length", f->length, "scale", f->scale, "pk_pos",
+                                                f->pk_pos));
+    }
+    for (size_t i = 0; i < o->nuniques; i++)
+        json_array_append_new(uniques, json_pack("{s:o}", "fields",
+                                                 strv(o->uniques[i].fields, o->uniques[i].nfields)));
+    for (size_t i = 0; i < o->nrelations; i++) {
+        const ferry_relation_t *r = &o->relations[i];
+        json_array_append_new(rels, json_pack("{s:s, s:o, s:o, s:s, s:o}", "target", r->target,
+                                              "fields", strv(r->fields, r->nfields), "to_fields",
+                                              strv(r->to_fields, r->nfields), "kind",
+                                              r->kind == FERRY_REL_INCLUDE ? "include"
+                                                                           : "association",
+                                              "on_delete", opt(r->on_delete)));
+    }
+    for (int k = 0; k < 8; k++)
+        fp[k] = (uint8_t)(m->fingerprint >> (8 * k));
+    return json_pack("{s:s, s:i, s:{s:s, s:o, s:o, s:o, s:b}, s:s, s:o, s:b}", "export_id",
+                     m->export_id, "group", m->group, "object", "name", o->name, "fields", fields,
+                     "uniques", uniques, "relations", rels, "without_rowid", o->without_rowid,
+                     "row_schema", m->row_schema_json, "row_fingerprint", hex(fp, 8),
+                     "with_rows", m->with_rows);
+}
+
+static json_t *table_end_json(const ferry_table_end_t *m)
+{
+    return json_pack("{s:s, s:s, s:I, s:s}", "export_id", m->export_id, "table", m->table,
+                     "rows", (json_int_t)m->rows, "checksum", m->checksum);
+}
+
+static json_t *export_end_json(const ferry_export_end_t *m)
+{
+    return json_pack("{s:s, s:i, s:I, s:s}", "export_id", m->export_id, "tables", m->tables,
+                     "rows", (json_int_t)m->rows, "checksum", m->checksum);
+}
+
+static json_t *status_json(const ferry_status_t *m)
+{
+    json_t *stats = json_array();
+    for (size_t i = 0; i < m->ntable_stats; i++)
+        json_array_append_new(stats, json_pack("{s:s, s:I, s:I, s:I}", "table",
+                                               m->table_stats[i].table, "rows",
+                                               (json_int_t)m->table_stats[i].rows, "inserted",
+                                               (json_int_t)m->table_stats[i].inserted, "updated",
+                                               (json_int_t)m->table_stats[i].updated));
+    return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:i, s:I, s:I, s:I, s:o, s:o}", "export_id",
+                     m->export_id, "state", ferry_status_state_name(m->state), "at",
+                     (json_int_t)m->at_ms, "component", m->component, "source", opt(m->source),
+                     "target", opt(m->target), "tables", m->tables, "rows", (json_int_t)m->rows,
+                     "bytes", (json_int_t)m->bytes, "duration_ms", (json_int_t)m->duration_ms,
+                     "reason", opt(m->reason), "table_stats", stats);
+}
+
+static json_t *schedule_json(const ferry_schedule_t *m)
+{
+    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:I, s:o, s:I, s:I}", "id", m->id, "source",
+                     m->source, "target", m->target, "objects", strv(m->objects, m->nobjects),
+                     "content", ferry_content_name(m->content), "every_ms",
+                     (json_int_t)m->every_ms, "from", (json_int_t)m->from_ms, "cron",
+                     opt(m->cron), "at", (json_int_t)m->at_ms, "created",
+                     (json_int_t)m->created_ms);
+}
+
+static char *objs[] = {"Queue", "Pro\xc3\xa9" "file \xe2\x9c\x93"};
+static ferry_request_t sample_request = {"exp-1", "dev", "prod", objs, 2, FERRY_CONTENT_METADATA,
+                                         1700000000123LL, "nightly", 1699999200000LL};
+
+/* Encodes sample k of message type t into msg and returns its JSON; NULL when
+ * there is no such sample. */
+static json_t *envelope_sample(ferry_msg_type_t t, int k, ferry_buf_t *msg)
+{
+    static ferry_plan_table_t ptables[] = {{"Queue", NULL, 0}, {"Role", "Queue", 1}};
+    static ferry_plan_assoc_t passocs[] = {{"Role", "User"}};
+    static ferry_table_stat_t stats[] = {{"Queue", 10, 8, 2}};
+    ferry_request_t one_off = {"one-off", "dev", "prod", objs, 1, FERRY_CONTENT_ALL, 0, NULL, 0};
+    ferry_export_begin_t eb = {"exp-1", &sample_request, ptables, 2, passocs, 1, 2};
+    ferry_table_end_t te = {"exp-1", "Ord\xc3\xa9r", 123456789012LL, "0123456789abcdef"};
+    ferry_export_end_t ee = {"exp-1", 2, 5, "fedcba9876543210"};
+    ferry_status_t st = {"exp-1", FERRY_STATUS_FAILED, 1700000000999LL, "import:prod", "dev",
+                         NULL, 2, 7, 4096, 250, "parent row missing", stats, 1};
+    ferry_schedule_t sc = {"nightly", "dev", "prod", objs, 2, FERRY_CONTENT_DATA, 0, 0,
+                           "0 0 2 * * *", 0, 1700000000000LL};
+    ferry_schedule_t every = {"every-5m", "dev", "prod", objs, 1, FERRY_CONTENT_ALL, 300000,
+                              1700000000000LL, NULL, 0, 1};
+    ferry_table_metadata_t tm = {"exp-1", 1, NULL, NULL, NULL, 0, 1};
+    char err[256];
+    int rc = -1;
+    json_t *j = NULL;
+
+    switch (t) {
+    case FERRY_MSG_REQUEST:
+        if (k > 1)
+            return NULL;
+        rc = ferry_request_encode(k ? &one_off : &sample_request, msg, err, sizeof(err));
+        j = request_json(k ? &one_off : &sample_request);
+        break;
+    case FERRY_MSG_EXPORT_BEGIN:
+        if (k > 0)
+            return NULL;
+        rc = ferry_export_begin_encode(&eb, msg, err, sizeof(err));
+        j = export_begin_json(&eb);
+        break;
+    case FERRY_MSG_TABLE_METADATA: {
+        const ferry_object_t *o;
+        if (k >= (int)NTABLES)
+            return NULL;
+        o = ferry_objset_at(tables[k].set, 0);
+        tm.object = o;
+        tm.row_schema_json = (char *)ferry_rowcodec_schema_json(tables[k].codec);
+        tm.fingerprint = ferry_rowcodec_fingerprint(tables[k].codec);
+        rc = ferry_table_metadata_encode(&tm, msg, err, sizeof(err));
+        j = table_metadata_json(&tm);
+        break;
+    }
+    case FERRY_MSG_TABLE_END:
+        if (k > 0)
+            return NULL;
+        rc = ferry_table_end_encode(&te, msg, err, sizeof(err));
+        j = table_end_json(&te);
+        break;
+    case FERRY_MSG_EXPORT_END:
+        if (k > 0)
+            return NULL;
+        rc = ferry_export_end_encode(&ee, msg, err, sizeof(err));
+        j = export_end_json(&ee);
+        break;
+    case FERRY_MSG_STATUS:
+        if (k > 0)
+            return NULL;
+        rc = ferry_status_encode(&st, msg, err, sizeof(err));
+        j = status_json(&st);
+        break;
+    case FERRY_MSG_SCHEDULE:
+        if (k > 1)
+            return NULL;
+        rc = ferry_schedule_encode(k ? &every : &sc, msg, err, sizeof(err));
+        j = schedule_json(k ? &every : &sc);
+        break;
+    default:
+        return NULL;
+    }
+    if (rc)
+        die(ferry_msg_type_name(t), err);
+    return j;
+}
+
+static const ferry_msg_type_t envelopes[] = {
+    FERRY_MSG_REQUEST,   FERRY_MSG_EXPORT_BEGIN, FERRY_MSG_TABLE_METADATA, FERRY_MSG_TABLE_END,
+    FERRY_MSG_EXPORT_END, FERRY_MSG_STATUS,      FERRY_MSG_SCHEDULE,
+};
+#define NENVELOPES (sizeof(envelopes) / sizeof(envelopes[0]))
+
+/* ---- modes -------------------------------------------------------------- */
+
+static int canon(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        ferry_buf_t b = FERRY_BUF_INIT;
+        size_t len;
+        char err[256], *text = slurp(argv[i], &len);
+        if (!text)
+            die("cannot read", argv[i]);
+        if (ferry_avro_canonical_form(text, &b, err, sizeof(err)))
+            die(argv[i], err);
+        printf("%.*s\t%016llx\n", (int)b.len, b.data,
+               (unsigned long long)ferry_avro_crc64(b.data, b.len));
+        ferry_buf_free(&b);
+        free(text);
+    }
+    return 0;
+}
+
+static int dump(const char *dir)
+{
+    json_t *manifest = json_array();
+    ferry_buf_t msg = FERRY_BUF_INIT, frames = FERRY_BUF_INIT;
+    char name[256], file[300], err[256];
+
+    for (size_t t = 0; t < NTABLES; t++) {
+        json_t *expect = json_array();
+        const char *schema = ferry_rowcodec_schema_json(tables[t].codec);
+        snprintf(name, sizeof(name), "rows_%zu", t);
+        ferry_buf_reset(&frames);
+        for (size_t r = 0; r < tables[t].nrows; r++) {
+            const ferry_value_t *row = tables[t].rows + r * tables[t].ncols;
+            ferry_buf_reset(&msg);
+            if (ferry_rowcodec_encode(tables[t].codec, row, &msg, err, sizeof(err)))
+                die(tables[t].name, err);
+            frame(&frames, &msg);
+            json_array_append_new(expect, row_json(row, tables[t].ncols));
+        }
+        snprintf(file, sizeof(file), "%s.avsc", name);
+        spit(dir, file, schema, strlen(schema));
+        snprintf(file, sizeof(file), "%s.bin", name);
+        spit(dir, file, frames.data, frames.len);
+        snprintf(file, sizeof(file), "%s.json", name);
+        spit_json(dir, file, expect);
+        json_array_append_new(manifest, json_pack("{s:s, s:s, s:i}", "kind", "rows", "name", name,
+                                                  "table", (int)t));
+    }
+    for (size_t e = 0; e < NENVELOPES; e++) {
+        json_t *j;
+        for (int k = 0; ferry_buf_reset(&msg), (j = envelope_sample(envelopes[e], k, &msg)); k++) {
+            snprintf(name, sizeof(name), "env_%s_%d", ferry_msg_type_name(envelopes[e]), k);
+            ferry_buf_reset(&frames);
+            frame(&frames, &msg);
+            snprintf(file, sizeof(file), "%s.bin", name);
+            spit(dir, file, frames.data, frames.len);
+            snprintf(file, sizeof(file), "%s.json", name);
+            spit_json(dir, file, json_pack("[o]", j));
+            json_array_append_new(manifest, json_pack("{s:s, s:s, s:s}", "kind", "envelope",
+                                                      "name", name, "type",
+                                                      ferry_msg_type_name(envelopes[e])));
+        }
+    }
+    spit_json(dir, "manifest.json", manifest);
+    ferry_buf_free(&msg);
+    ferry_buf_free(&frames);
+    return 0;
+}
+
+/* Decodes one message of manifest entry `entry` into its JSON. */
+static json_t *decode_one(json_t *entry, const uint8_t *p, size_t len)
+{
+    const char *kind = json_string_value(json_object_get(entry, "kind"));
+    ferry_msg_type_t t = ferry_msg_type_from_name(json_string_value(json_object_get(entry, "type")));
+    char err[256] = "";
+    json_t *j = NULL;
+    void *m = NULL;
+
+    if (!strcmp(kind, "rows")) {
+        struct table *tb = &tables[json_integer_value(json_object_get(entry, "table"))];
+        const ferry_value_t *row;
+        if (ferry_rowcodec_decode(tb->codec, p, len, &row, err, sizeof(err)))
+            die(tb->name, err);
+        return row_json(row, tb->ncols);
+    }
+#define DECODE(type, decode, to_json, free_fn)                                  \
+    if (decode(p, len, (type **)&m, err, sizeof(err)))                          \
+        die(ferry_msg_type_name(t), err);                                       \
+    j = to_json(m);                                                             \
+    free_fn(m);
+    switch (t) {
+    case FERRY_MSG_REQUEST:
+        DECODE(ferry_request_t, ferry_request_decode, request_json, ferry_request_free);
+        break;
+    case FERRY_MSG_EXPORT_BEGIN:
+        DECODE(ferry_export_begin_t, ferry_export_begin_decode, export_begin_json,
+               ferry_export_begin_free);
+        break;
+    case FERRY_MSG_TABLE_METADATA:
+        DECODE(ferry_table_metadata_t, ferry_table_metadata_decode, table_metadata_json,
+               ferry_table_metadata_free);
+        break;
+    case FERRY_MSG_TABLE_END:
+        DECODE(ferry_table_end_t, ferry_table_end_decode, table_end_json, ferry_table_end_free);
+        break;
+    case FERRY_MSG_EXPORT_END:
+        DECODE(ferry_export_end_t, ferry_export_end_decode, export_end_json,
+               ferry_export_end_free);
+        break;
+    case FERRY_MSG_STATUS:
+        DECODE(ferry_status_t, ferry_status_decode, status_json, ferry_status_free);
+        break;
+    case FERRY_MSG_SCHEDULE:
+        DECODE(ferry_schedule_t, ferry_schedule_decode, schedule_json, ferry_schedule_free);
+        break;
+    default:
+        die("unknown message type in manifest", json_string_value(json_object_get(entry, "type")));
+    }
+#undef DECODE
+    return j;
+}
+
+static int decode(const char *dir)
+{
+    char path[1024], file[300];
+    size_t len, i;
+    char *text;
+    json_t *manifest, *entry;
+
+    snprintf(path, sizeof(path), "%s/manifest.json", dir);
+    if (!(text = slurp(path, &len)) || !(manifest = json_loads(text, 0, NULL)))
+        die("cannot read", path);
+    free(text);
+    json_array_foreach(manifest, i, entry) {
+        const char *name = json_string_value(json_object_get(entry, "name"));
+        json_t *out = json_array();
+        size_t off = 0;
+        uint8_t *data;
+
+        snprintf(path, sizeof(path), "%s/py_%s.bin", dir, name);
+        if (!(data = (uint8_t *)slurp(path, &len)))
+            die("cannot read", path);
+        while (off + 4 <= len) {
+            size_t n = (size_t)data[off] << 24 | (size_t)data[off + 1] << 16 |
+                       (size_t)data[off + 2] << 8 | data[off + 3];
+            if (n > len - off - 4)
+                die("bad frame in", path);
+            json_array_append_new(out, decode_one(entry, data + off + 4, n));
+            off += 4 + n;
+        }
+        free(data);
+        snprintf(file, sizeof(file), "py_%s.out.json", name);
+        spit_json(dir, file, out);
+    }
+    json_decref(manifest);
+    return 0;
+}
+
+static void close_tables(void)
+{
+    for (size_t t = 0; t < NTABLES; t++) {
+        ferry_rowcodec_destroy(tables[t].codec);
+        ferry_objset_destroy(tables[t].set);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int rc = 2;
+
+    if (argc >= 3 && !strcmp(argv[1], "canon"))
+        return canon(argc - 2, argv + 2);
+    open_tables();
+    if (argc == 3 && !strcmp(argv[1], "dump"))
+        rc = dump(argv[2]);
+    else if (argc == 3 && !strcmp(argv[1], "decode"))
+        rc = decode(argv[2]);
+    else
+        fprintf(stderr, "usage: interop_tool canon FILE... | dump DIR | decode DIR\n");
+    close_tables();
+    return rc;
+}
