@@ -109,6 +109,15 @@ int ferry_kafka_ensure_topics(rd_kafka_t *rk, const ferry_topic_spec_t *specs, s
                             specs[i].name);
             goto out;
         }
+        if (specs[i].max_message_bytes > 0) {
+            char size[32];
+            snprintf(size, sizeof(size), "%d", specs[i].max_message_bytes);
+            if (rd_kafka_NewTopic_set_config(topics[nt - 1], "max.message.bytes", size)) {
+                rc = ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                                "topic %s: cannot set max.message.bytes", specs[i].name);
+                goto out;
+            }
+        }
     }
     q = rd_kafka_queue_new(rk);
     opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -168,11 +177,11 @@ int ferry_kafka_ensure_ferry_topics(rd_kafka_t *rk, const ferry_config_t *cfg, c
     char records[256];
     int parts = ferry_config_partitions(cfg), repl = ferry_config_replication(cfg);
     ferry_topic_spec_t specs[5] = {
-        {ferry_config_topic(cfg, FERRY_TOPIC_REQUESTS), parts, repl, 0},
-        {ferry_config_topic(cfg, FERRY_TOPIC_STATUS), parts, repl, 0},
-        {ferry_config_topic(cfg, FERRY_TOPIC_DLQ), parts, repl, 0},
-        {ferry_config_topic(cfg, FERRY_TOPIC_SCHEDULES), 1, repl, 1},
-        {records, parts, repl, 0},
+        {ferry_config_topic(cfg, FERRY_TOPIC_REQUESTS), parts, repl, 0, 0},
+        {ferry_config_topic(cfg, FERRY_TOPIC_STATUS), parts, repl, 0, 0},
+        {ferry_config_topic(cfg, FERRY_TOPIC_DLQ), parts, repl, 0, 16 << 20},
+        {ferry_config_topic(cfg, FERRY_TOPIC_SCHEDULES), 1, repl, 1, 0},
+        {records, parts, repl, 0, 16 << 20},
     };
     size_t n = 4;
 
@@ -192,7 +201,7 @@ int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, co
 {
     rd_kafka_headers_t *hdrs = NULL;
     rd_kafka_resp_err_t err;
-    int64_t deadline = ferry_now_ms() + timeout_ms;
+    int64_t deadline = 0; /* read the clock only once the queue is full */
 
     for (;;) {
         if (nheaders) {
@@ -215,7 +224,9 @@ int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, co
             return ferry_errf(errstr, errstr_size,
                               err == RD_KAFKA_RESP_ERR__FATAL ? FERRY_EFATAL : FERRY_EKAFKA,
                               "producing to %s: %s", topic, rd_kafka_err2str(err));
-        if (ferry_now_ms() >= deadline)
+        if (!deadline)
+            deadline = ferry_now_ms() + timeout_ms;
+        else if (ferry_now_ms() >= deadline)
             return ferry_errf(errstr, errstr_size, FERRY_ETIMEOUT,
                               "producing to %s: local queue still full after %d ms", topic,
                               timeout_ms);

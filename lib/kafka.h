@@ -28,6 +28,7 @@ typedef struct ferry_topic_spec {
     int partitions;
     int replication;
     int compacted; /* cleanup.policy=compact */
+    int max_message_bytes; /* max.message.bytes; 0: the broker's default */
 } ferry_topic_spec_t;
 
 /* Creates the topics that do not exist yet (an existing topic is left as it
@@ -36,7 +37,8 @@ int ferry_kafka_ensure_topics(rd_kafka_t *rk, const ferry_topic_spec_t *specs, s
                               int timeout_ms, char *errstr, size_t errstr_size);
 /* ferry's own topics: requests, status, dlq (configured partitions and
  * replication), schedules (one partition, compacted) and, when target is not
- * NULL, the records topic of that environment. */
+ * NULL, the records topic of that environment (messages up to 16 MiB, so
+ * that a row with a large text or blob fits). */
 int ferry_kafka_ensure_ferry_topics(rd_kafka_t *rk, const ferry_config_t *cfg, const char *target,
                                     int timeout_ms, char *errstr, size_t errstr_size);
 

@@ -71,7 +71,7 @@ rd_kafka_t *it_client(rd_kafka_type_t type, ...)
 void it_create_topic(const char *topic, int partitions, int compacted)
 {
     rd_kafka_t *rk = it_client(RD_KAFKA_PRODUCER, NULL);
-    ferry_topic_spec_t spec = {topic, partitions, 1, compacted};
+    ferry_topic_spec_t spec = {topic, partitions, 1, compacted, 0};
     char err[512] = "";
 
     ck_assert_msg(ferry_kafka_ensure_topics(rk, &spec, 1, 10000, err, sizeof(err)) == 0,
@@ -160,6 +160,12 @@ void it_msgs_free(it_msg_t *msgs, size_t n)
 const char *it_write_config(const char *dir, const char *tag, const char *envs_json,
                             const char *extra_json)
 {
+    return it_write_config_n(dir, tag, 3, envs_json, extra_json);
+}
+
+const char *it_write_config_n(const char *dir, const char *tag, int partitions,
+                              const char *envs_json, const char *extra_json)
+{
     static char path[1024];
     FILE *f;
 
@@ -171,9 +177,137 @@ const char *it_write_config(const char *dir, const char *tag, const char *envs_j
             "  \"environments\": %s,\n"
             "  \"topics\": { \"requests\": \"%s.requests\", \"status\": \"%s.status\",\n"
             "              \"schedules\": \"%s.schedules\", \"dlq\": \"%s.dlq\",\n"
-            "              \"records_prefix\": \"%s.records.\", \"partitions\": 3 }%s%s }\n",
-            it_bootstrap(), envs_json, tag, tag, tag, tag, tag, extra_json ? ",\n  " : "",
+            "              \"records_prefix\": \"%s.records.\", \"partitions\": %d }%s%s }\n",
+            it_bootstrap(), envs_json, tag, tag, tag, tag, tag, partitions,
+            extra_json ? ",\n  " : "",
             extra_json ? extra_json : "");
     fclose(f);
     return path;
+}
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+pid_t it_spawn(const char *const argv[], const char *log_path)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int it_stop(pid_t pid, int sig, int timeout_ms)
+{
+    int status;
+    int64_t deadline = ferry_now_ms() + timeout_ms;
+
+    if (sig)
+        kill(pid, sig);
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (ferry_now_ms() >= deadline)
+            return -1;
+        usleep(20000);
+    }
+}
+
+int it_sh(char **out, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    FILE *p;
+    size_t n = 0, cap = 4096;
+    char *buf = malloc(cap);
+    int status;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    for (;;) {
+        if (n + 1024 > cap)
+            buf = realloc(buf, cap *= 2);
+        size_t got = fread(buf + n, 1, cap - n - 1, p);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    buf[n] = '\0';
+    status = pclose(p);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void it_produce(const char *topic, const char *key, const void *value, size_t len)
+{
+    rd_kafka_t *rk = it_client(RD_KAFKA_PRODUCER, NULL);
+    char err[256] = "";
+
+    ck_assert_msg(ferry_kafka_produce(rk, topic, RD_KAFKA_PARTITION_UA, key, key ? strlen(key) : 0,
+                                      value, len, NULL, 0, 5000, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_msg(ferry_kafka_flush(rk, 10000, err, sizeof(err)) == 0, "%s", err);
+    rd_kafka_destroy(rk);
+}
+
+char *it_tmpdir(void)
+{
+    char tmpl[] = "/tmp/ferry-it-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    return strdup(tmpl);
+}
+
+void *it_env_checksums(const char *store_uri)
+{
+    char *out = NULL;
+    json_error_t jerr;
+    json_t *root;
+    int rc = it_sh(&out, "'%s/envtool/ferry-env' checksum '%s' --json", it_build_dir(),
+                   store_uri);
+
+    ck_assert_msg(rc == 0, "ferry-env checksum %s exited %d", store_uri, rc);
+    root = json_loads(out, 0, &jerr);
+    ck_assert_msg(root != NULL, "checksum output is not JSON: %s", out);
+    free(out);
+    return root;
+}
+
+int64_t it_high_watermarks(const char *topic)
+{
+    static rd_kafka_t *rk;
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt;
+    int64_t sum = 0;
+
+    if (!rk)
+        rk = it_client(RD_KAFKA_CONSUMER, "group.id", "it-watermarks", "isolation.level",
+                       "read_uncommitted", NULL);
+    rkt = rd_kafka_topic_new(rk, topic, NULL);
+    ck_assert(rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0);
+    for (int p = 0; p < md->topics[0].partition_cnt; p++) {
+        int64_t lo = 0, hi = 0;
+        ck_assert(rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000) == 0);
+        sum += hi;
+    }
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return sum;
 }

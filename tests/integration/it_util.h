@@ -45,5 +45,29 @@ const char *it_build_dir(void);
  * JSON members (already formatted, e.g. "\"worker\": {...}") may be NULL. */
 const char *it_write_config(const char *dir, const char *tag, const char *envs_json,
                             const char *extra_json);
+/* The same with a given partition count for ferry's topics (it_write_config: 3). */
+const char *it_write_config_n(const char *dir, const char *tag, int partitions,
+                              const char *envs_json, const char *extra_json);
 
 #endif
+
+#include <sys/types.h>
+
+/* Starts argv[0] (a path) with its output appended to log_path; returns its pid. */
+pid_t it_spawn(const char *const argv[], const char *log_path);
+/* Sends sig (0: none) and waits up to timeout_ms for the process to exit;
+ * returns its exit status, 128+signal if killed, or -1 if still running. */
+int it_stop(pid_t pid, int sig, int timeout_ms);
+/* Runs a shell command; returns its exit status and, if out is not NULL, its
+ * standard output (free with free()). */
+int it_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Produces one message (plain producer, flushed). */
+void it_produce(const char *topic, const char *key, const void *value, size_t len);
+/* A fresh temporary directory (mkdtemp); the caller removes it. */
+char *it_tmpdir(void);
+/* The checksum JSON of `ferry-env checksum STORE --json` parsed into a
+ * jansson object (json_t *, cast to void * to keep jansson out of this header). */
+void *it_env_checksums(const char *store_uri);
+/* The sum over partitions of the topic's high watermarks (messages written,
+ * committed or not): a cheap progress probe. */
+int64_t it_high_watermarks(const char *topic);

@@ -1,0 +1,676 @@
+/* scheduler.c - durable schedules on Kafka and the scheduler daemon's loop.
+ *
+ * States of a scheduler (s->state) and the function performing each transition:
+ *
+ *   STANDBY     partition 0 of the schedules topic is not ours: nothing fires and
+ *               the book of schedules is empty.
+ *       -> REBUILDING  on_rebalance(), via start_rebuild(): partition 0 assigned,
+ *                      read from the beginning (the group's committed offset is
+ *                      never used: the topic itself is the state).
+ *   REBUILDING  records go into the book; nothing fires. The end to reach is the
+ *               high watermark taken after the assignment (query_end()).
+ *       -> FIRING      finish_rebuild(): that offset or the partition's EOF is
+ *                      reached; every schedule is taken over (take_over()).
+ *       -> STANDBY     on_rebalance(), via stand_by(): revoked or lost.
+ *   FIRING      fire_due() publishes what is due; a record arriving live replaces
+ *               or removes one schedule, and a new schedule is taken over at once.
+ *       -> STANDBY     on_rebalance(), via stand_by(): revoked or lost; a later
+ *                      assignment rebuilds from the topic again.
+ *
+ * Only one group member holds partition 0, so only one scheduler fires, except
+ * for the moments of a failover, when the old owner may not know yet that it
+ * lost the partition: the deterministic export ids make such repeats harmless. */
+#include "scheduler.h"
+
+#include "error.h"
+#include "kafka.h"
+#include "log.h"
+#include "schedule.h"
+#include "timeutil.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Time given to the broker for the scheduler's metadata and offset queries. */
+#define QUERY_TIMEOUT_MS 5000
+#define PRODUCE_TIMEOUT_MS 10000
+/* The takeover window is the session timeout plus this margin for the rebalance. */
+#define WINDOW_MARGIN_MS 2000
+
+/* The live schedules, by id; few enough (hundreds) for linear search. */
+typedef struct entry {
+    ferry_schedule_t *sched; /* owned */
+    int64_t next_due;        /* 0 until taken over, or when nothing is due any more */
+} entry_t;
+
+typedef struct book {
+    entry_t *v;
+    size_t n, cap;
+} book_t;
+
+static entry_t *book_find(book_t *b, const void *id, size_t len)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (strlen(b->v[i].sched->id) == len && memcmp(b->v[i].sched->id, id, len) == 0)
+            return &b->v[i];
+    return NULL;
+}
+
+static void book_remove_at(book_t *b, size_t i)
+{
+    ferry_schedule_free(b->v[i].sched);
+    b->v[i] = b->v[--b->n];
+}
+
+static void book_clear(book_t *b)
+{
+    while (b->n)
+        book_remove_at(b, b->n - 1);
+}
+
+/* Applies one record of the schedules topic: its key's schedule is removed,
+ * then added again from the value unless that is a tombstone, does not decode,
+ * or (when validate is set) does not validate against min_interval_ms.
+ * Returns the added entry, or NULL; *removed tells whether a schedule of that
+ * key existed. */
+static entry_t *book_apply(book_t *b, const rd_kafka_message_t *m, int validate,
+                           int64_t min_interval_ms, int *removed)
+{
+    ferry_schedule_t *sched = NULL;
+    entry_t *e = m->key ? book_find(b, m->key, m->key_len) : NULL;
+    char err[512];
+    int rc;
+
+    *removed = e != NULL;
+    if (e)
+        book_remove_at(b, (size_t)(e - b->v));
+    if (!m->key || !m->payload)
+        return NULL;
+    rc = ferry_schedule_decode(m->payload, m->len, &sched, err, sizeof(err));
+    if (!rc && (strlen(sched->id) != m->key_len || memcmp(sched->id, m->key, m->key_len)))
+        rc = ferry_errf(err, sizeof(err), FERRY_EINVAL, "the key is not the schedule's id \"%s\"",
+                        sched->id);
+    if (!rc && validate)
+        rc = ferry_schedule_validate(sched, min_interval_ms, err, sizeof(err));
+    if (rc) {
+        ferry_log(FERRY_LOG_WARN, "scheduler skipped record topic=%s offset=%lld key=%.*s: %s",
+                  rd_kafka_topic_name(m->rkt), (long long)m->offset, (int)m->key_len,
+                  (const char *)m->key, err);
+        ferry_schedule_free(sched);
+        return NULL;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        entry_t *v = realloc(b->v, cap * sizeof(*v));
+        if (!v) {
+            ferry_log(FERRY_LOG_ERROR, "scheduler: out of memory for schedule %s", sched->id);
+            ferry_schedule_free(sched);
+            return NULL;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    e = &b->v[b->n++];
+    e->sched = sched;
+    e->next_due = 0;
+    return e;
+}
+
+enum state { STANDBY, REBUILDING, FIRING };
+
+struct ferry_scheduler {
+    const ferry_config_t *cfg;
+    const char *topic; /* the schedules topic */
+    char *name;
+    rd_kafka_t *producer, *consumer;
+    enum state state;
+    int64_t read_end; /* REBUILDING: the offset to reach, -1 until known */
+    int64_t read_pos; /* REBUILDING: the offset after the last record applied */
+    int64_t min_interval_ms, window_ms;
+    book_t book;
+    int fatal;
+    char fatal_reason[512];
+};
+
+static void on_client_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    ferry_scheduler_t *s = opaque;
+
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[200];
+        rd_kafka_fatal_error(rk, why, sizeof(why));
+        snprintf(s->fatal_reason, sizeof(s->fatal_reason), "%s: fatal error: %s",
+                 rd_kafka_name(rk), why);
+        s->fatal = 1;
+        ferry_log(FERRY_LOG_ERROR, "scheduler %s", s->fatal_reason);
+        return;
+    }
+    ferry_log(FERRY_LOG_WARN, "scheduler %s: %s: %s", rd_kafka_name(rk),
+              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    if (m->err)
+        ferry_log(FERRY_LOG_ERROR, "scheduler delivery failed topic=%s key=%.*s: %s",
+                  rd_kafka_topic_name(m->rkt), (int)m->key_len, (const char *)m->key,
+                  rd_kafka_err2str(m->err));
+}
+
+static void start_rebuild(ferry_scheduler_t *s)
+{
+    assert(s->book.n == 0);
+    s->state = REBUILDING;
+    s->read_end = -1;
+    s->read_pos = 0;
+    ferry_log(FERRY_LOG_INFO, "scheduler role=owner topic=%s: rebuilding schedules", s->topic);
+}
+
+static void stand_by(ferry_scheduler_t *s, const char *why)
+{
+    if (s->state != STANDBY)
+        ferry_log(FERRY_LOG_INFO, "scheduler role=standby: %s, firing stops", why);
+    s->state = STANDBY;
+    book_clear(&s->book);
+}
+
+/* Runs inside rd_kafka_consumer_poll, so never concurrently with firing. */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    ferry_scheduler_t *s = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    int ours = rd_kafka_topic_partition_list_find(parts, s->topic, 0) != NULL;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, parts);
+        if (ours && s->state == STANDBY)
+            start_rebuild(s);
+        else if (!ours && s->state == STANDBY)
+            ferry_log(FERRY_LOG_INFO, "scheduler role=standby: another scheduler fires");
+    } else {
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, NULL);
+        if (ours || !cooperative)
+            stand_by(s, rd_kafka_assignment_lost(rk) ? "partition lost" : "partition revoked");
+    }
+    if (error) {
+        ferry_log(FERRY_LOG_ERROR, "scheduler rebalance: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (aerr) {
+        ferry_log(FERRY_LOG_ERROR, "scheduler rebalance: %s", rd_kafka_err2str(aerr));
+    }
+}
+
+/* Publishes the request of sched's fire at due. A failure is logged: the loop
+ * goes on, and the next takeover fires the due time again if it is recent. */
+static void fire(ferry_scheduler_t *s, const ferry_schedule_t *sched, int64_t due, int64_t now)
+{
+    ferry_request_t req;
+    char id[FERRY_EXPORT_ID_MAX], err[512];
+    int rc = ferry_schedule_fire_request(sched, due, now, id, sizeof(id), &req);
+
+    if (rc == FERRY_OK)
+        rc = ferry_scheduler_send_request(s->producer, s->cfg, &req, sched->id, err,
+                                          sizeof(err));
+    else
+        snprintf(err, sizeof(err), "no export id for due time %lld", (long long)due);
+    if (rc) {
+        ferry_log(FERRY_LOG_ERROR, "scheduler fire failed schedule=%s: %s", sched->id, err);
+        if (rc == FERRY_EFATAL && !s->fatal) {
+            s->fatal = 1;
+            snprintf(s->fatal_reason, sizeof(s->fatal_reason), "%s", err);
+        }
+        return;
+    }
+    ferry_log(FERRY_LOG_INFO, "scheduler fired export=%s late_ms=%lld", id,
+              (long long)(now - due));
+}
+
+/* Removes the schedule at book index i, which has nothing left to fire, from
+ * the topic as well. */
+static void retire(ferry_scheduler_t *s, size_t i)
+{
+    char err[512];
+    const char *id = s->book.v[i].sched->id;
+
+    if (ferry_scheduler_remove(s->producer, s->cfg, id, err, sizeof(err)))
+        ferry_log(FERRY_LOG_ERROR, "scheduler cannot remove finished schedule %s: %s", id, err);
+    else
+        ferry_log(FERRY_LOG_INFO, "scheduler removed finished schedule=%s", id);
+    book_remove_at(&s->book, i);
+}
+
+/* Fires the takeover due times of e (schedule.h's rule) and sets its next due
+ * time. Returns 1 when the schedule has nothing left to fire. */
+static int take_over(ferry_scheduler_t *s, entry_t *e, int64_t now)
+{
+    int64_t dues[FERRY_SCHEDULE_MAX_CATCH_UP];
+    size_t n = 0;
+
+    ferry_schedule_catch_up(e->sched, now, s->window_ms, dues, FERRY_SCHEDULE_MAX_CATCH_UP, &n);
+    for (size_t i = 0; i < n; i++)
+        fire(s, e->sched, dues[i], now);
+    if (ferry_schedule_next_due(e->sched, now, &e->next_due))
+        e->next_due = 0;
+    return e->next_due == 0;
+}
+
+static void finish_rebuild(ferry_scheduler_t *s)
+{
+    int64_t now = ferry_now_ms();
+
+    assert(s->state == REBUILDING);
+    s->state = FIRING;
+    ferry_log(FERRY_LOG_INFO, "scheduler role=owner: firing, schedules=%zu", s->book.n);
+    for (size_t i = 0; i < s->book.n;) {
+        if (take_over(s, &s->book.v[i], now))
+            retire(s, i);
+        else
+            i++;
+    }
+}
+
+/* Learns where partition 0 ends now; reaching that offset ends the rebuild. */
+static void query_end(ferry_scheduler_t *s)
+{
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(s->consumer, s->topic, 0, &lo, &hi, QUERY_TIMEOUT_MS);
+
+    if (err) {
+        ferry_log(FERRY_LOG_WARN, "scheduler cannot query the end of %s: %s (retrying)",
+                  s->topic, rd_kafka_err2str(err));
+        return;
+    }
+    s->read_end = hi;
+    if (hi <= lo || s->read_pos >= hi)
+        finish_rebuild(s);
+}
+
+/* Fires every due time that has come, and returns the earliest next one
+ * (INT64_MAX if none). A due time missed by more than the takeover window (the
+ * process was stopped, the host slept) is skipped, as at a takeover. */
+static int64_t fire_due(ferry_scheduler_t *s, int64_t now)
+{
+    int64_t earliest = INT64_MAX;
+
+    assert(s->state == FIRING);
+    for (size_t i = 0; i < s->book.n;) {
+        entry_t *e = &s->book.v[i];
+        int64_t after;
+
+        while (e->next_due && e->next_due <= now) {
+            fire(s, e->sched, e->next_due, now);
+            after = e->next_due > now - s->window_ms ? e->next_due : now - s->window_ms;
+            if (ferry_schedule_next_due(e->sched, after, &e->next_due))
+                e->next_due = 0;
+        }
+        if (!e->next_due) {
+            retire(s, i);
+            continue;
+        }
+        if (e->next_due < earliest)
+            earliest = e->next_due;
+        i++;
+    }
+    return earliest;
+}
+
+static void handle_message(ferry_scheduler_t *s, const rd_kafka_message_t *m)
+{
+    entry_t *e;
+    int removed = 0;
+
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (s->state == REBUILDING && m->partition == 0)
+                finish_rebuild(s);
+        } else if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+            on_client_error(s->consumer, m->err, rd_kafka_message_errstr(m), s);
+        } else {
+            ferry_log(FERRY_LOG_WARN, "scheduler consumer: %s", rd_kafka_message_errstr(m));
+        }
+        return;
+    }
+    if (s->state == STANDBY || m->partition != 0)
+        return;
+    e = book_apply(&s->book, m, 1, s->min_interval_ms, &removed);
+    if (s->state == REBUILDING) {
+        s->read_pos = m->offset + 1;
+        if (s->read_end >= 0 && s->read_pos >= s->read_end)
+            finish_rebuild(s);
+        return;
+    }
+    if (!e) {
+        if (removed)
+            ferry_log(FERRY_LOG_INFO, "scheduler schedule removed id=%.*s", (int)m->key_len,
+                      (const char *)m->key);
+        return;
+    }
+    ferry_log(FERRY_LOG_INFO, "scheduler schedule %s id=%s kind=%s",
+              removed ? "replaced" : "added", e->sched->id, ferry_schedule_kind(e->sched));
+    if (take_over(s, e, ferry_now_ms()))
+        retire(s, (size_t)(e - s->book.v));
+}
+
+int ferry_scheduler_poll(ferry_scheduler_t *s, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    int64_t wait = timeout_ms;
+    rd_kafka_message_t *m;
+
+    rd_kafka_poll(s->producer, 0);
+    if (s->state == REBUILDING && s->read_end < 0)
+        query_end(s);
+    if (s->state == FIRING) {
+        int64_t next = fire_due(s, ferry_now_ms()), now = ferry_now_ms();
+        if (next - now < wait)
+            wait = next > now ? next - now : 0;
+    }
+    /* The first message waits; the ones already fetched follow without waiting. */
+    for (int i = 0; i < 1000 && !s->fatal; i++) {
+        if (!(m = rd_kafka_consumer_poll(s->consumer, i == 0 ? (int)wait : 0)))
+            break;
+        handle_message(s, m);
+        rd_kafka_message_destroy(m);
+    }
+    if (s->fatal)
+        return ferry_errf(errstr, errstr_size, FERRY_EFATAL, "%s", s->fatal_reason);
+    return FERRY_OK;
+}
+
+int ferry_scheduler_is_firing(const ferry_scheduler_t *s)
+{
+    return s->state == FIRING;
+}
+
+/* Fails unless the schedules topic has exactly one partition: with more, the
+ * owner of partition 0 would see only part of the schedules. */
+static int check_one_partition(ferry_scheduler_t *s, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->producer, s->topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err;
+    int rc = FERRY_OK;
+
+    if (!rkt)
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "topic %s: %s", s->topic,
+                          rd_kafka_err2str(rd_kafka_last_error()));
+    err = rd_kafka_metadata(s->producer, 0, rkt, &md, QUERY_TIMEOUT_MS);
+    if (err)
+        rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "topic %s: %s", s->topic,
+                        rd_kafka_err2str(err));
+    else if (md->topic_cnt != 1 || md->topics[0].partition_cnt != 1)
+        rc = ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                        "topic %s has %d partitions; the scheduler needs exactly one", s->topic,
+                        md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return rc;
+}
+
+/* Creates one client from conf (taken over in every case), with s as opaque. */
+static int new_client(ferry_scheduler_t *s, rd_kafka_type_t type, rd_kafka_conf_t *conf,
+                      rd_kafka_t **out, char *errstr, size_t errstr_size)
+{
+    char why[512];
+
+    rd_kafka_conf_set_opaque(conf, s);
+    rd_kafka_conf_set_error_cb(conf, on_client_error);
+    if (!(*out = rd_kafka_new(type, conf, why, sizeof(why)))) {
+        rd_kafka_conf_destroy(conf);
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "scheduler %s: %s",
+                          type == RD_KAFKA_PRODUCER ? "producer" : "consumer", why);
+    }
+    return FERRY_OK;
+}
+
+int ferry_scheduler_new(const ferry_config_t *cfg, const char *name, ferry_scheduler_t **out,
+                        char *errstr, size_t errstr_size)
+{
+    ferry_scheduler_t *s = calloc(1, sizeof(*s));
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    int64_t session = ferry_config_int(cfg, "scheduler", "session_timeout_ms",
+                                       FERRY_SCHEDULER_SESSION_TIMEOUT_DEFAULT);
+    char session_s[24], heartbeat_s[24];
+    rd_kafka_resp_err_t err;
+    int rc;
+
+    *out = NULL;
+    if (!s || !(s->name = strdup(name ? name : "ferry-scheduler"))) {
+        free(s);
+        return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "scheduler: out of memory");
+    }
+    s->cfg = cfg;
+    s->topic = ferry_config_topic(cfg, FERRY_TOPIC_SCHEDULES);
+    s->state = STANDBY;
+    s->min_interval_ms = ferry_config_int(cfg, "scheduler", "min_interval_ms",
+                                          FERRY_SCHEDULER_MIN_INTERVAL_DEFAULT);
+    s->window_ms = session + WINDOW_MARGIN_MS;
+    snprintf(session_s, sizeof(session_s), "%lld", (long long)session);
+    /* Ten heartbeats per session rather than the usual three: a survivor learns
+     * of a dead owner's expiry within a tenth of the session timeout, which
+     * keeps a failover well inside the takeover window. */
+    snprintf(heartbeat_s, sizeof(heartbeat_s), "%lld",
+             (long long)(session / 10 > 100 ? session / 10 : 100));
+
+    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "client.id", s->name,
+                              "enable.idempotence", "true", NULL);
+    if (!rc) {
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+        rc = new_client(s, RD_KAFKA_PRODUCER, conf, &s->producer, errstr, errstr_size);
+    }
+    if (!rc)
+        rc = ferry_kafka_ensure_ferry_topics(s->producer, cfg, NULL, QUERY_TIMEOUT_MS, errstr,
+                                             errstr_size);
+    if (!rc)
+        rc = check_one_partition(s, errstr, errstr_size);
+    if (!rc)
+        rc = ferry_kafka_conf_new(
+            cfg, &conf, errstr, errstr_size, "client.id", s->name, "group.id",
+            ferry_config_str(cfg, "scheduler", "group_id", FERRY_SCHEDULER_GROUP_DEFAULT),
+            "session.timeout.ms", session_s, "heartbeat.interval.ms", heartbeat_s,
+            "enable.auto.commit", "false", "enable.partition.eof", "true", NULL);
+    if (!rc) {
+        rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+        rc = new_client(s, RD_KAFKA_CONSUMER, conf, &s->consumer, errstr, errstr_size);
+    }
+    if (!rc) {
+        rd_kafka_poll_set_consumer(s->consumer);
+        topics = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(topics, s->topic, RD_KAFKA_PARTITION_UA);
+        if ((err = rd_kafka_subscribe(s->consumer, topics)))
+            rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "subscribing to %s: %s",
+                            s->topic, rd_kafka_err2str(err));
+        rd_kafka_topic_partition_list_destroy(topics);
+    }
+    if (rc) {
+        ferry_scheduler_destroy(s);
+        return rc;
+    }
+    *out = s;
+    return FERRY_OK;
+}
+
+int ferry_scheduler_close(ferry_scheduler_t *s, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    /* Closing the consumer revokes partition 0 (firing stops) and leaves the
+     * group, so that another scheduler takes over now. */
+    rd_kafka_consumer_close(s->consumer);
+    stand_by(s, "closing");
+    return ferry_kafka_flush(s->producer, timeout_ms, errstr, errstr_size);
+}
+
+void ferry_scheduler_destroy(ferry_scheduler_t *s)
+{
+    if (!s)
+        return;
+    if (s->consumer)
+        rd_kafka_destroy(s->consumer);
+    if (s->producer)
+        rd_kafka_destroy(s->producer);
+    book_clear(&s->book);
+    free(s->book.v);
+    free(s->name);
+    free(s);
+}
+
+int ferry_scheduler_send_request(rd_kafka_t *rk, const ferry_config_t *cfg,
+                                 const ferry_request_t *req, const char *key, char *errstr,
+                                 size_t errstr_size)
+{
+    ferry_buf_t buf = FERRY_BUF_INIT;
+    ferry_kafka_header_t headers[] = {
+        {"ferry.type", ferry_msg_type_name(FERRY_MSG_REQUEST), (size_t)-1},
+        {"ferry.export", req->export_id, (size_t)-1},
+    };
+    int rc = ferry_request_encode(req, &buf, errstr, errstr_size);
+
+    if (!rc)
+        rc = ferry_kafka_produce(rk, ferry_config_topic(cfg, FERRY_TOPIC_REQUESTS),
+                                 RD_KAFKA_PARTITION_UA, key, strlen(key), buf.data, buf.len,
+                                 headers, 2, PRODUCE_TIMEOUT_MS, errstr, errstr_size);
+    ferry_buf_free(&buf);
+    return rc;
+}
+
+int ferry_scheduler_put(rd_kafka_t *rk, const ferry_config_t *cfg, const ferry_schedule_t *sched,
+                        char *errstr, size_t errstr_size)
+{
+    ferry_buf_t buf = FERRY_BUF_INIT;
+    ferry_kafka_header_t type = {"ferry.type", ferry_msg_type_name(FERRY_MSG_SCHEDULE),
+                                 (size_t)-1};
+    int rc = ferry_schedule_encode(sched, &buf, errstr, errstr_size);
+
+    if (!rc)
+        rc = ferry_kafka_produce(rk, ferry_config_topic(cfg, FERRY_TOPIC_SCHEDULES), 0, sched->id,
+                                 strlen(sched->id), buf.data, buf.len, &type, 1,
+                                 PRODUCE_TIMEOUT_MS, errstr, errstr_size);
+    ferry_buf_free(&buf);
+    return rc;
+}
+
+int ferry_scheduler_remove(rd_kafka_t *rk, const ferry_config_t *cfg, const char *id,
+                           char *errstr, size_t errstr_size)
+{
+    return ferry_kafka_produce(rk, ferry_config_topic(cfg, FERRY_TOPIC_SCHEDULES), 0, id,
+                               strlen(id), NULL, 0, NULL, 0, PRODUCE_TIMEOUT_MS, errstr,
+                               errstr_size);
+}
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp((*(ferry_schedule_t *const *)a)->id, (*(ferry_schedule_t *const *)b)->id);
+}
+
+int ferry_scheduler_list(const ferry_config_t *cfg, int timeout_ms, ferry_schedule_t ***out,
+                         size_t *n, char *errstr, size_t errstr_size)
+{
+    const char *topic = ferry_config_topic(cfg, FERRY_TOPIC_SCHEDULES);
+    int64_t lo = 0, hi = 0, pos = 0, deadline = ferry_now_ms() + timeout_ms;
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_resp_err_t err;
+    book_t book = {0};
+    int rc, eof = 0;
+    char why[512], group[512];
+
+    *out = NULL;
+    *n = 0;
+
+    /* librdkafka's consumer wants a group even when it only assigns; this one
+     * never joins nor commits. */
+    snprintf(group, sizeof(group), "%s.reader",
+             ferry_config_str(cfg, "scheduler", "group_id", FERRY_SCHEDULER_GROUP_DEFAULT));
+    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "group.id", group,
+                              "enable.partition.eof", "true", "enable.auto.commit", "false", NULL);
+    if (rc)
+        return rc;
+    if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why)))) {
+        rd_kafka_conf_destroy(conf);
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "reading %s: %s", topic, why);
+    }
+    /* A topic created a moment ago may not have its leader ready yet. */
+    while ((err = rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, timeout_ms)) &&
+           ferry_now_ms() < deadline)
+        rd_kafka_poll(rk, 100);
+    if (err) {
+        rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "reading %s: %s", topic,
+                        rd_kafka_err2str(err));
+        goto out;
+    }
+    parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (hi > lo && (err = rd_kafka_assign(rk, parts))) {
+        rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "reading %s: %s", topic,
+                        rd_kafka_err2str(err));
+        goto out;
+    }
+    while (hi > lo && pos < hi && !eof) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        int removed;
+
+        if (ferry_now_ms() > deadline) {
+            rc = ferry_errf(errstr, errstr_size, FERRY_ETIMEOUT,
+                            "reading %s: end not reached within %d ms", topic, timeout_ms);
+            if (m)
+                rd_kafka_message_destroy(m);
+            goto out;
+        }
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eof = 1;
+        } else if (m->err) {
+            rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "reading %s: %s", topic,
+                            rd_kafka_message_errstr(m));
+        } else {
+            book_apply(&book, m, 0, 0, &removed);
+            pos = m->offset + 1;
+        }
+        rd_kafka_message_destroy(m);
+        if (rc)
+            goto out;
+    }
+    if (book.n && !(*out = malloc(book.n * sizeof(**out)))) {
+        rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "reading %s: out of memory", topic);
+        goto out;
+    }
+    for (size_t i = 0; i < book.n; i++)
+        (*out)[i] = book.v[i].sched;
+    *n = book.n;
+    book.n = 0; /* the schedules now belong to *out */
+    if (*n)
+        qsort(*out, *n, sizeof(**out), by_id);
+out:
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    book_clear(&book);
+    free(book.v);
+    return rc;
+}
+
+void ferry_scheduler_list_free(ferry_schedule_t **list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        ferry_schedule_free(list[i]);
+    free(list);
+}
