@@ -8,7 +8,7 @@
 #
 # Environment:
 #   FERRY_BUILD_DIR   build directory (default build)
-#   FERRY_BOOTSTRAP   an existing broker to use (default 127.0.0.1:$FERRY_KAFKA_PORT)
+#   FERRY_KAFKA_PORT  the local broker's port (default 9092)
 #   FERRY_SANITIZE    all: run the whole suite (integration too) under the sanitizers;
 #                     unit (default): the unit suites only; off: skip that pass
 set -euo pipefail
@@ -17,8 +17,6 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
 build=${FERRY_BUILD_DIR:-build}
 case "$build" in /*) ;; *) build="$top/$build" ;; esac
-port=${FERRY_KAFKA_PORT:-9092}
-bootstrap=${FERRY_BOOTSTRAP:-127.0.0.1:$port}
 sanitize=${FERRY_SANITIZE:-unit}
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -28,26 +26,31 @@ step "dependencies"
 deploy/local/deps.sh
 
 step "build ($build)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON \
-  -DFERRY_BOOTSTRAP="$bootstrap" >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON >/dev/null
 cmake --build "$build" -j"$jobs"
 
+# The suite runs on the broker of deploy/local/kafka.sh in $build/kafka (fault
+# tests stop and restart it), started here unless it is already running.
+export FERRY_KAFKA_DIR="$build/kafka"
 started=0
 cleanup() {
   if [ "$started" = 1 ]; then
     step "stopping the broker this run started"
-    FERRY_KAFKA_DIR="$build/kafka" deploy/local/kafka.sh stop || true
+    deploy/local/kafka.sh stop || true
   fi
 }
 trap cleanup EXIT
 
-if kcat -b "$bootstrap" -L -m 3 >/dev/null 2>&1; then
-  step "using the broker at $bootstrap"
+if deploy/local/kafka.sh status >/dev/null 2>&1; then
+  step "using the running local broker ($FERRY_KAFKA_DIR)"
 else
   step "starting the local broker"
-  FERRY_KAFKA_DIR="$build/kafka" deploy/local/kafka.sh start
+  deploy/local/kafka.sh start
   started=1
 fi
+port=$(cat "$FERRY_KAFKA_DIR/port")
+bootstrap=127.0.0.1:$port
+cmake -S . -B "$build" -DFERRY_BOOTSTRAP="$bootstrap" -DFERRY_KAFKA_DIR="$FERRY_KAFKA_DIR" >/dev/null
 
 status=0
 step "tests"
@@ -56,7 +59,7 @@ step "tests"
 if [ "$sanitize" != off ]; then
   step "sanitizer build (ASan + UBSan)"
   cmake -S . -B "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON -DFERRY_WERROR=ON \
-    -DFERRY_BOOTSTRAP="$bootstrap" >/dev/null
+    -DFERRY_BOOTSTRAP="$bootstrap" -DFERRY_KAFKA_DIR="$FERRY_KAFKA_DIR" >/dev/null
   cmake --build "$build-asan" -j"$jobs"
   label=unit
   [ "$sanitize" = all ] && label='unit|integration'

@@ -18,9 +18,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
 version=${FERRY_KAFKA_VERSION:-4.4.0}
-port=${FERRY_KAFKA_PORT:-9092}
-cport=$((port + 1))
 dir=${FERRY_KAFKA_DIR:-$top/build/kafka}
+# A broker keeps its port across restarts unless FERRY_KAFKA_PORT says otherwise.
+port=${FERRY_KAFKA_PORT:-$(cat "$dir/port" 2>/dev/null || echo 9092)}
+cport=$((port + 1))
 cache=${FERRY_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry/kafka-$version}
 timeout=${FERRY_KAFKA_TIMEOUT:-60}
 cluster_id=ZmVycnlMb2NhbEthZmthMQ
@@ -114,6 +115,7 @@ start() {
   command -v kcat >/dev/null || die "kcat is not installed; run deploy/local/deps.sh"
   fetch_jars
   write_config
+  echo "$port" >"$dir/port"
   local cp="$cache/libs/*"
   if [ ! -f "$dir/data/meta.properties" ]; then
     say "formatting storage in $dir/data"
@@ -123,7 +125,9 @@ start() {
       >"$dir/format.out" 2>&1 || { cat "$dir/format.out" >&2; die "storage format failed"; }
   fi
   say "starting Kafka $version on 127.0.0.1:$port (log: $logfile)"
-  nohup java -Xms128m -Xmx384m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+  # Its own session: a test harness that kills its process group (Check does)
+  # must not take the broker with it.
+  setsid nohup java -Xms128m -Xmx384m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$here/log4j2.properties" \
     -Dferry.kafka.log="$logfile" \

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# bench/e2e.sh [ROWS] - end-to-end throughput and memory of ferry against a
+# baseline, in one run on one machine.
+#
+#   ferry:    dev -> Kafka (one worker) -> prod (one importer), every table of
+#             the sample environment but the association targets, timed from
+#             publishing the request to the importer's "applied" status
+#   baseline: sqlite3 dev.db .dump | sqlite3 copy.db, on the same data
+#
+# Prints rows/s of both, their ratio, and the peak RSS (VmHWM) of the worker
+# and the importer. Runs FERRY_BENCH_RUNS times (default 3) and reports
+# medians. A benchmark: it prints figures, it asserts nothing.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+rows=${1:-1000000}
+runs=${FERRY_BENCH_RUNS:-3}
+build="$top/build"
+work="$build/bench"
+
+deploy/local/deps.sh
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+export FERRY_KAFKA_DIR="$build/kafka"
+broker_started=0
+if ! deploy/local/kafka.sh status >/dev/null 2>&1; then
+  deploy/local/kafka.sh start
+  broker_started=1
+fi
+port=$(cat "$FERRY_KAFKA_DIR/port")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ "$broker_started" = 1 ]; then deploy/local/kafka.sh stop || true; fi
+}
+trap cleanup EXIT
+
+mkdir -p "$work"
+if [ ! -f "$work/dev-$rows.db" ]; then
+  echo "seeding $rows rows into $work/dev-$rows.db" >&2
+  "$build/envtool/ferry-env" seed "$work/dev-$rows.db" --rows "$rows" >&2
+fi
+dev="$work/dev-$rows.db"
+objects=$(sqlite3 "$dev" "SELECT group_concat(name, ',') FROM sqlite_master WHERE type='table'
+  AND name NOT IN ('User','Application') AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'ferry_%'")
+total_rows=0
+for t in $(sqlite3 "$dev" "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'" | tr ' ' '#'); do
+  t=${t//#/ }
+  n=$(sqlite3 "$dev" "SELECT count(*) FROM \"${t//\"/\"\"}\"")
+  total_rows=$((total_rows + n))
+done
+
+rss_kib() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+ferry_rate=() base_rate=() worker_rss=() import_rss=() moved=()
+for run in $(seq 1 "$runs"); do
+  # Baseline: the SQLite CLI's dump piped into a new database.
+  rm -f "$work/copy.db"
+  t0=$(date +%s.%N)
+  sqlite3 "$dev" .dump | sqlite3 "$work/copy.db"
+  t1=$(date +%s.%N)
+  base_rate+=("$(echo "$total_rows / ($t1 - $t0)" | bc -l)")
+
+  # ferry: a fresh target holding only the association targets.
+  deploy/local/make-target.sh "$dev" "$work/prod.db"
+  tag=bench.$(date +%s).$$.$run
+  cat >"$work/ferry.json" <<EOF
+{ "kafka": { "bootstrap.servers": "127.0.0.1:$port" },
+  "environments": { "dev": { "store": "sqlite:$dev" }, "prod": { "store": "sqlite:$work/prod.db" } },
+  "topics": { "requests": "$tag.requests", "status": "$tag.status", "schedules": "$tag.schedules",
+              "dlq": "$tag.dlq", "records_prefix": "$tag.records.", "partitions": 1 } }
+EOF
+  "$build/worker/ferry-worker" --config "$work/ferry.json" --id bench 2>"$work/worker.log" &
+  wpid=$!
+  "$build/importer/ferry-import" --config "$work/ferry.json" --target prod 2>"$work/import.log" &
+  ipid=$!
+  pids=("$wpid" "$ipid")
+  sleep 3 # both have joined their groups
+  t0=$(date +%s.%N)
+  "$build/producer/ferry-producer" export --config "$work/ferry.json" --source dev --target prod \
+    --objects "$objects" --wait --timeout 3600 >"$work/export.out"
+  t1=$(date +%s.%N)
+  worker_rss+=("$(rss_kib "$wpid")")
+  import_rss+=("$(rss_kib "$ipid")")
+  kill -TERM "$wpid" "$ipid"
+  wait "$wpid" "$ipid" || true
+  pids=()
+  n=$(sqlite3 "$work/prod.db" "SELECT sum(cnt) FROM (SELECT 0 AS cnt $(
+    sqlite3 "$dev" "SELECT ' UNION ALL SELECT count(*) FROM \"' || replace(name, '\"', '\"\"') || '\"'
+      FROM sqlite_master WHERE type='table' AND name NOT IN ('User','Application')
+      AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'ferry_%'" | tr '\n' ' '))")
+  moved+=("$n")
+  ferry_rate+=("$(echo "$n / ($t1 - $t0)" | bc -l)")
+  printf 'run %d: ferry %.0f rows/s (%d rows), baseline %.0f rows/s, worker %d KiB, importer %d KiB\n' \
+    "$run" "${ferry_rate[-1]}" "$n" "${base_rate[-1]}" "${worker_rss[-1]}" "${import_rss[-1]}" >&2
+done
+
+f=$(printf '%s\n' "${ferry_rate[@]}" | median)
+b=$(printf '%s\n' "${base_rate[@]}" | median)
+wr=$(printf '%s\n' "${worker_rss[@]}" | median)
+ir=$(printf '%s\n' "${import_rss[@]}" | median)
+printf '\nferry e2e benchmark: %d rows in the source, %s rows moved, median of %d runs\n' \
+  "$total_rows" "${moved[0]}" "$runs"
+printf '  ferry (worker + Kafka + importer): %10.0f rows/s\n' "$f"
+printf '  baseline (sqlite3 .dump | sqlite3): %9.0f rows/s\n' "$b"
+printf '  ratio ferry / baseline:             %9.2f\n' "$(echo "$f / $b" | bc -l)"
+printf '  peak RSS worker:   %6.1f MiB\n' "$(echo "$wr / 1024" | bc -l)"
+printf '  peak RSS importer: %6.1f MiB\n' "$(echo "$ir / 1024" | bc -l)"

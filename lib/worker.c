@@ -1,0 +1,479 @@
+/* worker.c - the export worker's loop (see worker.h).
+ *
+ * State machine of one request (ferry_worker_run -> handle_request):
+ *
+ *   IDLE --consumer poll returns a request--> IN_TXN      (begin_txn)
+ *   IN_TXN --undecodable / invalid request--> COMMITTING  (reject: DLQ record + offset)
+ *   IN_TXN --valid--> STREAMING                           (ferry_export_stream)
+ *   STREAMING --stream written--> COMMITTING              (commit_request)
+ *   STREAMING --source or encoding error--> ABORTING, then a new IN_TXN that
+ *            only records the failure (DLQ + offset)      (fail_request)
+ *   STREAMING/COMMITTING --Kafka error, stop, rebalance--> ABORTING
+ *   ABORTING --abort_transaction, seek back to the request--> IDLE (redo later)
+ *   COMMITTING --commit_transaction--> IDLE
+ *   any --fatal client error (fenced: another worker took our id)--> FATAL
+ *
+ * The request's offset is committed only inside the transaction that carries
+ * its outcome (send_offsets_to_transaction), so the outcome and the offset
+ * become visible together or not at all. The consumer is not polled while a
+ * transaction is open: a rebalance waits for the export (max.poll.interval.ms
+ * exceeds the transaction timeout), and if the group moved on anyway the
+ * offset commit fails with a stale generation and the transaction aborts.
+ * Status events go through a separate idempotent producer: they are
+ * notifications, delivered at least once. */
+#include "worker.h"
+
+#include "buf.h"
+#include "catalog.h"
+#include "error.h"
+#include "export.h"
+#include "kafka.h"
+#include "log.h"
+#include "protocol.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TXN_CALL_TIMEOUT_MS 60000
+
+enum worker_state { W_IDLE, W_IN_TXN, W_STREAMING, W_COMMITTING, W_ABORTING, W_FATAL };
+
+struct ferry_worker {
+    const ferry_config_t *cfg;
+    char *id;
+    char component[128];
+    ferry_catalog_t *cat;
+    rd_kafka_t *consumer;
+    rd_kafka_t *txp;    /* transactional: the export streams, DLQ records, offsets */
+    rd_kafka_t *status; /* idempotent: lifecycle events */
+    ferry_buf_t buf;
+    enum worker_state state;
+    int delivery_failures; /* counted by the delivery report callback */
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    ferry_worker_t *w = opaque;
+    (void)rk;
+    if (m->err) {
+        w->delivery_failures++;
+        ferry_log(FERRY_LOG_WARN, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+                  rd_kafka_err2str(m->err));
+    }
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    ferry_log(FERRY_LOG_WARN, "%s: %s: %s", rd_kafka_name(rk),
+              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static char *int_text(char *buf, size_t n, int64_t v)
+{
+    snprintf(buf, n, "%" PRId64, v);
+    return buf;
+}
+
+static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
+{
+    const ferry_config_t *cfg = w->cfg;
+    int64_t txn_ms = ferry_config_int(cfg, "worker", "transaction_timeout_ms", 300000);
+    char txn[32], poll_ms[32], session[32], linger[32], txid[300], batch[32];
+    rd_kafka_conf_t *conf;
+    rd_kafka_topic_partition_list_t *sub;
+    int rc;
+
+    int_text(txn, sizeof(txn), txn_ms);
+    int_text(poll_ms, sizeof(poll_ms), txn_ms + 60000);
+    int_text(session, sizeof(session),
+             ferry_config_int(cfg, "worker", "session_timeout_ms", 10000));
+    int_text(linger, sizeof(linger), ferry_config_int(cfg, "worker", "linger_ms", 20));
+    int_text(batch, sizeof(batch), ferry_config_int(cfg, "worker", "batch_size", 1000000));
+    snprintf(txid, sizeof(txid), "ferry-worker-%s", w->id);
+
+    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size,
+                              "group.id",
+                              ferry_config_str(cfg, "worker", "group_id", "ferry-workers"),
+                              "client.id", w->component, "enable.auto.commit", "false",
+                              "auto.offset.reset", "earliest", "isolation.level",
+                              "read_committed", "session.timeout.ms", session,
+                              "max.poll.interval.ms", poll_ms, NULL);
+    if (rc)
+        return rc;
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    if (!(w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size))) {
+        rd_kafka_conf_destroy(conf);
+        return FERRY_EKAFKA;
+    }
+    rd_kafka_poll_set_consumer(w->consumer);
+
+    /* Bounded memory: a small local queue; a full one is waited out. The
+     * message timeout may not exceed the transaction timeout. */
+    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "transactional.id", txid,
+                              "client.id", w->component, "transaction.timeout.ms", txn,
+                              "message.timeout.ms", txn, "linger.ms", linger, "batch.size", batch,
+                              "compression.codec",
+                              ferry_config_str(cfg, "worker", "compression", "lz4"),
+                              "queue.buffering.max.kbytes", "16384",
+                              "queue.buffering.max.messages", "50000", "message.max.bytes",
+                              "16777216", NULL);
+    if (rc)
+        return rc;
+    rd_kafka_conf_set_opaque(conf, w);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    if (!(w->txp = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size))) {
+        rd_kafka_conf_destroy(conf);
+        return FERRY_EKAFKA;
+    }
+
+    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "enable.idempotence", "true",
+                              "client.id", w->component, "linger.ms", "5", NULL);
+    if (rc)
+        return rc;
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    if (!(w->status = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size))) {
+        rd_kafka_conf_destroy(conf);
+        return FERRY_EKAFKA;
+    }
+
+    rc = ferry_kafka_ensure_ferry_topics(w->status, cfg, NULL, 30000, errstr, errstr_size);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < ferry_config_env_count(cfg); i++) {
+        rc = ferry_kafka_ensure_ferry_topics(w->status, cfg, ferry_config_env_name(cfg, i),
+                                             30000, errstr, errstr_size);
+        if (rc)
+            return rc;
+    }
+
+    rd_kafka_error_t *error = rd_kafka_init_transactions(w->txp, TXN_CALL_TIMEOUT_MS);
+    if (error) {
+        rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "init_transactions: %s",
+                        rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return rc;
+    }
+
+    sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, ferry_config_topic(cfg, FERRY_TOPIC_REQUESTS),
+                                      RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(w->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err)
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "subscribe: %s",
+                          rd_kafka_err2str(err));
+    return FERRY_OK;
+}
+
+int ferry_worker_new(const ferry_config_t *cfg, const char *id, ferry_worker_t **out,
+                     char *errstr, size_t errstr_size)
+{
+    ferry_worker_t *w = calloc(1, sizeof(*w));
+    int rc;
+
+    *out = NULL;
+    if (!w || !(w->id = strdup(id))) {
+        free(w);
+        return FERRY_ENOMEM;
+    }
+    w->cfg = cfg;
+    snprintf(w->component, sizeof(w->component), "worker:%s", id);
+    rc = ferry_catalog_load(ferry_config_catalog_path(cfg), &w->cat, errstr, errstr_size);
+    if (!rc)
+        rc = make_clients(w, errstr, errstr_size);
+    if (rc) {
+        ferry_worker_destroy(w);
+        return rc;
+    }
+    *out = w;
+    return FERRY_OK;
+}
+
+void ferry_worker_destroy(ferry_worker_t *w)
+{
+    if (!w)
+        return;
+    if (w->consumer) {
+        rd_kafka_consumer_close(w->consumer);
+        rd_kafka_destroy(w->consumer);
+    }
+    if (w->txp)
+        rd_kafka_destroy(w->txp);
+    if (w->status) {
+        rd_kafka_flush(w->status, 5000);
+        rd_kafka_destroy(w->status);
+    }
+    ferry_catalog_destroy(w->cat);
+    ferry_buf_free(&w->buf);
+    free(w->id);
+    free(w);
+}
+
+/* Publishes a lifecycle event; failures are logged, never fatal. */
+static void publish_status(ferry_worker_t *w, const ferry_request_t *req, const char *export_id,
+                           ferry_status_state_t state, const ferry_export_stats_t *stats,
+                           int64_t ms, const char *reason)
+{
+    ferry_status_t st = {0};
+    char err[512];
+
+    st.export_id = (char *)export_id;
+    st.state = state;
+    st.at_ms = ferry_now_ms();
+    st.component = w->component;
+    st.source = req ? req->source : NULL;
+    st.target = req ? req->target : NULL;
+    st.tables = stats ? stats->tables : 0;
+    st.rows = stats ? stats->rows : 0;
+    st.bytes = stats ? stats->bytes : 0;
+    st.duration_ms = ms;
+    st.reason = (char *)reason;
+    ferry_buf_reset(&w->buf);
+    if (ferry_status_encode(&st, &w->buf, err, sizeof(err)) ||
+        ferry_kafka_produce(w->status, ferry_config_topic(w->cfg, FERRY_TOPIC_STATUS),
+                            RD_KAFKA_PARTITION_UA, export_id, strlen(export_id), w->buf.data,
+                            w->buf.len,
+                            (ferry_kafka_header_t[]){{"ferry.type", "StatusEvent", (size_t)-1}},
+                            1, 5000, err, sizeof(err)))
+        ferry_log(FERRY_LOG_WARN, "status %s of %s not published: %s",
+                  ferry_status_state_name(state), export_id, err);
+    rd_kafka_poll(w->status, 0);
+}
+
+/* A kafka error object -> a FERRY code (fatal or not) and a message. */
+static int txn_error(ferry_worker_t *w, rd_kafka_error_t *error, const char *what, char *errstr,
+                     size_t errstr_size)
+{
+    int rc = rd_kafka_error_is_fatal(error) ? FERRY_EFATAL : FERRY_EKAFKA;
+    ferry_errf(errstr, errstr_size, rc, "%s: %s", what, rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    if (rc == FERRY_EFATAL)
+        w->state = W_FATAL;
+    return rc;
+}
+
+static int begin_txn(ferry_worker_t *w, char *errstr, size_t errstr_size)
+{
+    assert(w->state == W_IDLE);
+    rd_kafka_error_t *error = rd_kafka_begin_transaction(w->txp);
+    if (error)
+        return txn_error(w, error, "begin_transaction", errstr, errstr_size);
+    w->delivery_failures = 0;
+    w->state = W_IN_TXN;
+    return FERRY_OK;
+}
+
+/* Adds the request's offset to the transaction and commits it. */
+static int commit_request(ferry_worker_t *w, const rd_kafka_message_t *m, char *errstr,
+                          size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(w->consumer);
+    rd_kafka_error_t *error;
+
+    w->state = W_COMMITTING;
+    rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+        m->offset + 1;
+    error = rd_kafka_send_offsets_to_transaction(w->txp, offsets, cgmd, TXN_CALL_TIMEOUT_MS);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    rd_kafka_consumer_group_metadata_destroy(cgmd);
+    if (error)
+        return txn_error(w, error, "send_offsets_to_transaction", errstr, errstr_size);
+    error = rd_kafka_commit_transaction(w->txp, TXN_CALL_TIMEOUT_MS);
+    if (error)
+        return txn_error(w, error, "commit_transaction", errstr, errstr_size);
+    if (w->delivery_failures)
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "%d message(s) not delivered",
+                          w->delivery_failures);
+    w->state = W_IDLE;
+    return FERRY_OK;
+}
+
+/* Aborts the open transaction and moves the consumer back to the request so
+ * that it is redone (by this worker, or by the partition's next owner). */
+static void abort_and_rewind(ferry_worker_t *w, const rd_kafka_message_t *m)
+{
+    rd_kafka_error_t *error;
+    rd_kafka_topic_partition_list_t *pos;
+
+    if (w->state == W_FATAL)
+        return;
+    w->state = W_ABORTING;
+    error = rd_kafka_abort_transaction(w->txp, TXN_CALL_TIMEOUT_MS);
+    if (error) {
+        ferry_log(FERRY_LOG_ERROR, "abort_transaction: %s", rd_kafka_error_string(error));
+        if (rd_kafka_error_is_fatal(error))
+            w->state = W_FATAL;
+        rd_kafka_error_destroy(error);
+        if (w->state == W_FATAL)
+            return;
+    }
+    pos = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(pos, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+        m->offset;
+    error = rd_kafka_seek_partitions(w->consumer, pos, 10000);
+    if (error) {
+        ferry_log(FERRY_LOG_WARN, "seek back to %s[%d]@%" PRId64 ": %s",
+                  rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
+                  rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+    rd_kafka_topic_partition_list_destroy(pos);
+    w->state = W_IDLE;
+}
+
+/* Inside the open transaction: the original request goes to the DLQ with the
+ * reason in a header. */
+static int produce_dlq(ferry_worker_t *w, const rd_kafka_message_t *m, const char *reason,
+                       char *errstr, size_t errstr_size)
+{
+    char partition[16], offset[32];
+    ferry_kafka_header_t hdrs[4] = {
+        {"ferry.error", reason, (size_t)-1},
+        {"ferry.topic", rd_kafka_topic_name(m->rkt), (size_t)-1},
+        {"ferry.partition", int_text(partition, sizeof(partition), m->partition), (size_t)-1},
+        {"ferry.offset", int_text(offset, sizeof(offset), m->offset), (size_t)-1},
+    };
+    return ferry_kafka_produce(w->txp, ferry_config_topic(w->cfg, FERRY_TOPIC_DLQ),
+                               RD_KAFKA_PARTITION_UA, m->key, m->key_len, m->payload, m->len,
+                               hdrs, 4, 10000, errstr, errstr_size);
+}
+
+static void log_export(ferry_worker_t *w, const char *export_id, const char *stream,
+                       const ferry_request_t *req, const ferry_export_stats_t *st, int64_t ms,
+                       const char *outcome, const char *reason)
+{
+    ferry_log(outcome[0] == 'p' ? FERRY_LOG_INFO : FERRY_LOG_WARN,
+              "export id=%s stream=%s source=%s target=%s tables=%d rows=%" PRId64
+              " bytes=%" PRId64 " ms=%" PRId64 " outcome=%s%s%s%s",
+              export_id, stream, req ? req->source : "-", req ? req->target : "-",
+              st ? st->tables : 0, st ? st->rows : 0, st ? st->bytes : 0, ms, outcome,
+              reason ? " reason=\"" : "", reason ? reason : "", reason ? "\"" : "");
+    (void)w;
+}
+
+/* Records a request that will never succeed as it is (rejected or failed): DLQ
+ * record and offset in one transaction, then the status event. */
+static int settle_bad_request(ferry_worker_t *w, const rd_kafka_message_t *m,
+                              const ferry_request_t *req, ferry_status_state_t state,
+                              const char *reason, int64_t started, char *errstr,
+                              size_t errstr_size)
+{
+    char unknown_id[64];
+    const char *export_id = req ? req->export_id : NULL;
+    int rc;
+
+    if (!export_id) {
+        snprintf(unknown_id, sizeof(unknown_id), "%s/%d/%" PRId64, rd_kafka_topic_name(m->rkt),
+                 (int)m->partition, m->offset);
+        export_id = unknown_id;
+    }
+    if (w->state == W_IDLE && (rc = begin_txn(w, errstr, errstr_size)))
+        return rc;
+    rc = produce_dlq(w, m, reason, errstr, errstr_size);
+    if (!rc)
+        rc = commit_request(w, m, errstr, errstr_size);
+    if (rc) {
+        abort_and_rewind(w, m);
+        return rc;
+    }
+    publish_status(w, req, export_id, state, NULL, ferry_now_ms() - started, reason);
+    log_export(w, export_id, "-", req, NULL, ferry_now_ms() - started,
+               ferry_status_state_name(state), reason);
+    return FERRY_OK;
+}
+
+/* One request, from begin to commit or abort. Returns FERRY_EFATAL only when
+ * the worker cannot go on. */
+static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
+                          const volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
+{
+    ferry_request_t *req = NULL;
+    ferry_export_t *ex = NULL;
+    ferry_export_stats_t stats = {0};
+    char why[1024] = "";
+    int64_t started = ferry_now_ms();
+    int rc;
+
+    rc = begin_txn(w, errstr, errstr_size);
+    if (rc)
+        return rc;
+
+    rc = ferry_request_decode(m->payload, m->len, &req, why, sizeof(why));
+    if (rc) {
+        rc = settle_bad_request(w, m, NULL, FERRY_STATUS_REJECTED, why, started, errstr,
+                                errstr_size);
+        goto out;
+    }
+    rc = ferry_export_prepare(w->cfg, w->cat, req, &ex, why, sizeof(why));
+    if (rc) {
+        ferry_status_state_t state = rc == FERRY_EINVAL || rc == FERRY_ENOTFOUND
+                                         ? FERRY_STATUS_REJECTED
+                                         : FERRY_STATUS_FAILED;
+        rc = settle_bad_request(w, m, req, state, why, started, errstr, errstr_size);
+        goto out;
+    }
+    publish_status(w, req, req->export_id, FERRY_STATUS_ACCEPTED, NULL, 0, NULL);
+
+    w->state = W_STREAMING;
+    rc = ferry_export_stream(ex, w->txp, stop, &stats, why, sizeof(why));
+    if (!rc)
+        rc = commit_request(w, m, why, sizeof(why));
+    if (!rc) {
+        int64_t ms = ferry_now_ms() - started;
+        publish_status(w, req, req->export_id, FERRY_STATUS_PUBLISHED, &stats, ms, NULL);
+        log_export(w, req->export_id, ferry_export_stream_key(ex), req, &stats, ms, "published",
+                   NULL);
+        goto out;
+    }
+    if (rc == FERRY_EFATAL || w->state == W_FATAL) {
+        ferry_errf(errstr, errstr_size, FERRY_EFATAL, "%s", why);
+        rc = FERRY_EFATAL;
+        goto out;
+    }
+    abort_and_rewind(w, m);
+    if (rc == FERRY_EKAFKA || rc == FERRY_ETIMEOUT || rc == FERRY_EABORT) {
+        /* The export is redone from the request: nothing of it is visible. */
+        log_export(w, req->export_id, ferry_export_stream_key(ex), req, &stats,
+                   ferry_now_ms() - started, "aborted", why);
+        rc = w->state == W_FATAL ? FERRY_EFATAL : FERRY_OK;
+        goto out;
+    }
+    /* The source cannot be exported as it is (store or encoding error):
+     * retrying would fail the same way, so settle it as failed. */
+    rc = settle_bad_request(w, m, req, FERRY_STATUS_FAILED, why, started, errstr, errstr_size);
+out:
+    ferry_export_destroy(ex);
+    ferry_request_free(req);
+    if (w->state == W_FATAL)
+        return ferry_errf(errstr, errstr_size, FERRY_EFATAL, "fatal: %s", why);
+    return rc == FERRY_EFATAL ? rc : FERRY_OK;
+}
+
+int ferry_worker_run(ferry_worker_t *w, const volatile sig_atomic_t *stop, char *errstr,
+                     size_t errstr_size)
+{
+    while (!*stop) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 100);
+        rd_kafka_poll(w->txp, 0);
+        rd_kafka_poll(w->status, 0);
+        if (!m)
+            continue;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                ferry_log(FERRY_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        int rc = handle_request(w, m, stop, errstr, errstr_size);
+        rd_kafka_message_destroy(m);
+        if (rc == FERRY_EFATAL)
+            return rc;
+    }
+    return FERRY_OK;
+}

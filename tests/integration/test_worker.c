@@ -1,0 +1,479 @@
+/* test_worker.c - ferry-worker on the real broker: the export stream of a
+ * request, exactly-once under SIGKILL, scale-out over a consumer group, and bad
+ * input that is rejected while the worker keeps serving. */
+#include "checksum.h"
+#include "it_util.h"
+#include "kafka.h"
+#include "plan.h"
+#include "protocol.h"
+#include "rowcodec.h"
+#include "store.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One test's world: a seeded dev, a config with unique topics, workers. */
+typedef struct world {
+    char *dir;
+    char *tag;
+    char dev_uri[600];
+    char config[1024];
+    char records[300];
+    char requests[300];
+    char status[300];
+    char dlq[300];
+    pid_t workers[4];
+    int nworkers;
+} world_t;
+
+static void world_init(world_t *w, const char *name, long rows, int partitions,
+                       const char *worker_json)
+{
+    char envs[2048], extra[512];
+
+    memset(w, 0, sizeof(*w));
+    w->dir = it_tmpdir();
+    w->tag = it_unique(name);
+    ck_assert_int_eq(it_sh(NULL, "'%s/envtool/ferry-env' seed '%s/dev.db' --rows %ld >/dev/null",
+                           it_build_dir(), w->dir, rows),
+                     0);
+    snprintf(w->dev_uri, sizeof(w->dev_uri), "sqlite:%s/dev.db", w->dir);
+    snprintf(envs, sizeof(envs),
+             "{ \"dev\": { \"store\": \"%s\" }, \"prod\": { \"store\": \"sqlite:%s/prod.db\" } }",
+             w->dev_uri, w->dir);
+    snprintf(extra, sizeof(extra), "\"worker\": %s", worker_json);
+    snprintf(w->config, sizeof(w->config), "%s",
+             it_write_config_n(w->dir, w->tag, partitions, envs, extra));
+    snprintf(w->records, sizeof(w->records), "%s.records.prod", w->tag);
+    snprintf(w->requests, sizeof(w->requests), "%s.requests", w->tag);
+    snprintf(w->status, sizeof(w->status), "%s.status", w->tag);
+    snprintf(w->dlq, sizeof(w->dlq), "%s.dlq", w->tag);
+}
+
+static pid_t world_start_worker(world_t *w, const char *id)
+{
+    char path[600], log[600];
+    snprintf(path, sizeof(path), "%s/worker/ferry-worker", it_build_dir());
+    snprintf(log, sizeof(log), "%s/worker-%s.log", w->dir, id);
+    const char *argv[] = {path, "--config", w->config, "--id", id, NULL};
+    pid_t pid = it_spawn(argv, log);
+    w->workers[w->nworkers++] = pid;
+    return pid;
+}
+
+static void world_destroy(world_t *w)
+{
+    for (int i = 0; i < w->nworkers; i++)
+        if (w->workers[i] > 0)
+            ck_assert_int_eq(it_stop(w->workers[i], SIGTERM, 30000), 0);
+    it_sh(NULL, "rm -rf '%s'", w->dir);
+    free(w->dir);
+    free(w->tag);
+}
+
+static void publish_request(world_t *w, const char *export_id, const char *objects_json,
+                            const char *schedule_id)
+{
+    char json[1024];
+    int n;
+    if (schedule_id)
+        n = snprintf(json, sizeof(json),
+                     "{\"export_id\":\"%s\",\"source\":\"dev\",\"target\":\"prod\","
+                     "\"objects\":%s,\"schedule_id\":\"%s\"}",
+                     export_id, objects_json, schedule_id);
+    else
+        n = snprintf(json, sizeof(json),
+                     "{\"export_id\":\"%s\",\"source\":\"dev\",\"target\":\"prod\","
+                     "\"objects\":%s}",
+                     export_id, objects_json);
+    it_produce(w->requests, schedule_id ? schedule_id : "dev->prod", json, (size_t)n);
+}
+
+static int count_type(const it_msg_t *msgs, size_t n, const char *type)
+{
+    int c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += msgs[i].type && !strcmp(msgs[i].type, type);
+    return c;
+}
+
+/* Waits until the topic holds at least want messages of the type (read
+ * committed); returns the messages read last. */
+static size_t wait_for(const char *topic, const char *type, int want, int timeout_ms,
+                       it_msg_t **out)
+{
+    int64_t deadline = ferry_now_ms() + timeout_ms;
+    size_t n;
+
+    for (;;) {
+        n = it_consume_all(topic, "read_committed", 3000, out);
+        if (count_type(*out, n, type) >= want || ferry_now_ms() > deadline)
+            return n;
+        it_msgs_free(*out, n);
+        usleep(300000);
+    }
+}
+
+/* Checks one complete export in msgs (in offset order on one partition):
+ * tables in plan order, TableEnd counts and checksums equal to the source's,
+ * and the decoded rows hash to the same checksum. Returns the rows seen. */
+static long check_export_stream(const it_msg_t *msgs, size_t n, const char *export_id,
+                                const char *dev_uri, const char *const *expect_tables,
+                                size_t nexpect)
+{
+    json_t *sums = it_env_checksums(dev_uri);
+    ferry_table_metadata_t *tm = NULL;
+    ferry_rowcodec_t *codec = NULL;
+    ferry_checksum_t sum = FERRY_CHECKSUM_INIT;
+    uint64_t seeds[256];
+    size_t table_no = 0;
+    long rows = 0;
+    int begins = 0, ends = 0;
+    char err[512];
+
+    for (size_t i = 0; i < n; i++) {
+        const it_msg_t *m = &msgs[i];
+        if (!m->type)
+            continue;
+        if (!strcmp(m->type, "ExportBegin")) {
+            ferry_export_begin_t *b = NULL;
+            ck_assert_int_eq(ferry_export_begin_decode(m->value, m->value_len, &b, err, sizeof(err)), 0);
+            if (strcmp(b->export_id, export_id)) {
+                ferry_export_begin_free(b);
+                continue;
+            }
+            ck_assert_uint_eq(b->ntables, nexpect);
+            for (size_t t = 0; t < nexpect; t++)
+                ck_assert_str_eq(b->tables[t].name, expect_tables[t]);
+            ferry_export_begin_free(b);
+            begins++;
+        } else if (!strcmp(m->type, "TableMetadata")) {
+            ck_assert_int_eq(ferry_table_metadata_decode(m->value, m->value_len, &tm, err, sizeof(err)), 0);
+            if (strcmp(tm->export_id, export_id)) {
+                ferry_table_metadata_free(tm);
+                tm = NULL;
+                continue;
+            }
+            ck_assert_uint_lt(table_no, nexpect);
+            ck_assert_str_eq(tm->object->name, expect_tables[table_no]);
+            ck_assert_int_eq(ferry_rowcodec_new(tm->object, &codec, err, sizeof(err)), 0);
+            ck_assert(ferry_rowcodec_fingerprint(codec) == tm->fingerprint);
+            ck_assert_uint_le(tm->object->nfields, 256);
+            for (size_t f = 0; f < tm->object->nfields; f++)
+                seeds[f] = ferry_checksum_seed(tm->object->fields[f].name);
+            sum = (ferry_checksum_t)FERRY_CHECKSUM_INIT;
+        } else if (!strcmp(m->type, "Row") && tm) {
+            const ferry_value_t *row;
+            ck_assert_int_eq(ferry_rowcodec_decode(codec, m->value, m->value_len, &row, err, sizeof(err)), 0);
+            ferry_checksum_add(&sum, seeds, row, tm->object->nfields);
+        } else if (!strcmp(m->type, "TableEnd") && tm) {
+            ferry_table_end_t *te = NULL;
+            char hex[17];
+            ck_assert_int_eq(ferry_table_end_decode(m->value, m->value_len, &te, err, sizeof(err)), 0);
+            json_t *src = json_object_get(json_object_get(sums, "tables"), te->table);
+            ck_assert_msg(src != NULL, "table %s not in the source checksums", te->table);
+            ck_assert_int_eq(te->rows, json_integer_value(json_object_get(src, "rows")));
+            ck_assert_str_eq(te->checksum, json_string_value(json_object_get(src, "checksum")));
+            ferry_checksum_hex(&sum, hex);
+            ck_assert_int_eq((long)sum.rows, te->rows);
+            ck_assert_str_eq(hex, te->checksum);
+            rows += te->rows;
+            ferry_table_end_free(te);
+            ferry_rowcodec_destroy(codec);
+            codec = NULL;
+            ferry_table_metadata_free(tm);
+            tm = NULL;
+            table_no++;
+        } else if (!strcmp(m->type, "ExportEnd")) {
+            ferry_export_end_t *e = NULL;
+            ck_assert_int_eq(ferry_export_end_decode(m->value, m->value_len, &e, err, sizeof(err)), 0);
+            if (!strcmp(e->export_id, export_id)) {
+                ck_assert_int_eq(e->rows, rows);
+                ck_assert_int_eq(e->tables, (int)nexpect);
+                ends++;
+            }
+            ferry_export_end_free(e);
+        }
+    }
+    ck_assert_int_eq(begins, 1);
+    ck_assert_int_eq(ends, 1);
+    ck_assert_uint_eq(table_no, nexpect);
+    json_decref(sums);
+    return rows;
+}
+
+/* The plan the worker must follow, computed from the same environment. */
+static size_t expected_plan(const char *dev_uri, const char *object, char ***names)
+{
+    ferry_store_t *st = NULL;
+    ferry_objset_t *objs = NULL;
+    ferry_catalog_t *cat = NULL;
+    ferry_plan_t *plan = NULL;
+    char err[512], path[600];
+    const char *req[] = {object};
+
+    snprintf(path, sizeof(path), "%s/schemas/catalog/preset.json", it_source_dir());
+    ck_assert_int_eq(ferry_catalog_load(path, &cat, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_open(dev_uri, FERRY_STORE_READ, &st, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_read_meta(st, &objs, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_plan_new(cat, objs, req, 1, &plan, err, sizeof(err)), 0);
+    size_t n = ferry_plan_ntables(plan);
+    *names = calloc(n, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        (*names)[i] = strdup(ferry_plan_table(plan, i)->name);
+    ferry_plan_destroy(plan);
+    ferry_objset_destroy(objs);
+    ferry_store_destroy(st);
+    ferry_catalog_destroy(cat);
+    return n;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+START_TEST(test_queue_export_matches_source_closure)
+{
+    world_t w;
+    it_msg_t *msgs;
+    char **names;
+    size_t n, nnames;
+
+    world_init(&w, "wk.queue", 3000, 3, "{ \"session_timeout_ms\": 6000 }");
+    nnames = expected_plan(w.dev_uri, "Queue", &names);
+    ck_assert_uint_eq(nnames, 5);
+    world_start_worker(&w, "w1");
+    publish_request(&w, "queue-1", "[\"Queue\"]", NULL);
+    n = wait_for(w.records, "ExportEnd", 1, 60000, &msgs);
+    long rows = check_export_stream(msgs, n, "queue-1", w.dev_uri, (const char *const *)names,
+                                    nnames);
+    ck_assert_int_gt(rows, 0);
+    /* check_export_stream pinned the exact table list: never User. */
+    for (size_t i = 0; i < nnames; i++)
+        ck_assert_str_ne(names[i], "User");
+    it_msgs_free(msgs, n);
+    free_names(names, nnames);
+    world_destroy(&w);
+}
+END_TEST
+
+START_TEST(test_sigkill_mid_export_redone_exactly_once)
+{
+    world_t w;
+    it_msg_t *msgs;
+    char **names;
+    size_t n, nnames;
+    pid_t a;
+    int64_t deadline;
+
+    world_init(&w, "wk.kill", 300000, 3,
+               "{ \"session_timeout_ms\": 6000, \"transaction_timeout_ms\": 10000 }");
+    nnames = expected_plan(w.dev_uri, "Order__CST", &names);
+    a = world_start_worker(&w, "a");
+    sleep(3); /* the worker has created the topics */
+    ck_assert_int_eq(it_high_watermarks(w.records), 0);
+    publish_request(&w, "kill-1", "[\"Order__CST\"]", NULL);
+
+    /* Kill worker a as soon as the first batch of the export is in the log,
+     * uncommitted (the export takes about a second). */
+    deadline = ferry_now_ms() + 60000;
+    while (it_high_watermarks(w.records) == 0 && ferry_now_ms() < deadline)
+        usleep(5000);
+    ck_assert_int_eq(it_stop(a, SIGKILL, 5000), 128 + SIGKILL);
+    w.workers[0] = -1;
+
+    n = it_consume_all(w.records, "read_committed", 3000, &msgs);
+    ck_assert_uint_eq(n, 0); /* nothing of the killed export is visible */
+    it_msgs_free(msgs, n);
+
+    world_start_worker(&w, "b");
+    n = wait_for(w.records, "ExportEnd", 1, 120000, &msgs);
+    check_export_stream(msgs, n, "kill-1", w.dev_uri, (const char *const *)names, nnames);
+    ck_assert_int_eq(count_type(msgs, n, "ExportBegin"), 1);
+    ck_assert_int_eq(count_type(msgs, n, "ExportEnd"), 1);
+    it_msgs_free(msgs, n);
+    free_names(names, nnames);
+    world_destroy(&w);
+}
+END_TEST
+
+START_TEST(test_three_workers_share_requests)
+{
+    world_t w;
+    it_msg_t *msgs;
+    size_t n;
+    char id[64], sched[64];
+    int per_worker[3] = {0, 0, 0};
+    char err[512];
+
+    world_init(&w, "wk.scale", 500, 6, "{ \"session_timeout_ms\": 6000 }");
+    world_start_worker(&w, "x0");
+    world_start_worker(&w, "x1");
+    world_start_worker(&w, "x2");
+    sleep(12); /* let the group settle on three members */
+    for (int i = 0; i < 30; i++) {
+        snprintf(id, sizeof(id), "scale-%d", i);
+        snprintf(sched, sizeof(sched), "stream-%d", i);
+        publish_request(&w, id, "[\"Connector\"]", sched);
+    }
+    n = wait_for(w.records, "ExportEnd", 30, 120000, &msgs);
+    ck_assert_int_eq(count_type(msgs, n, "ExportBegin"), 30);
+    ck_assert_int_eq(count_type(msgs, n, "ExportEnd"), 30);
+    /* every export id exactly once */
+    for (int i = 0; i < 30; i++) {
+        int seen = 0;
+        snprintf(id, sizeof(id), "scale-%d", i);
+        for (size_t k = 0; k < n; k++)
+            if (msgs[k].type && !strcmp(msgs[k].type, "ExportEnd")) {
+                ferry_export_end_t *e = NULL;
+                ck_assert_int_eq(ferry_export_end_decode(msgs[k].value, msgs[k].value_len, &e, err, sizeof(err)), 0);
+                seen += !strcmp(e->export_id, id);
+                ferry_export_end_free(e);
+            }
+        ck_assert_msg(seen == 1, "%s exported %d times", id, seen);
+    }
+    it_msgs_free(msgs, n);
+
+    n = wait_for(w.status, "StatusEvent", 60, 30000, &msgs);
+    for (size_t k = 0; k < n; k++) {
+        ferry_status_t *st = NULL;
+        ck_assert_int_eq(ferry_status_decode(msgs[k].value, msgs[k].value_len, &st, err, sizeof(err)), 0);
+        if (st->state == FERRY_STATUS_PUBLISHED)
+            for (int i = 0; i < 3; i++) {
+                char comp[32];
+                snprintf(comp, sizeof(comp), "worker:x%d", i);
+                per_worker[i] += !strcmp(st->component, comp);
+            }
+        ferry_status_free(st);
+    }
+    it_msgs_free(msgs, n);
+    ck_assert_int_eq(per_worker[0] + per_worker[1] + per_worker[2], 30);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(per_worker[i] > 0, "worker x%d exported nothing", i);
+    world_destroy(&w);
+}
+END_TEST
+
+START_TEST(test_bad_requests_rejected_worker_keeps_serving)
+{
+    world_t w;
+    it_msg_t *msgs;
+    size_t n;
+    int rejected = 0, published = 0;
+    char err[512];
+    static const char garbage[] = "\x00\x01\x02 not a request";
+
+    world_init(&w, "wk.bad", 500, 3, "{ \"session_timeout_ms\": 6000 }");
+    world_start_worker(&w, "b1");
+    it_produce(w.requests, "k", garbage, sizeof(garbage) - 1);
+    const char *unknown_env = "{\"export_id\":\"bad-env\",\"source\":\"dev\",\"target\":\"staging\","
+                              "\"objects\":[\"Queue\"]}";
+    it_produce(w.requests, "k", unknown_env, strlen(unknown_env));
+    const char *unknown_obj = "{\"export_id\":\"bad-obj\",\"source\":\"dev\",\"target\":\"prod\","
+                              "\"objects\":[\"Queue\",\"NoSuchThing\"]}";
+    it_produce(w.requests, "k", unknown_obj, strlen(unknown_obj));
+    publish_request(&w, "good-1", "[\"Picklist\"]", NULL);
+
+    n = wait_for(w.records, "ExportEnd", 1, 60000, &msgs);
+    ck_assert_int_eq(count_type(msgs, n, "ExportEnd"), 1);
+    it_msgs_free(msgs, n);
+
+    n = it_consume_all(w.dlq, "read_committed", 5000, &msgs);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_mem_eq(msgs[0].value, garbage, sizeof(garbage) - 1);
+    it_msgs_free(msgs, n);
+
+    n = wait_for(w.status, "StatusEvent", 5, 30000, &msgs);
+    for (size_t k = 0; k < n; k++) {
+        ferry_status_t *st = NULL;
+        ck_assert_int_eq(ferry_status_decode(msgs[k].value, msgs[k].value_len, &st, err, sizeof(err)), 0);
+        if (st->state == FERRY_STATUS_REJECTED) {
+            rejected++;
+            ck_assert_ptr_nonnull(st->reason);
+            if (!strcmp(st->export_id, "bad-env"))
+                ck_assert_ptr_nonnull(strstr(st->reason, "staging"));
+            if (!strcmp(st->export_id, "bad-obj"))
+                ck_assert_ptr_nonnull(strstr(st->reason, "NoSuchThing"));
+        }
+        published += st->state == FERRY_STATUS_PUBLISHED;
+        ferry_status_free(st);
+    }
+    it_msgs_free(msgs, n);
+    ck_assert_int_eq(rejected, 3);
+    ck_assert_int_eq(published, 1);
+    world_destroy(&w);
+}
+END_TEST
+
+/* The broker stopped for 10 s in the middle of an export and started again:
+ * the export completes or is redone, and exactly one complete export becomes
+ * visible. Needs the broker managed by deploy/local/kafka.sh (FERRY_KAFKA_DIR,
+ * set by tests/run.sh). */
+START_TEST(test_broker_restart_mid_export)
+{
+    const char *kdir = getenv("FERRY_KAFKA_DIR");
+    world_t w;
+    it_msg_t *msgs;
+    char **names;
+    size_t n, nnames;
+    int64_t deadline;
+
+    ck_assert_msg(kdir && *kdir, "FERRY_KAFKA_DIR must name the broker of deploy/local/kafka.sh");
+    world_init(&w, "wk.restart", 200000, 3,
+               "{ \"session_timeout_ms\": 6000, \"transaction_timeout_ms\": 60000 }");
+    nnames = expected_plan(w.dev_uri, "Order__CST", &names);
+    world_start_worker(&w, "r1");
+    publish_request(&w, "restart-1", "[\"Order__CST\"]", NULL);
+    deadline = ferry_now_ms() + 60000;
+    while (it_high_watermarks(w.records) < 1000 && ferry_now_ms() < deadline)
+        usleep(20000);
+    ck_assert_int_ge(it_high_watermarks(w.records), 1000);
+    ck_assert_int_eq(it_sh(NULL, "FERRY_KAFKA_DIR='%s' '%s/deploy/local/kafka.sh' stop >&2", kdir,
+                           it_source_dir()),
+                     0);
+    sleep(10);
+    ck_assert_int_eq(it_sh(NULL, "FERRY_KAFKA_DIR='%s' '%s/deploy/local/kafka.sh' start >&2", kdir,
+                           it_source_dir()),
+                     0);
+    n = wait_for(w.records, "ExportEnd", 1, 180000, &msgs);
+    check_export_stream(msgs, n, "restart-1", w.dev_uri, (const char *const *)names, nnames);
+    ck_assert_int_eq(count_type(msgs, n, "ExportBegin"), 1);
+    it_msgs_free(msgs, n);
+    free_names(names, nnames);
+    world_destroy(&w);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("worker");
+    TCase *stream = tcase_create("stream"), *kill = tcase_create("kill"),
+          *restart = tcase_create("restart");
+    SRunner *sr;
+    int failed;
+
+    tcase_set_timeout(stream, 300);
+    tcase_add_test(stream, test_queue_export_matches_source_closure);
+    tcase_add_test(stream, test_bad_requests_rejected_worker_keeps_serving);
+    tcase_add_test(stream, test_three_workers_share_requests);
+    suite_add_tcase(s, stream);
+    tcase_set_timeout(kill, 300);
+    tcase_add_test(kill, test_sigkill_mid_export_redone_exactly_once);
+    suite_add_tcase(s, kill);
+    tcase_set_timeout(restart, 300);
+    tcase_add_test(restart, test_broker_restart_mid_export);
+    suite_add_tcase(s, restart);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
