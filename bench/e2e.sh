@@ -19,23 +19,8 @@ runs=${FERRY_BENCH_RUNS:-3}
 build="$top/build"
 work="$build/bench"
 
-deploy/local/deps.sh
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
-export FERRY_KAFKA_DIR="$build/kafka"
-broker_started=0
-if ! deploy/local/kafka.sh status >/dev/null 2>&1; then
-  deploy/local/kafka.sh start
-  broker_started=1
-fi
-port=$(cat "$FERRY_KAFKA_DIR/port")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "$broker_started" = 1 ]; then deploy/local/kafka.sh stop || true; fi
-}
-trap cleanup EXIT
+# shellcheck source=deploy/local/session.sh
+. "$top/deploy/local/session.sh"
 
 mkdir -p "$work"
 if [ ! -f "$work/dev-$rows.db" ]; then

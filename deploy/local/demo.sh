@@ -24,25 +24,9 @@ bin="$build"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "1/5 build and broker"
-deploy/local/deps.sh
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" >/dev/null
+# shellcheck source=deploy/local/session.sh
+. "$top/deploy/local/session.sh"
 echo "built ferry-producer, ferry-worker, ferry-import, ferry-env in $build"
-export FERRY_KAFKA_DIR="$build/kafka"
-broker_started=0
-if ! deploy/local/kafka.sh status >/dev/null 2>&1; then
-  deploy/local/kafka.sh start
-  broker_started=1
-fi
-port=$(cat "$FERRY_KAFKA_DIR/port")
-
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "$broker_started" = 1 ]; then deploy/local/kafka.sh stop || true; fi
-}
-trap cleanup EXIT
 
 say "2/5 environments"
 rm -rf "$work"

@@ -1,0 +1,120 @@
+/* import.h - ferry-import as library code: applies the export streams of one
+ * target environment's records topic to its store, each export in one
+ * database transaction, in plan order, exactly once (DESIGN.md sections 5-6).
+ *
+ * Two layers:
+ *  - ferry_import_t, the import job: a state machine fed one records-topic
+ *    message at a time (ferry_import_feed) and told when a partition reaches
+ *    its end (ferry_import_eof). It knows nothing of Kafka clients: it reads
+ *    and writes the store, reports each export's outcome through a callback,
+ *    and tells its caller where a partition must be re-read from. The unit
+ *    tests drive it directly.
+ *  - ferry_import_consumer_t, the consumer loop around it: the consumer group
+ *    member on ferry.records.<target> (offsets kept in the target store, not
+ *    in Kafka), the pauses and seeks the job asks for, and a status producer
+ *    that publishes each outcome on ferry.status.
+ *
+ * Outcomes: APPLIED (every table's rows, inserted and updated counts verified
+ * against TableEnd and ExportEnd, committed with the export id and the next
+ * offset), FAILED (rolled back; only the offset past the export is stored,
+ * so it is not retried) and SKIPPED (an export id applied before). */
+#ifndef FERRY_IMPORT_H
+#define FERRY_IMPORT_H
+
+#include "config.h"
+#include "protocol.h"
+#include "store.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ferry_import ferry_import_t;
+
+/* One message of the records topic. The header strings (NUL-terminated; NULL
+ * when the header is absent) and the payload are borrowed for the call. */
+typedef struct ferry_import_msg {
+    int32_t partition;
+    int64_t offset;
+    const char *type;      /* ferry.type: "ExportBegin", "TableMetadata", "Row"... */
+    const char *export_id; /* ferry.export */
+    const char *table;     /* ferry.table (TableMetadata, Row, TableEnd) */
+    const void *payload;
+    size_t len;
+} ferry_import_msg_t;
+
+/* Receives each export's outcome as the StatusEvent to publish (state
+ * APPLIED, FAILED or SKIPPED; component "import:<target>"). The event and its
+ * strings are valid only during the call. */
+typedef void (*ferry_import_report_cb)(const ferry_status_t *status, void *opaque);
+
+/* A new job applying to store (borrowed: it must outlive the job, and nothing
+ * else may write to it meanwhile) the records of topic, which belongs to the
+ * environment target. report may be NULL. *out is new; free with
+ * ferry_import_destroy. FERRY_ENOMEM only. */
+int ferry_import_new(ferry_store_t *store, const char *target, const char *topic,
+                     ferry_import_report_cb report, void *opaque, ferry_import_t **out,
+                     char *errstr, size_t errstr_size);
+/* Rolls back an open export (it is redone from the stored offset) and frees
+ * the job. Accepts NULL. */
+void ferry_import_destroy(ferry_import_t *imp);
+
+/* Applies one message. *seek is set to the offset msg->partition must be
+ * re-read from, or -1 when consumption simply goes on: after an export
+ * committed while messages of another export were skipped, and for a message
+ * of a partition other than the open export's (it is re-read after that
+ * export ends).
+ *
+ * A bad export is not an error of this call: it is rolled back, reported
+ * FAILED and passed over. Returns 0, or a negative FERRY_E* code (errstr says
+ * why) when the store cannot start a transaction or record an outcome; then
+ * nothing of the message was kept, no export is open, and the caller should
+ * stop: a restart resumes from the stored offsets. */
+int ferry_import_feed(ferry_import_t *imp, const ferry_import_msg_t *msg, int64_t *seek,
+                      char *errstr, size_t errstr_size);
+
+/* partition reached its end: eof_offset is the offset the consumer would read
+ * next (the last stable offset under read_committed) and high_watermark the
+ * partition's high watermark (-1 when unknown). When the export open on that
+ * partition can get no more messages (high_watermark <= eof_offset: no
+ * transaction is pending behind it), it was committed without ExportEnd and
+ * fails as cut off; otherwise it waits for the next end.
+ * *seek and the return value are as for ferry_import_feed. */
+int ferry_import_eof(ferry_import_t *imp, int32_t partition, int64_t eof_offset,
+                     int64_t high_watermark, int64_t *seek, char *errstr, size_t errstr_size);
+
+/* Rolls back the open export if it is on partition (any partition when
+ * partition is -1), without a status and without storing an offset: it is
+ * redone from the stored offset by whoever consumes the partition next
+ * (rebalance, shutdown). */
+void ferry_import_abandon(ferry_import_t *imp, int32_t partition);
+
+/* The partition of the open export, or -1 when none is open. */
+int32_t ferry_import_open_partition(const ferry_import_t *imp);
+
+/* ---- the consumer loop ---- */
+
+typedef struct ferry_import_consumer ferry_import_consumer_t;
+
+/* Opens the store of environment target (read-write), creates the records
+ * and status topics when missing, and creates the consumer (group
+ * "<importer.group_id_prefix or ferry-import-><target>", read_committed) and
+ * the idempotent status producer. cfg is borrowed and must outlive the
+ * consumer. An environment the config does not declare -> FERRY_ENOTFOUND.
+ * *out is new; free with ferry_import_consumer_destroy. */
+int ferry_import_consumer_new(const ferry_config_t *cfg, const char *target,
+                              ferry_import_consumer_t **out, char *errstr, size_t errstr_size);
+
+/* Consumes and applies until *stop is set (an open export is rolled back: it
+ * is redone from the stored offset), or, with once, until every assigned
+ * partition has reached its end with no export open. Returns 0 then, or a
+ * negative FERRY_E* code on a fatal Kafka error or a store failure. */
+int ferry_import_consumer_run(ferry_import_consumer_t *c, int once,
+                              const volatile sig_atomic_t *stop, char *errstr,
+                              size_t errstr_size);
+
+/* Rolls back an open export, leaves the group (closing the consumer), flushes
+ * pending status events and frees everything. Accepts NULL. */
+void ferry_import_consumer_destroy(ferry_import_consumer_t *c);
+
+#endif

@@ -1,0 +1,750 @@
+/* test_import.c - the import job fed with export streams built by the
+ * protocol and row encoders, against real SQLite files (no broker): each
+ * export applied atomically and exactly once, and every kind of bad stream
+ * refused with nothing applied and the offset moved past it.
+ *
+ * The source model: Profile (group 0) and ProfileAppVisibility (group 1, a
+ * detail of Profile that refers to Application, an association target that
+ * the target environment holds already, with ids 1 and 2). */
+#include "checksum.h"
+#include "error.h"
+#include "import.h"
+#include "protocol.h"
+#include "rowcodec.h"
+#include "store.h"
+
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOPIC "ferry.records.prod"
+
+/* ---- fixture: a target store, a job, the outcomes it reports ---- */
+
+typedef struct outcome {
+    ferry_status_state_t state;
+    char *export_id;
+    char *reason;
+    int64_t rows, inserted, updated;
+} outcome_t;
+
+static char dir[64], db_path[128], uri[160];
+static ferry_store_t *store;
+static ferry_import_t *job;
+static ferry_objset_t *model;
+static outcome_t outcomes[64];
+static size_t noutcomes;
+
+static void capture(const ferry_status_t *st, void *opaque)
+{
+    outcome_t *o = &outcomes[noutcomes++];
+
+    (void)opaque;
+    ck_assert_uint_lt(noutcomes, 64);
+    ck_assert_str_eq(st->component, "import:prod");
+    o->state = st->state;
+    o->export_id = strdup(st->export_id);
+    o->reason = st->reason ? strdup(st->reason) : NULL;
+    o->rows = st->rows;
+    for (size_t i = 0; i < st->ntable_stats; i++) {
+        o->inserted += st->table_stats[i].inserted;
+        o->updated += st->table_stats[i].updated;
+    }
+}
+
+static void build_model(void)
+{
+    static const char *const pav_profile[] = {"profile_id"}, *const pav_app[] = {"app_id"},
+                             *const to_id[] = {"id"};
+    ferry_object_t *app, *prof, *pav;
+
+    model = ferry_objset_new();
+    ck_assert_ptr_nonnull(app = ferry_objset_add(model, "Application"));
+    ck_assert_int_eq(ferry_object_add_field(app, "id", "INTEGER", 0, NULL, 1), 0);
+    ck_assert_int_eq(ferry_object_add_field(app, "name", "TEXT", 1, NULL, 0), 0);
+    ck_assert_ptr_nonnull(prof = ferry_objset_add(model, "Profile"));
+    ck_assert_int_eq(ferry_object_add_field(prof, "id", "INTEGER", 0, NULL, 1), 0);
+    ck_assert_int_eq(ferry_object_add_field(prof, "name", "TEXT", 0, NULL, 0), 0);
+    ck_assert_ptr_nonnull(pav = ferry_objset_add(model, "ProfileAppVisibility"));
+    ck_assert_int_eq(ferry_object_add_field(pav, "id", "INTEGER", 0, NULL, 1), 0);
+    ck_assert_int_eq(ferry_object_add_field(pav, "profile_id", "INTEGER", 0, NULL, 0), 0);
+    ck_assert_int_eq(ferry_object_add_field(pav, "app_id", "INTEGER", 1, NULL, 0), 0);
+    ck_assert_int_eq(ferry_object_add_relation(pav, "Profile", pav_profile, to_id, 1,
+                                               FERRY_REL_INCLUDE, "CASCADE"),
+                     0);
+    ck_assert_int_eq(ferry_object_add_relation(pav, "Application", pav_app, to_id, 1,
+                                               FERRY_REL_ASSOCIATION, "NO ACTION"),
+                     0);
+}
+
+static const ferry_object_t *obj(const char *name)
+{
+    const ferry_object_t *o = ferry_objset_find(model, name);
+    ck_assert_ptr_nonnull(o);
+    return o;
+}
+
+static void new_job(void)
+{
+    char err[256];
+    ck_assert_msg(ferry_import_new(store, "prod", TOPIC, capture, NULL, &job, err,
+                                   sizeof(err)) == 0,
+                  "%s", err);
+}
+
+/* prod: the Application table with ids 1 and 2, as a real target holds it. */
+static void setup(void)
+{
+    ferry_writer_t *w;
+    ferry_value_t row[2] = {{FERRY_V_INT, 1, 0, NULL, 0}, {FERRY_V_TEXT, 0, 0, "crm", 3}};
+    char err[512];
+
+    snprintf(dir, sizeof(dir), "/tmp/ferry-import-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(db_path, sizeof(db_path), "%s/prod.db", dir);
+    snprintf(uri, sizeof(uri), "sqlite:%s", db_path);
+    build_model();
+    ck_assert_msg(ferry_store_open(uri, FERRY_STORE_WRITE, &store, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_int_eq(ferry_store_begin(store, err, sizeof(err)), 0);
+    ck_assert_msg(ferry_store_apply_object(store, obj("Application"), NULL, err, sizeof(err)) ==
+                      0,
+                  "%s", err);
+    ck_assert_int_eq(ferry_store_writer_open(store, obj("Application"), &w, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    row[0].i = 2;
+    row[1].p = "mail";
+    row[1].n = 4;
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    ferry_writer_destroy(w);
+    ck_assert_int_eq(ferry_store_commit(store, err, sizeof(err)), 0);
+    noutcomes = 0;
+    new_job();
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    ferry_import_destroy(job);
+    ferry_store_destroy(store);
+    ferry_objset_destroy(model);
+    for (size_t i = 0; i < noutcomes; i++) {
+        free(outcomes[i].export_id);
+        free(outcomes[i].reason);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* ---- reading the target through its own connection ---- */
+
+static int64_t sql_int(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int64_t v = -1;
+
+    ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+static int has_table(const char *name)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_master WHERE name = '%s'", name);
+    return sql_int(sql) == 1;
+}
+
+static int is_applied(const char *export_id)
+{
+    int applied = 0;
+    char err[256];
+    ck_assert_msg(ferry_store_export_applied(store, export_id, &applied, err, sizeof(err)) == 0,
+                  "%s", err);
+    return applied;
+}
+
+static int64_t stored_offset(int32_t partition)
+{
+    int64_t next = -2;
+    char err[256];
+    ck_assert_int_eq(ferry_store_offset_get(store, TOPIC, partition, &next, err, sizeof(err)),
+                     0);
+    return next;
+}
+
+/* ---- building export streams ---- */
+
+typedef struct tmsg {
+    char type[32];
+    char export_id[64];
+    char table[64]; /* "" -> no header */
+    int no_export_header;
+    ferry_buf_t payload;
+} tmsg_t;
+
+typedef struct stream {
+    tmsg_t m[256];
+    size_t n;
+} stream_t;
+
+/* How a stream departs from a well-formed one. */
+typedef enum mutation {
+    M_NONE = 0,
+    M_ROW_BEFORE_METADATA, /* the first Profile row comes before its TableMetadata */
+    M_TABLES_SWAPPED,      /* group 1 arrives before group 0 */
+    M_TABLE_CHECKSUM,      /* Profile's TableEnd announces another checksum */
+    M_TABLE_ROWS,          /* Profile's TableEnd announces one row more */
+    M_EXPORT_TOTALS,       /* ExportEnd announces one row more */
+    M_TABLE_MISSING,       /* ProfileAppVisibility never arrives */
+    M_METADATA_FINGERPRINT,/* Profile's TableMetadata carries another table's row schema */
+    M_ROW_OTHER_SCHEMA,    /* a Profile row encoded with Application's schema */
+    M_ROW_GARBAGE,         /* a Profile row that does not decode */
+    M_NO_EXPORT_HEADER,    /* a message without ferry.export inside the export */
+    M_MISSING_PARENT,      /* a visibility row refers to Application 99 */
+    M_NO_EXPORT_END,       /* committed without ExportEnd: cut off */
+    M_ASSOC_TABLE_MISSING, /* the plan's association target is not in prod */
+} mutation_t;
+
+typedef struct spec {
+    const char *export_id;
+    ferry_content_t content;
+    int first, last;   /* Profile ids first..last; visibilities for the same ids */
+    const char *label; /* Profile names are "<label>-<id>" */
+    mutation_t mut;
+} spec_t;
+
+static tmsg_t *add(stream_t *s, const char *type, const char *export_id, const char *table)
+{
+    tmsg_t *m = &s->m[s->n++];
+
+    ck_assert_uint_lt(s->n, 256);
+    memset(m, 0, sizeof(*m));
+    snprintf(m->type, sizeof(m->type), "%s", type);
+    snprintf(m->export_id, sizeof(m->export_id), "%s", export_id);
+    snprintf(m->table, sizeof(m->table), "%s", table ? table : "");
+    return m;
+}
+
+static void add_begin(stream_t *s, const spec_t *sp)
+{
+    char *objects[] = {"Profile"};
+    ferry_request_t req = {.export_id = (char *)sp->export_id, .source = "dev", .target = "prod",
+                           .objects = objects, .nobjects = 1, .content = sp->content,
+                           .requested_at_ms = 1};
+    ferry_plan_table_t tables[2] = {{"Profile", NULL, 0}, {"ProfileAppVisibility", "Profile", 1}};
+    ferry_plan_assoc_t assocs[1] = {{"ProfileAppVisibility", "Application"}};
+    ferry_export_begin_t b = {(char *)sp->export_id, &req, tables, 2, assocs, 1, 2};
+    char err[256];
+
+    if (sp->mut == M_ASSOC_TABLE_MISSING)
+        assocs[0].to = "Applications";
+
+    ck_assert_msg(ferry_export_begin_encode(&b, &add(s, "ExportBegin", sp->export_id, NULL)->payload,
+                                            err, sizeof(err)) == 0,
+                  "%s", err);
+}
+
+/* Appends one table: metadata, rows, end; merges its checksum into total. */
+static void add_table(stream_t *s, const spec_t *sp, const char *table, int32_t group,
+                      ferry_checksum_t *total, int64_t *ntotal)
+{
+    const ferry_object_t *o = obj(table);
+    ferry_rowcodec_t *codec, *other;
+    ferry_checksum_t sum = FERRY_CHECKSUM_INIT;
+    uint64_t seeds[3];
+    int with_rows = sp->content != FERRY_CONTENT_METADATA;
+    int profile = !strcmp(table, "Profile");
+    char err[256], hex[17], name[32];
+    tmsg_t *meta = NULL;
+
+    ck_assert_int_eq(ferry_rowcodec_new(o, &codec, err, sizeof(err)), 0);
+    for (size_t i = 0; i < o->nfields; i++)
+        seeds[i] = ferry_checksum_seed(o->fields[i].name);
+    if (!(profile && sp->mut == M_ROW_BEFORE_METADATA)) {
+        ferry_table_metadata_t tm = {(char *)sp->export_id, group, NULL, o,
+                                     (char *)ferry_rowcodec_schema_json(codec),
+                                     ferry_rowcodec_fingerprint(codec), with_rows};
+        if (profile && sp->mut == M_METADATA_FINGERPRINT) {
+            ck_assert_int_eq(ferry_rowcodec_new(obj("Application"), &other, err, sizeof(err)), 0);
+            tm.row_schema_json = (char *)ferry_rowcodec_schema_json(other);
+            tm.fingerprint = ferry_rowcodec_fingerprint(other);
+        }
+        meta = add(s, "TableMetadata", sp->export_id, table);
+        ck_assert_int_eq(ferry_table_metadata_encode(&tm, &meta->payload, err, sizeof(err)), 0);
+        if (profile && sp->mut == M_METADATA_FINGERPRINT)
+            ferry_rowcodec_destroy(other);
+    }
+    for (int id = sp->first; with_rows && id <= sp->last; id++) {
+        ferry_value_t row[3] = {{FERRY_V_INT, id, 0, NULL, 0}};
+        tmsg_t *m = add(s, "Row", sp->export_id, table);
+        if (profile) {
+            snprintf(name, sizeof(name), "%s-%d", sp->label, id);
+            row[1] = (ferry_value_t){FERRY_V_TEXT, 0, 0, name, strlen(name)};
+        } else {
+            row[1] = (ferry_value_t){FERRY_V_INT, id, 0, NULL, 0};
+            row[2] = (ferry_value_t){FERRY_V_INT, 1 + id % 2, 0, NULL, 0};
+            if (sp->mut == M_MISSING_PARENT && id == sp->last)
+                row[2].i = 99;
+        }
+        if (profile && id == sp->first && sp->mut == M_ROW_OTHER_SCHEMA) {
+            ck_assert_int_eq(ferry_rowcodec_new(obj("Application"), &other, err, sizeof(err)), 0);
+            ck_assert_int_eq(ferry_rowcodec_encode(other, row, &m->payload, err, sizeof(err)), 0);
+            ferry_rowcodec_destroy(other);
+        } else if (profile && id == sp->first && sp->mut == M_ROW_GARBAGE) {
+            ck_assert_int_eq(ferry_buf_puts(&m->payload, "\xc3\x01garbage"), 0);
+        } else {
+            ck_assert_msg(ferry_rowcodec_encode(codec, row, &m->payload, err, sizeof(err)) == 0,
+                          "%s", err);
+        }
+        if (profile && id == sp->first && sp->mut == M_NO_EXPORT_HEADER)
+            m->no_export_header = 1;
+        ferry_checksum_add(&sum, seeds, row, o->nfields);
+    }
+    if (profile && sp->mut == M_ROW_BEFORE_METADATA) {
+        ferry_table_metadata_t tm = {(char *)sp->export_id, group, NULL, o,
+                                     (char *)ferry_rowcodec_schema_json(codec),
+                                     ferry_rowcodec_fingerprint(codec), with_rows};
+        meta = add(s, "TableMetadata", sp->export_id, table);
+        ck_assert_int_eq(ferry_table_metadata_encode(&tm, &meta->payload, err, sizeof(err)), 0);
+    }
+    ferry_checksum_hex(&sum, hex);
+    ferry_table_end_t te = {(char *)sp->export_id, (char *)table, (int64_t)sum.rows, hex};
+    if (profile && sp->mut == M_TABLE_CHECKSUM)
+        te.checksum = "0123456789abcdef";
+    if (profile && sp->mut == M_TABLE_ROWS)
+        te.rows++;
+    ck_assert_int_eq(ferry_table_end_encode(&te, &add(s, "TableEnd", sp->export_id, table)->payload,
+                                            err, sizeof(err)),
+                     0);
+    ferry_checksum_merge(total, &sum);
+    *ntotal += 1;
+    ferry_rowcodec_destroy(codec);
+}
+
+/* Appends a whole export to s. */
+static void build(stream_t *s, const spec_t *sp)
+{
+    ferry_checksum_t total = FERRY_CHECKSUM_INIT;
+    int64_t ntables = 0;
+    char hex[17], err[256];
+
+    add_begin(s, sp);
+    if (sp->mut == M_TABLES_SWAPPED) {
+        add_table(s, sp, "ProfileAppVisibility", 1, &total, &ntables);
+        add_table(s, sp, "Profile", 0, &total, &ntables);
+    } else {
+        add_table(s, sp, "Profile", 0, &total, &ntables);
+        if (sp->mut != M_TABLE_MISSING)
+            add_table(s, sp, "ProfileAppVisibility", 1, &total, &ntables);
+    }
+    if (sp->mut == M_NO_EXPORT_END)
+        return;
+    ferry_checksum_hex(&total, hex);
+    ferry_export_end_t end = {(char *)sp->export_id, (int32_t)ntables, (int64_t)total.rows, hex};
+    if (sp->mut == M_EXPORT_TOTALS)
+        end.rows++;
+    if (sp->mut == M_TABLE_MISSING)
+        end.tables = 2;
+    ck_assert_int_eq(ferry_export_end_encode(&end, &add(s, "ExportEnd", sp->export_id, NULL)->payload,
+                                             err, sizeof(err)),
+                     0);
+}
+
+static void stream_free(stream_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        ferry_buf_free(&s->m[i].payload);
+    s->n = 0;
+}
+
+/* ---- driving the job like a consumer of one partition ---- */
+
+static int feed_one(const stream_t *s, int32_t partition, size_t i, int64_t *seek)
+{
+    const tmsg_t *t = &s->m[i];
+    ferry_import_msg_t m = {partition, (int64_t)i, t->type,
+                            t->no_export_header ? NULL : t->export_id,
+                            t->table[0] ? t->table : NULL, t->payload.data, t->payload.len};
+    char err[512] = "";
+    int rc = ferry_import_feed(job, &m, seek, err, sizeof(err));
+
+    ck_assert_msg(rc == 0, "feed at offset %zu: %s", i, err);
+    return rc;
+}
+
+/* Reads the log (offset = index) from `from` to its end, following the
+ * seeks the job asks for, then reports the end (nothing pending behind it). */
+static void consume(const stream_t *s, int32_t partition, size_t from)
+{
+    int64_t seek;
+    char err[512];
+
+    for (size_t i = from, steps = 0; i < s->n; steps++) {
+        ck_assert_uint_lt(steps, 4 * 256);
+        feed_one(s, partition, i, &seek);
+        i = seek >= 0 ? (size_t)seek : i + 1;
+    }
+    ck_assert_int_eq(ferry_import_eof(job, partition, (int64_t)s->n, (int64_t)s->n, &seek, err,
+                                      sizeof(err)),
+                     0);
+    if (seek >= 0)
+        consume(s, partition, (size_t)seek);
+}
+
+/* ---- the refusals: one stream each, nothing applied, offset moved past ---- */
+
+static const struct {
+    const char *name;
+    ferry_content_t content;
+    mutation_t mut;
+    const char *reason; /* a substring of the FAILED reason */
+} refusals[] = {
+    {"row before its TableMetadata", FERRY_CONTENT_ALL, M_ROW_BEFORE_METADATA,
+     "a row of Profile arrived before its TableMetadata"},
+    {"group before the group it depends on", FERRY_CONTENT_ALL, M_TABLES_SWAPPED,
+     "ProfileAppVisibility (group 1) arrived before its predecessor Profile"},
+    {"table checksum mismatch", FERRY_CONTENT_ALL, M_TABLE_CHECKSUM,
+     "table Profile: TableEnd announces 3 rows with checksum 0123456789abcdef"},
+    {"table row count mismatch", FERRY_CONTENT_ALL, M_TABLE_ROWS,
+     "table Profile: TableEnd announces 4 rows"},
+    {"export totals mismatch", FERRY_CONTENT_ALL, M_EXPORT_TOTALS, "ExportEnd announces 2 tables, 7 rows"},
+    {"plan table missing", FERRY_CONTENT_ALL, M_TABLE_MISSING,
+     "ended without table ProfileAppVisibility"},
+    {"metadata fingerprint wrong", FERRY_CONTENT_ALL, M_METADATA_FINGERPRINT,
+     "schema of Profile does not match its fingerprint"},
+    {"row with an unknown fingerprint", FERRY_CONTENT_ALL, M_ROW_OTHER_SCHEMA,
+     "table Profile: the row at offset 2 does not decode"},
+    {"row that does not decode", FERRY_CONTENT_ALL, M_ROW_GARBAGE,
+     "table Profile: the row at offset 2 does not decode"},
+    {"message without export header", FERRY_CONTENT_ALL, M_NO_EXPORT_HEADER,
+     "no ferry.export header"},
+    {"row referencing a missing association target", FERRY_CONTENT_ALL, M_MISSING_PARENT,
+     "Application"},
+    {"cut off without ExportEnd", FERRY_CONTENT_ALL, M_NO_EXPORT_END,
+     "cut off without ExportEnd"},
+    {"data-only into a missing table", FERRY_CONTENT_DATA, M_NONE,
+     "data-only export: table Profile does not exist in prod"},
+    {"association target table missing", FERRY_CONTENT_ALL, M_ASSOC_TABLE_MISSING,
+     "association target Applications (referenced by ProfileAppVisibility) does not exist in "
+     "prod"},
+};
+
+START_TEST(test_bad_export_is_refused_and_nothing_applied)
+{
+    static stream_t s;
+    spec_t sp = {"bad-1", refusals[_i].content, 1, 3, "v1", refusals[_i].mut};
+
+    build(&s, &sp);
+    consume(&s, 0, 0);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_FAILED);
+    ck_assert_str_eq(outcomes[0].export_id, "bad-1");
+    ck_assert_msg(outcomes[0].reason && strstr(outcomes[0].reason, refusals[_i].reason),
+                  "%s: reason \"%s\" lacks \"%s\"", refusals[_i].name,
+                  outcomes[0].reason ? outcomes[0].reason : "(none)", refusals[_i].reason);
+    ck_assert_msg(!has_table("Profile") && !has_table("ProfileAppVisibility"),
+                  "%s: tables were created", refusals[_i].name);
+    ck_assert(!is_applied("bad-1"));
+    ck_assert_int_eq(ferry_import_open_partition(job), -1);
+    /* Not retried: the offset is past the export (or past the failing message,
+     * the rest being an orphan tail). */
+    ck_assert_int_ge(stored_offset(0), 1);
+    ck_assert_int_le(stored_offset(0), (int64_t)s.n);
+    stream_free(&s);
+}
+END_TEST
+
+/* ---- what must be applied ---- */
+
+START_TEST(test_export_applied_in_order_with_offset_and_id)
+{
+    static stream_t s;
+    spec_t sp = {"e-1", FERRY_CONTENT_ALL, 1, 10, "v1", M_NONE};
+
+    build(&s, &sp);
+    consume(&s, 2, 0);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_msg(outcomes[0].state == FERRY_STATUS_APPLIED, "%s", outcomes[0].reason);
+    ck_assert_int_eq(outcomes[0].rows, 20);
+    ck_assert_int_eq(outcomes[0].inserted, 20);
+    ck_assert_int_eq(outcomes[0].updated, 0);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile"), 10);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM ProfileAppVisibility"), 10);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile WHERE name = 'v1-7'"), 1);
+    ck_assert(is_applied("e-1"));
+    ck_assert_int_eq(stored_offset(2), (int64_t)s.n);
+    ck_assert_int_eq(stored_offset(0), -1);
+    stream_free(&s);
+}
+END_TEST
+
+START_TEST(test_second_export_updates_without_duplicates)
+{
+    static stream_t log;
+    spec_t first = {"e-1", FERRY_CONTENT_ALL, 1, 10, "v1", M_NONE};
+    spec_t second = {"e-2", FERRY_CONTENT_ALL, 6, 15, "v2", M_NONE};
+
+    build(&log, &first);
+    build(&log, &second);
+    consume(&log, 0, 0);
+    ck_assert_uint_eq(noutcomes, 2);
+    ck_assert_int_eq(outcomes[1].state, FERRY_STATUS_APPLIED);
+    ck_assert_int_eq(outcomes[1].inserted, 10); /* ids 11..15 in both tables */
+    ck_assert_int_eq(outcomes[1].updated, 10);  /* ids 6..10 in both tables */
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile"), 15);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile WHERE name LIKE 'v2-%'"), 10);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile WHERE name = 'v1-5'"), 1);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM ProfileAppVisibility"), 15);
+    stream_free(&log);
+}
+END_TEST
+
+START_TEST(test_metadata_only_creates_empty_tables)
+{
+    static stream_t s;
+    spec_t sp = {"meta-1", FERRY_CONTENT_METADATA, 1, 10, "v1", M_NONE};
+
+    build(&s, &sp);
+    consume(&s, 0, 0);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_msg(outcomes[0].state == FERRY_STATUS_APPLIED, "%s", outcomes[0].reason);
+    ck_assert(has_table("Profile") && has_table("ProfileAppVisibility"));
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile"), 0);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM ProfileAppVisibility"), 0);
+    stream_free(&s);
+}
+END_TEST
+
+START_TEST(test_data_only_into_existing_tables)
+{
+    static stream_t log;
+    spec_t meta = {"meta-1", FERRY_CONTENT_METADATA, 0, 0, "v0", M_NONE};
+    spec_t data = {"data-1", FERRY_CONTENT_DATA, 1, 4, "v1", M_NONE};
+
+    build(&log, &meta);
+    build(&log, &data);
+    consume(&log, 0, 0);
+    ck_assert_uint_eq(noutcomes, 2);
+    ck_assert_msg(outcomes[1].state == FERRY_STATUS_APPLIED, "%s", outcomes[1].reason);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile"), 4);
+    stream_free(&log);
+}
+END_TEST
+
+/* A re-fire or a worker's redo: the same export id in a new copy of its
+ * stream is skipped (reported once per copy), and changes nothing. */
+START_TEST(test_redelivered_export_is_skipped)
+{
+    static stream_t log;
+    spec_t first = {"e-1", FERRY_CONTENT_ALL, 1, 3, "v1", M_NONE};
+    spec_t again = {"e-1", FERRY_CONTENT_ALL, 1, 3, "changed", M_NONE};
+    int64_t seek;
+    size_t copy;
+
+    build(&log, &first);
+    copy = log.n;
+    build(&log, &again);
+    consume(&log, 0, 0);
+    ck_assert_uint_eq(noutcomes, 2);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_APPLIED);
+    ck_assert_int_eq(outcomes[1].state, FERRY_STATUS_SKIPPED);
+    ck_assert_str_eq(outcomes[1].export_id, "e-1");
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile WHERE name LIKE 'changed%'"), 0);
+    ck_assert_int_eq(stored_offset(0), (int64_t)copy + 1);
+    /* The same message read again (a seek back, a restart) is not reported again. */
+    feed_one(&log, 0, copy, &seek);
+    ck_assert_uint_eq(noutcomes, 2);
+    stream_free(&log);
+}
+END_TEST
+
+/* Two streams on one partition whose transactions interleave: B is skipped
+ * while A is open, then re-read from its ExportBegin once A committed. */
+START_TEST(test_interleaved_exports_both_applied)
+{
+    static stream_t a, b, log;
+    spec_t sa = {"A", FERRY_CONTENT_ALL, 1, 5, "a", M_NONE};
+    spec_t sb = {"B", FERRY_CONTENT_ALL, 6, 9, "b", M_NONE};
+    size_t i = 0, j = 0, b_end = 0;
+
+    build(&a, &sa);
+    build(&b, &sb);
+    while (i < a.n || j < b.n) {
+        if (i < a.n)
+            log.m[log.n++] = a.m[i++];
+        if (j < b.n && (i % 2 || i >= a.n))
+            log.m[log.n++] = b.m[j++];
+    }
+    a.n = b.n = 0;
+    for (size_t k = 0; k < log.n; k++)
+        if (!strcmp(log.m[k].type, "ExportEnd") && !strcmp(log.m[k].export_id, "B"))
+            b_end = k;
+    consume(&log, 1, 0);
+    ck_assert_uint_eq(noutcomes, 2);
+    ck_assert_str_eq(outcomes[0].export_id, "A");
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_APPLIED);
+    ck_assert_str_eq(outcomes[1].export_id, "B");
+    ck_assert_msg(outcomes[1].state == FERRY_STATUS_APPLIED, "%s", outcomes[1].reason);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile"), 9);
+    /* Past B; what follows is A's tail, read again and ignored. */
+    ck_assert_int_eq(stored_offset(1), (int64_t)b_end + 1);
+    stream_free(&log);
+}
+END_TEST
+
+/* The end of a partition while a transaction is pending behind it proves
+ * nothing: the rest of the export may come once that transaction commits. */
+START_TEST(test_end_with_pending_transaction_waits)
+{
+    static stream_t s;
+    spec_t sp = {"e-1", FERRY_CONTENT_ALL, 1, 3, "v1", M_NONE};
+    size_t half;
+    int64_t seek;
+    char err[256];
+
+    build(&s, &sp);
+    half = s.n / 2;
+    for (size_t i = 0; i < half; i++)
+        feed_one(&s, 0, i, &seek);
+    ck_assert_int_eq(ferry_import_eof(job, 0, (int64_t)half, (int64_t)half + 5, &seek, err,
+                                      sizeof(err)),
+                     0);
+    ck_assert_uint_eq(noutcomes, 0);
+    ck_assert_int_eq(ferry_import_open_partition(job), 0);
+    consume(&s, 0, half);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_APPLIED);
+    stream_free(&s);
+}
+END_TEST
+
+/* A message of a paused partition fetched before the pause is handed back. */
+START_TEST(test_message_of_another_partition_is_handed_back)
+{
+    static stream_t s;
+    spec_t sp = {"e-1", FERRY_CONTENT_ALL, 1, 3, "v1", M_NONE};
+    int64_t seek;
+
+    build(&s, &sp);
+    feed_one(&s, 0, 0, &seek);
+    feed_one(&s, 1, 7, &seek);
+    ck_assert_int_eq(seek, 7);
+    ck_assert_int_eq(ferry_import_open_partition(job), 0);
+    consume(&s, 0, 1);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_APPLIED);
+    stream_free(&s);
+}
+END_TEST
+
+/* Rebalance or shutdown mid-export: rolled back, no status, no offset; the
+ * export is redone in full from its ExportBegin. */
+START_TEST(test_abandoned_export_is_redone)
+{
+    static stream_t s;
+    spec_t sp = {"e-1", FERRY_CONTENT_ALL, 1, 3, "v1", M_NONE};
+    int64_t seek;
+
+    build(&s, &sp);
+    for (size_t i = 0; i < s.n - 2; i++)
+        feed_one(&s, 0, i, &seek);
+    ferry_import_abandon(job, 1); /* another partition: no effect */
+    ck_assert_int_eq(ferry_import_open_partition(job), 0);
+    ferry_import_abandon(job, 0);
+    ck_assert_int_eq(ferry_import_open_partition(job), -1);
+    ck_assert_uint_eq(noutcomes, 0);
+    ck_assert(!has_table("Profile"));
+    ck_assert_int_eq(stored_offset(0), -1);
+    /* A restarted importer starts over with a fresh job. */
+    ferry_import_destroy(job);
+    new_job();
+    consume(&s, 0, 0);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_APPLIED);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile"), 3);
+    stream_free(&s);
+}
+END_TEST
+
+/* Foreign input outside any export is passed over; the next export applies. */
+START_TEST(test_undecodable_message_outside_export_is_skipped)
+{
+    static stream_t log;
+    spec_t sp = {"e-1", FERRY_CONTENT_ALL, 1, 3, "v1", M_NONE};
+    tmsg_t *junk;
+
+    junk = add(&log, "ExportBegin", "junk-1", NULL);
+    ck_assert_int_eq(ferry_buf_puts(&junk->payload, "not avro"), 0);
+    junk = add(&log, "Row", "junk-2", "Profile");
+    ck_assert_int_eq(ferry_buf_puts(&junk->payload, "\xc3\x01zzzzzzzzzz"), 0);
+    build(&log, &sp);
+    consume(&log, 0, 0);
+    ck_assert_uint_eq(noutcomes, 2);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_FAILED); /* junk-1 is named by its header */
+    ck_assert_str_eq(outcomes[0].export_id, "junk-1");
+    ck_assert_int_eq(outcomes[1].state, FERRY_STATUS_APPLIED);
+    stream_free(&log);
+}
+END_TEST
+
+/* After a failure the partition goes on with the next export. */
+START_TEST(test_failed_export_does_not_stop_the_next)
+{
+    static stream_t log;
+    spec_t bad = {"bad-1", FERRY_CONTENT_ALL, 1, 3, "v1", M_MISSING_PARENT};
+    spec_t good = {"good-1", FERRY_CONTENT_ALL, 1, 3, "v2", M_NONE};
+
+    build(&log, &bad);
+    build(&log, &good);
+    consume(&log, 0, 0);
+    ck_assert_uint_eq(noutcomes, 2);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_FAILED);
+    ck_assert_msg(strstr(outcomes[0].reason, "ProfileAppVisibility") &&
+                      strstr(outcomes[0].reason, "Application"),
+                  "%s", outcomes[0].reason);
+    ck_assert_int_eq(outcomes[1].state, FERRY_STATUS_APPLIED);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile WHERE name LIKE 'v2-%'"), 3);
+    ck_assert(!is_applied("bad-1"));
+    ck_assert_int_eq(stored_offset(0), (int64_t)log.n);
+    stream_free(&log);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("import");
+    TCase *tc = tcase_create("job");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_bad_export_is_refused_and_nothing_applied, 0,
+                        sizeof(refusals) / sizeof(refusals[0]));
+    tcase_add_test(tc, test_export_applied_in_order_with_offset_and_id);
+    tcase_add_test(tc, test_second_export_updates_without_duplicates);
+    tcase_add_test(tc, test_metadata_only_creates_empty_tables);
+    tcase_add_test(tc, test_data_only_into_existing_tables);
+    tcase_add_test(tc, test_redelivered_export_is_skipped);
+    tcase_add_test(tc, test_interleaved_exports_both_applied);
+    tcase_add_test(tc, test_end_with_pending_transaction_waits);
+    tcase_add_test(tc, test_message_of_another_partition_is_handed_back);
+    tcase_add_test(tc, test_abandoned_export_is_redone);
+    tcase_add_test(tc, test_undecodable_message_outside_export_is_skipped);
+    tcase_add_test(tc, test_failed_export_does_not_stop_the_next);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
