@@ -6,7 +6,8 @@
 #   2. seed a source environment "dev" and a target "prod" that holds only the
 #      association targets (User, Application), as a real target would
 #   3. start one worker and one importer for prod
-#   4. export Queue, Process and the custom object Order__CST with --wait
+#   4. export Queue, Process and the custom objects Order__CST (with its
+#      detail OrderLine__CST) and its associations Customer__CST, Category__CST
 #   5. compare `ferry-env checksum` of dev and prod for the exported tables
 #
 # Exits non-zero if anything differs. Everything lives in build/demo; each run
@@ -16,7 +17,7 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$top"
 rows=${FERRY_DEMO_ROWS:-5000}
-objects=${FERRY_DEMO_OBJECTS:-Queue,Process,Order__CST}
+objects=${FERRY_DEMO_OBJECTS:-Queue,Process,Customer__CST,Category__CST,Order__CST}
 build="$top/build"
 work="$build/demo"
 bin="$build"
@@ -64,13 +65,11 @@ echo
   --objects "$objects" --wait --timeout 180
 
 say "5/5 equality check (ferry-env checksum of dev and prod)"
-tables=$("$bin/envtool/ferry-env" plan "sqlite:$work/dev.db" "${objs[@]}" --json |
-  /usr/bin/python3 -c 'import json,sys; print(" ".join(o["name"] for o in json.load(sys.stdin)["objects"]))')
-# shellcheck disable=SC2086
-"$bin/envtool/ferry-env" checksum "sqlite:$work/dev.db" $tables >"$work/dev.sums"
-# shellcheck disable=SC2086
-"$bin/envtool/ferry-env" checksum "sqlite:$work/prod.db" $tables >"$work/prod.sums"
-printf '%-28s %-40s %s\n' "dev" "" "prod"
+mapfile -t tables < <("$bin/envtool/ferry-env" plan "sqlite:$work/dev.db" "${objs[@]}" --json |
+  /usr/bin/python3 -c 'import json,sys; print("\n".join(o["name"] for o in json.load(sys.stdin)["objects"]))')
+"$bin/envtool/ferry-env" checksum "sqlite:$work/dev.db" "${tables[@]}" >"$work/dev.sums"
+"$bin/envtool/ferry-env" checksum "sqlite:$work/prod.db" "${tables[@]}" >"$work/prod.sums"
+printf '%-68s %s\n' dev prod
 paste -d'|' "$work/dev.sums" "$work/prod.sums" | awk -F'|' '{ printf "%-68s %s  %s\n", $1, $2, ($1 == $2 ? "ok" : "DIFFERS") }'
 if cmp -s "$work/dev.sums" "$work/prod.sums"; then
   echo
