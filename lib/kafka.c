@@ -221,9 +221,16 @@ int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, co
             rd_kafka_headers_destroy(hdrs);
         hdrs = NULL;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            /* A message too large or malformed is refused the same way on
+             * every retry: FERRY_EINVAL says so. */
             return ferry_errf(errstr, errstr_size,
-                              err == RD_KAFKA_RESP_ERR__FATAL ? FERRY_EFATAL : FERRY_EKAFKA,
-                              "producing to %s: %s", topic, rd_kafka_err2str(err));
+                              err == RD_KAFKA_RESP_ERR__FATAL ? FERRY_EFATAL
+                              : err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+                                      err == RD_KAFKA_RESP_ERR__INVALID_ARG
+                                  ? FERRY_EINVAL
+                                  : FERRY_EKAFKA,
+                              "producing a %zu-byte message to %s: %s", value_len, topic,
+                              rd_kafka_err2str(err));
         if (!deadline)
             deadline = ferry_now_ms() + timeout_ms;
         else if (ferry_now_ms() >= deadline)

@@ -50,7 +50,10 @@ typedef struct ferry_kafka_header {
 } ferry_kafka_header_t;
 
 /* Produces one message (payload copied), polling and retrying while the local
- * queue is full for up to timeout_ms. value may be NULL (a tombstone). */
+ * queue is full for up to timeout_ms. value may be NULL (a tombstone).
+ * FERRY_EINVAL when the message can never be produced (too large),
+ * FERRY_ETIMEOUT when the queue stayed full, FERRY_EFATAL on a fatal client
+ * error, FERRY_EKAFKA otherwise. */
 int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
                         size_t key_len, const void *value, size_t value_len,
                         const ferry_kafka_header_t *headers, size_t nheaders, int timeout_ms,

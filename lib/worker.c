@@ -1,21 +1,26 @@
 /* worker.c - the export worker's loop (see worker.h).
  *
- * State machine of one request (ferry_worker_run -> handle_request):
+ * State machine of one attempt at a request (handle_request):
  *
- *   IDLE --consumer poll returns a request--> IN_TXN      (begin_txn)
- *   IN_TXN --undecodable / invalid request--> COMMITTING  (reject: DLQ record + offset)
- *   IN_TXN --valid--> STREAMING                           (ferry_export_stream)
- *   STREAMING --stream written--> COMMITTING              (commit_request)
- *   STREAMING --source or encoding error--> ABORTING, then a new IN_TXN that
- *            only records the failure (DLQ + offset)      (fail_request)
- *   STREAMING/COMMITTING --Kafka error, stop, rebalance--> ABORTING
- *   ABORTING --abort_transaction, seek back to the request--> IDLE (redo later)
- *   COMMITTING --commit_transaction--> IDLE
- *   any --fatal client error (fenced: another worker took our id)--> FATAL
+ *   IDLE --consumer poll returns a request--> IN_TXN       (begin_txn)
+ *   IN_TXN --undecodable, wrong key, invalid--> COMMITTING (settle_bad_request:
+ *            DLQ record + offset, status rejected)
+ *   IN_TXN --valid--> STREAMING                            (ferry_export_stream)
+ *   STREAMING --stream written--> COMMITTING --> IDLE      (commit_request)
+ *   STREAMING/COMMITTING --retryable (broker, network, source busy), stop-->
+ *            ABORTING --> IDLE, consumer moved back to the request after a
+ *            backoff (abort_txn, retry_wait, rewind_to); after MAX_ATTEMPTS the
+ *            request is settled as failed
+ *   STREAMING/COMMITTING --permanent (bad source data, a message the broker
+ *            refuses)--> ABORTING --> IN_TXN --> COMMITTING  (settle_bad_request:
+ *            status failed)
+ *   any --fatal client error (fenced by a newer instance of this id)--> FATAL
  *
- * The request's offset is committed only inside the transaction that carries
- * its outcome (send_offsets_to_transaction), so the outcome and the offset
- * become visible together or not at all. The consumer is not polled while a
+ * Transactional calls follow librdkafka's contract: a retriable error retries
+ * the same call, txn_requires_abort aborts, anything else is fatal. The
+ * request's offset is committed only inside the transaction that carries its
+ * outcome (send_offsets_to_transaction), so the outcome and the offset become
+ * visible together or not at all. The consumer is not polled while a
  * transaction is open: a rebalance waits for the export (max.poll.interval.ms
  * exceeds the transaction timeout), and if the group moved on anyway the
  * offset commit fails with a stale generation and the transaction aborts.
@@ -38,6 +43,13 @@
 #include <string.h>
 
 #define TXN_CALL_TIMEOUT_MS 60000
+/* How often a transactional call that timed out is retried. */
+#define TXN_CALL_TRIES 5
+/* Attempts at one request before a retryable failure (broker or store
+ * unavailable) is settled as failed, and the backoff between them. */
+#define MAX_ATTEMPTS 8
+#define RETRY_BASE_MS 500
+#define RETRY_MAX_MS 30000
 
 enum worker_state { W_IDLE, W_IN_TXN, W_STREAMING, W_COMMITTING, W_ABORTING, W_FATAL };
 
@@ -51,7 +63,10 @@ struct ferry_worker {
     rd_kafka_t *status; /* idempotent: lifecycle events */
     ferry_buf_t buf;
     enum worker_state state;
-    int delivery_failures; /* counted by the delivery report callback */
+    rd_kafka_resp_err_t delivery_err; /* the first delivery error of the transaction */
+    int32_t retry_partition;          /* the request being retried, and how often */
+    int64_t retry_offset;
+    int retry_count;
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -59,7 +74,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     ferry_worker_t *w = opaque;
     (void)rk;
     if (m->err) {
-        w->delivery_failures++;
+        if (!w->delivery_err)
+            w->delivery_err = m->err;
         ferry_log(FERRY_LOG_WARN, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
                   rd_kafka_err2str(m->err));
     }
@@ -182,6 +198,7 @@ int ferry_worker_new(const ferry_config_t *cfg, const char *id, ferry_worker_t *
         return FERRY_ENOMEM;
     }
     w->cfg = cfg;
+    w->retry_partition = -1;
     snprintf(w->component, sizeof(w->component), "worker:%s", id);
     rc = ferry_catalog_load(ferry_config_catalog_path(cfg), &w->cat, errstr, errstr_size);
     if (!rc)
@@ -245,11 +262,21 @@ static void publish_status(ferry_worker_t *w, const ferry_request_t *req, const 
     rd_kafka_poll(w->status, 0);
 }
 
-/* A kafka error object -> a FERRY code (fatal or not) and a message. */
-static int txn_error(ferry_worker_t *w, rd_kafka_error_t *error, const char *what, char *errstr,
+/* A transactional call's error, classified the way librdkafka's contract
+ * asks (examples/transactions.c): FERRY_ETIMEOUT when the same call may be
+ * retried, FERRY_EKAFKA when the transaction must be aborted, FERRY_EFATAL
+ * when the producer cannot go on (for example fenced by a newer instance). */
+static int txn_check(ferry_worker_t *w, rd_kafka_error_t *error, const char *what, char *errstr,
                      size_t errstr_size)
 {
-    int rc = rd_kafka_error_is_fatal(error) ? FERRY_EFATAL : FERRY_EKAFKA;
+    int rc;
+
+    if (!error)
+        return FERRY_OK;
+    rc = rd_kafka_error_is_fatal(error)            ? FERRY_EFATAL
+         : rd_kafka_error_is_retriable(error)      ? FERRY_ETIMEOUT
+         : rd_kafka_error_txn_requires_abort(error) ? FERRY_EKAFKA
+                                                    : FERRY_EFATAL;
     ferry_errf(errstr, errstr_size, rc, "%s: %s", what, rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
     if (rc == FERRY_EFATAL)
@@ -260,60 +287,93 @@ static int txn_error(ferry_worker_t *w, rd_kafka_error_t *error, const char *wha
 static int begin_txn(ferry_worker_t *w, char *errstr, size_t errstr_size)
 {
     assert(w->state == W_IDLE);
-    rd_kafka_error_t *error = rd_kafka_begin_transaction(w->txp);
-    if (error)
-        return txn_error(w, error, "begin_transaction", errstr, errstr_size);
-    w->delivery_failures = 0;
+    int rc = txn_check(w, rd_kafka_begin_transaction(w->txp), "begin_transaction", errstr,
+                       errstr_size);
+    if (rc) {
+        /* begin only fails when the producer is unusable. */
+        w->state = W_FATAL;
+        return FERRY_EFATAL;
+    }
+    w->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     w->state = W_IN_TXN;
     return FERRY_OK;
 }
 
-/* Adds the request's offset to the transaction and commits it. */
+/* Delivery errors that no retry can cure: the export must be settled. */
+static int permanent_delivery_error(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_INVALID_RECORD || err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE ||
+           err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+}
+
+/* Adds the request's offset to the transaction and commits it; retriable
+ * errors retry the same call. */
 static int commit_request(ferry_worker_t *w, const rd_kafka_message_t *m, char *errstr,
                           size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(1);
     rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(w->consumer);
-    rd_kafka_error_t *error;
+    int rc, tries = 0;
 
     w->state = W_COMMITTING;
     rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt), m->partition)->offset =
         m->offset + 1;
-    error = rd_kafka_send_offsets_to_transaction(w->txp, offsets, cgmd, TXN_CALL_TIMEOUT_MS);
+    do
+        rc = txn_check(w, rd_kafka_send_offsets_to_transaction(w->txp, offsets, cgmd,
+                                                               TXN_CALL_TIMEOUT_MS),
+                       "send_offsets_to_transaction", errstr, errstr_size);
+    while (rc == FERRY_ETIMEOUT && ++tries < TXN_CALL_TRIES);
     rd_kafka_topic_partition_list_destroy(offsets);
     rd_kafka_consumer_group_metadata_destroy(cgmd);
-    if (error)
-        return txn_error(w, error, "send_offsets_to_transaction", errstr, errstr_size);
-    error = rd_kafka_commit_transaction(w->txp, TXN_CALL_TIMEOUT_MS);
-    if (error)
-        return txn_error(w, error, "commit_transaction", errstr, errstr_size);
-    if (w->delivery_failures)
-        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "%d message(s) not delivered",
-                          w->delivery_failures);
+    tries = 0;
+    while (!rc) {
+        rc = txn_check(w, rd_kafka_commit_transaction(w->txp, TXN_CALL_TIMEOUT_MS),
+                       "commit_transaction", errstr, errstr_size);
+        if (rc != FERRY_ETIMEOUT || ++tries >= TXN_CALL_TRIES)
+            break;
+        rc = FERRY_OK;
+    }
+    if (rc == FERRY_ETIMEOUT)
+        rc = FERRY_EKAFKA; /* still undecided: abort, which settles it */
+    if (rc == FERRY_EKAFKA && permanent_delivery_error(w->delivery_err))
+        rc = ferry_errf(errstr, errstr_size, FERRY_EINVAL, "a message was refused: %s",
+                        rd_kafka_err2str(w->delivery_err));
+    if (!rc)
+        w->state = W_IDLE;
+    return rc;
+}
+
+/* Aborts the open transaction: nothing of it becomes visible. */
+static int abort_txn(ferry_worker_t *w)
+{
+    char err[512];
+    int rc, tries = 0;
+
+    if (w->state == W_FATAL)
+        return FERRY_EFATAL;
+    w->state = W_ABORTING;
+    do
+        rc = txn_check(w, rd_kafka_abort_transaction(w->txp, TXN_CALL_TIMEOUT_MS),
+                       "abort_transaction", err, sizeof(err));
+    while (rc == FERRY_ETIMEOUT && ++tries < TXN_CALL_TRIES);
+    if (rc) {
+        ferry_log(FERRY_LOG_ERROR, "%s", err);
+        w->state = W_FATAL;
+        return FERRY_EFATAL;
+    }
     w->state = W_IDLE;
     return FERRY_OK;
 }
 
-/* Aborts the open transaction and moves the consumer back to the request so
- * that it is redone (by this worker, or by the partition's next owner). */
-static void abort_and_rewind(ferry_worker_t *w, const rd_kafka_message_t *m)
+/* Moves the consumer back to the request, so that it is redone (by this
+ * worker, or by the partition's next owner). */
+static void rewind_to(ferry_worker_t *w, const rd_kafka_message_t *m)
 {
+    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
     rd_kafka_error_t *error;
-    rd_kafka_topic_partition_list_t *pos;
 
-    if (w->state == W_FATAL)
-        return;
-    w->state = W_ABORTING;
-    error = rd_kafka_abort_transaction(w->txp, TXN_CALL_TIMEOUT_MS);
-    if (error) {
-        ferry_log(FERRY_LOG_ERROR, "abort_transaction: %s", rd_kafka_error_string(error));
-        if (rd_kafka_error_is_fatal(error))
-            w->state = W_FATAL;
-        rd_kafka_error_destroy(error);
-        if (w->state == W_FATAL)
-            return;
-    }
-    pos = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(pos, rd_kafka_topic_name(m->rkt), m->partition)->offset =
         m->offset;
     error = rd_kafka_seek_partitions(w->consumer, pos, 10000);
@@ -324,7 +384,6 @@ static void abort_and_rewind(ferry_worker_t *w, const rd_kafka_message_t *m)
         rd_kafka_error_destroy(error);
     }
     rd_kafka_topic_partition_list_destroy(pos);
-    w->state = W_IDLE;
 }
 
 /* Inside the open transaction: the original request goes to the DLQ with the
@@ -344,17 +403,16 @@ static int produce_dlq(ferry_worker_t *w, const rd_kafka_message_t *m, const cha
                                hdrs, 4, 10000, errstr, errstr_size);
 }
 
-static void log_export(ferry_worker_t *w, const char *export_id, const char *stream,
-                       const ferry_request_t *req, const ferry_export_stats_t *st, int64_t ms,
-                       const char *outcome, const char *reason)
+static void log_export(const char *export_id, const char *stream, const ferry_request_t *req,
+                       const ferry_export_stats_t *st, int64_t ms, const char *outcome,
+                       const char *reason)
 {
-    ferry_log(outcome[0] == 'p' ? FERRY_LOG_INFO : FERRY_LOG_WARN,
+    ferry_log(!strcmp(outcome, "published") ? FERRY_LOG_INFO : FERRY_LOG_WARN,
               "export id=%s stream=%s source=%s target=%s tables=%d rows=%" PRId64
               " bytes=%" PRId64 " ms=%" PRId64 " outcome=%s%s%s%s",
               export_id, stream, req ? req->source : "-", req ? req->target : "-",
               st ? st->tables : 0, st ? st->rows : 0, st ? st->bytes : 0, ms, outcome,
               reason ? " reason=\"" : "", reason ? reason : "", reason ? "\"" : "");
-    (void)w;
 }
 
 /* Records a request that will never succeed as it is (rejected or failed): DLQ
@@ -379,80 +437,154 @@ static int settle_bad_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     if (!rc)
         rc = commit_request(w, m, errstr, errstr_size);
     if (rc) {
-        abort_and_rewind(w, m);
-        return rc;
+        if (abort_txn(w) == FERRY_OK)
+            rewind_to(w, m);
+        return w->state == W_FATAL ? FERRY_EFATAL : rc;
     }
     publish_status(w, req, export_id, state, NULL, ferry_now_ms() - started, reason);
-    log_export(w, export_id, "-", req, NULL, ferry_now_ms() - started,
+    log_export(export_id, "-", req, NULL, ferry_now_ms() - started,
                ferry_status_state_name(state), reason);
     return FERRY_OK;
 }
 
-/* One request, from begin to commit or abort. Returns FERRY_EFATAL only when
- * the worker cannot go on. */
+/* The outcome of one attempt at a request, from its error code. */
+enum attempt { ATTEMPT_DONE, ATTEMPT_RETRY, ATTEMPT_SETTLE, ATTEMPT_FATAL };
+
+static enum attempt classify(int rc)
+{
+    switch (rc) {
+    case FERRY_OK: return ATTEMPT_DONE;
+    case FERRY_EFATAL: return ATTEMPT_FATAL;
+    /* The broker, the network or the source store may recover. */
+    case FERRY_EKAFKA:
+    case FERRY_ETIMEOUT:
+    case FERRY_EABORT:
+    case FERRY_ESTORE:
+    case FERRY_EIO: return ATTEMPT_RETRY;
+    /* The request or the source data is wrong as it is. */
+    default: return ATTEMPT_SETTLE;
+    }
+}
+
+/* Counts attempts at the request at m; after a failed one, waits before the
+ * next (exponential, capped) while serving the producers and watching stop.
+ * Returns 1 when the request has had its last attempt. */
+static int retry_wait(ferry_worker_t *w, const rd_kafka_message_t *m,
+                      const volatile sig_atomic_t *stop)
+{
+    int64_t delay, until;
+
+    if (w->retry_partition != m->partition || w->retry_offset != m->offset) {
+        w->retry_partition = m->partition;
+        w->retry_offset = m->offset;
+        w->retry_count = 0;
+    }
+    if (++w->retry_count >= MAX_ATTEMPTS)
+        return 1;
+    delay = RETRY_BASE_MS << (w->retry_count - 1);
+    until = ferry_now_ms() + (delay < RETRY_MAX_MS ? delay : RETRY_MAX_MS);
+    while (!*stop && ferry_now_ms() < until) {
+        rd_kafka_poll(w->txp, 100);
+        rd_kafka_poll(w->status, 0);
+    }
+    return 0;
+}
+
+/* One attempt at a request, from begin to commit or abort. Returns
+ * FERRY_EFATAL only when the worker cannot go on. */
 static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
                           const volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
 {
     ferry_request_t *req = NULL;
     ferry_export_t *ex = NULL;
     ferry_export_stats_t stats = {0};
-    char why[1024] = "";
+    char why[1024] = "", key[600] = "";
     int64_t started = ferry_now_ms();
     int rc;
 
-    rc = begin_txn(w, errstr, errstr_size);
-    if (rc)
-        return rc;
-
+    rc = begin_txn(w, why, sizeof(why));
+    if (rc) {
+        rewind_to(w, m);
+        goto out;
+    }
     rc = ferry_request_decode(m->payload, m->len, &req, why, sizeof(why));
     if (rc) {
-        rc = settle_bad_request(w, m, NULL, FERRY_STATUS_REJECTED, why, started, errstr,
-                                errstr_size);
+        rc = settle_bad_request(w, m, NULL, FERRY_STATUS_REJECTED, why, started, why,
+                                sizeof(why));
+        goto out;
+    }
+    /* Successive exports of one stream stay in order only if their requests
+     * share a partition: the key must be the stream key. */
+    ferry_export_key_of(req, key, sizeof(key));
+    if (m->key_len != strlen(key) || memcmp(m->key, key, m->key_len)) {
+        snprintf(why, sizeof(why),
+                 "the request's Kafka key is \"%.*s\", not its stream key \"%s\" (publish it "
+                 "with that key so that exports of one stream stay in order)",
+                 (int)(m->key_len > 200 ? 200 : m->key_len), m->key ? (const char *)m->key : "",
+                 key);
+        rc = settle_bad_request(w, m, req, FERRY_STATUS_REJECTED, why, started, why,
+                                sizeof(why));
         goto out;
     }
     rc = ferry_export_prepare(w->cfg, w->cat, req, &ex, why, sizeof(why));
-    if (rc) {
-        ferry_status_state_t state = rc == FERRY_EINVAL || rc == FERRY_ENOTFOUND
-                                         ? FERRY_STATUS_REJECTED
-                                         : FERRY_STATUS_FAILED;
-        rc = settle_bad_request(w, m, req, state, why, started, errstr, errstr_size);
+    if (rc == FERRY_EINVAL || rc == FERRY_ENOTFOUND) {
+        rc = settle_bad_request(w, m, req, FERRY_STATUS_REJECTED, why, started, why,
+                                sizeof(why));
         goto out;
     }
-    publish_status(w, req, req->export_id, FERRY_STATUS_ACCEPTED, NULL, 0, NULL);
-
-    w->state = W_STREAMING;
-    rc = ferry_export_stream(ex, w->txp, stop, &stats, why, sizeof(why));
-    if (!rc)
-        rc = commit_request(w, m, why, sizeof(why));
     if (!rc) {
+        publish_status(w, req, req->export_id, FERRY_STATUS_ACCEPTED, NULL, 0, NULL);
+        w->state = W_STREAMING;
+        rc = ferry_export_stream(ex, w->txp, stop, &stats, why, sizeof(why));
+        if (!rc)
+            rc = commit_request(w, m, why, sizeof(why));
+    }
+    switch (classify(rc)) {
+    case ATTEMPT_DONE: {
         int64_t ms = ferry_now_ms() - started;
+        w->retry_count = 0;
         publish_status(w, req, req->export_id, FERRY_STATUS_PUBLISHED, &stats, ms, NULL);
-        log_export(w, req->export_id, ferry_export_stream_key(ex), req, &stats, ms, "published",
+        log_export(req->export_id, ferry_export_stream_key(ex), req, &stats, ms, "published",
                    NULL);
-        goto out;
+        break;
     }
-    if (rc == FERRY_EFATAL || w->state == W_FATAL) {
-        ferry_errf(errstr, errstr_size, FERRY_EFATAL, "%s", why);
-        rc = FERRY_EFATAL;
-        goto out;
+    case ATTEMPT_FATAL:
+        break;
+    case ATTEMPT_RETRY:
+        if (abort_txn(w)) {
+            rc = FERRY_EFATAL;
+            break;
+        }
+        log_export(req->export_id, key, req, &stats, ferry_now_ms() - started, "aborted", why);
+        if (*stop || !retry_wait(w, m, stop)) {
+            /* Redone from the request; nothing of this attempt is visible. */
+            rewind_to(w, m);
+            rc = FERRY_OK;
+            break;
+        }
+        {
+            char last[1100];
+            snprintf(last, sizeof(last), "gave up after %d attempts: %s", MAX_ATTEMPTS, why);
+            rc = settle_bad_request(w, m, req, FERRY_STATUS_FAILED, last, started, why,
+                                    sizeof(why));
+        }
+        break;
+    case ATTEMPT_SETTLE:
+        /* The source cannot be exported as it is (bad data, a row too large):
+         * retrying would fail the same way. */
+        if (w->state != W_IDLE && abort_txn(w)) {
+            rc = FERRY_EFATAL;
+            break;
+        }
+        rc = settle_bad_request(w, m, req, FERRY_STATUS_FAILED, why, started, why, sizeof(why));
+        break;
     }
-    abort_and_rewind(w, m);
-    if (rc == FERRY_EKAFKA || rc == FERRY_ETIMEOUT || rc == FERRY_EABORT) {
-        /* The export is redone from the request: nothing of it is visible. */
-        log_export(w, req->export_id, ferry_export_stream_key(ex), req, &stats,
-                   ferry_now_ms() - started, "aborted", why);
-        rc = w->state == W_FATAL ? FERRY_EFATAL : FERRY_OK;
-        goto out;
-    }
-    /* The source cannot be exported as it is (store or encoding error):
-     * retrying would fail the same way, so settle it as failed. */
-    rc = settle_bad_request(w, m, req, FERRY_STATUS_FAILED, why, started, errstr, errstr_size);
 out:
     ferry_export_destroy(ex);
     ferry_request_free(req);
-    if (w->state == W_FATAL)
+    if (rc == FERRY_EFATAL || w->state == W_FATAL)
         return ferry_errf(errstr, errstr_size, FERRY_EFATAL, "fatal: %s", why);
-    return rc == FERRY_EFATAL ? rc : FERRY_OK;
+    return FERRY_OK;
 }
 
 int ferry_worker_run(ferry_worker_t *w, const volatile sig_atomic_t *stop, char *errstr,

@@ -10,6 +10,7 @@
 #include "store.h"
 
 #include <check.h>
+#include <sqlite3.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -305,6 +306,65 @@ START_TEST(test_sigkill_mid_export_redone_exactly_once)
 }
 END_TEST
 
+/* A source that can never be exported as it is (a column name that is not
+ * UTF-8, a row larger than any Kafka message) is settled once as failed,
+ * with one DLQ record, and the worker goes on: no retry storm, no blocked
+ * partition. */
+START_TEST(test_unexportable_source_fails_once)
+{
+    world_t w;
+    it_msg_t *msgs;
+    size_t n;
+    int failed = 0, published = 0;
+    char err[512];
+
+    world_init(&w, "wk.unexp", 500, 3, "{ \"session_timeout_ms\": 6000 }");
+    {
+        char path[700];
+        sqlite3 *db;
+        snprintf(path, sizeof(path), "%s/dev.db", w.dir);
+        ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_exec(db,
+                                      "CREATE TABLE Bad__CST (id INTEGER PRIMARY KEY, \"x\xffy\" TEXT);"
+                                      "INSERT INTO Bad__CST VALUES (1, 'a');"
+                                      "CREATE TABLE Big__CST (id INTEGER PRIMARY KEY, b BLOB);"
+                                      "INSERT INTO Big__CST VALUES (1, zeroblob(17 * 1024 * 1024));",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+    }
+    world_start_worker(&w, "u1");
+    publish_request(&w, "bad-utf8", "[\"Bad__CST\"]", NULL);
+    publish_request(&w, "too-big", "[\"Big__CST\"]", NULL);
+    publish_request(&w, "good-2", "[\"Picklist\"]", NULL);
+    n = wait_for(w.records, "ExportEnd", 1, 60000, &msgs);
+    ck_assert_int_eq(count_type(msgs, n, "ExportEnd"), 1);
+    it_msgs_free(msgs, n);
+    sleep(5); /* a retry storm would show up as more DLQ records by now */
+
+    n = it_consume_all(w.dlq, "read_committed", 5000, &msgs);
+    ck_assert_uint_eq(n, 2);
+    it_msgs_free(msgs, n);
+    n = it_consume_all(w.status, "read_committed", 5000, &msgs);
+    for (size_t k = 0; k < n; k++) {
+        ferry_status_t *st = NULL;
+        ck_assert_int_eq(ferry_status_decode(msgs[k].value, msgs[k].value_len, &st, err, sizeof(err)), 0);
+        if (st->state == FERRY_STATUS_FAILED) {
+            failed++;
+            if (!strcmp(st->export_id, "too-big"))
+                ck_assert_msg(strstr(st->reason, "too large") || strstr(st->reason, "Too large"),
+                              "reason: %s", st->reason);
+        }
+        published += st->state == FERRY_STATUS_PUBLISHED;
+        ferry_status_free(st);
+    }
+    it_msgs_free(msgs, n);
+    ck_assert_int_eq(failed, 2);
+    ck_assert_int_eq(published, 1);
+    world_destroy(&w);
+}
+END_TEST
+
 START_TEST(test_three_workers_share_requests)
 {
     world_t w;
@@ -376,10 +436,13 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
     it_produce(w.requests, "k", garbage, sizeof(garbage) - 1);
     const char *unknown_env = "{\"export_id\":\"bad-env\",\"source\":\"dev\",\"target\":\"staging\","
                               "\"objects\":[\"Queue\"]}";
-    it_produce(w.requests, "k", unknown_env, strlen(unknown_env));
+    it_produce(w.requests, "dev->staging", unknown_env, strlen(unknown_env));
     const char *unknown_obj = "{\"export_id\":\"bad-obj\",\"source\":\"dev\",\"target\":\"prod\","
                               "\"objects\":[\"Queue\",\"NoSuchThing\"]}";
-    it_produce(w.requests, "k", unknown_obj, strlen(unknown_obj));
+    it_produce(w.requests, "dev->prod", unknown_obj, strlen(unknown_obj));
+    const char *wrong_key = "{\"export_id\":\"bad-key\",\"source\":\"dev\",\"target\":\"prod\","
+                            "\"objects\":[\"Queue\"]}";
+    it_produce(w.requests, "k", wrong_key, strlen(wrong_key));
     publish_request(&w, "good-1", "[\"Picklist\"]", NULL);
 
     n = wait_for(w.records, "ExportEnd", 1, 60000, &msgs);
@@ -387,11 +450,17 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
     it_msgs_free(msgs, n);
 
     n = it_consume_all(w.dlq, "read_committed", 5000, &msgs);
-    ck_assert_uint_eq(n, 3);
-    ck_assert_mem_eq(msgs[0].value, garbage, sizeof(garbage) - 1);
+    ck_assert_uint_eq(n, 4);
+    {
+        int found = 0; /* the DLQ keeps the original bytes */
+        for (size_t k = 0; k < n; k++)
+            found += msgs[k].value_len == sizeof(garbage) - 1 &&
+                     !memcmp(msgs[k].value, garbage, sizeof(garbage) - 1);
+        ck_assert_int_eq(found, 1);
+    }
     it_msgs_free(msgs, n);
 
-    n = wait_for(w.status, "StatusEvent", 5, 30000, &msgs);
+    n = wait_for(w.status, "StatusEvent", 6, 30000, &msgs);
     for (size_t k = 0; k < n; k++) {
         ferry_status_t *st = NULL;
         ck_assert_int_eq(ferry_status_decode(msgs[k].value, msgs[k].value_len, &st, err, sizeof(err)), 0);
@@ -402,12 +471,14 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
                 ck_assert_ptr_nonnull(strstr(st->reason, "staging"));
             if (!strcmp(st->export_id, "bad-obj"))
                 ck_assert_ptr_nonnull(strstr(st->reason, "NoSuchThing"));
+            if (!strcmp(st->export_id, "bad-key"))
+                ck_assert_ptr_nonnull(strstr(st->reason, "stream key \"dev->prod\""));
         }
         published += st->state == FERRY_STATUS_PUBLISHED;
         ferry_status_free(st);
     }
     it_msgs_free(msgs, n);
-    ck_assert_int_eq(rejected, 3);
+    ck_assert_int_eq(rejected, 4);
     ck_assert_int_eq(published, 1);
     world_destroy(&w);
 }
@@ -463,6 +534,7 @@ int main(void)
     tcase_set_timeout(stream, 300);
     tcase_add_test(stream, test_queue_export_matches_source_closure);
     tcase_add_test(stream, test_bad_requests_rejected_worker_keeps_serving);
+    tcase_add_test(stream, test_unexportable_source_fails_once);
     tcase_add_test(stream, test_three_workers_share_requests);
     suite_add_tcase(s, stream);
     tcase_set_timeout(kill, 300);
