@@ -73,6 +73,11 @@ int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
         rc = rc == FERRY_EINVAL ? FERRY_ESTORE : rc;
         goto fail;
     }
+    /* Metadata and every table's rows from one snapshot: a concurrent writer
+     * cannot make the export carry a child without its parent. */
+    rc = ferry_store_snapshot(ex->source, errstr, errstr_size);
+    if (rc)
+        goto fail;
     rc = ferry_store_read_meta(ex->source, &ex->objs, errstr, errstr_size);
     if (rc)
         goto fail;

@@ -22,7 +22,11 @@
  *   contains REAL, FLOA or DOUB        real
  *   otherwise (numeric affinity)       decimal
  *
- * "(n)" or "(p, s)" after the name fills length and scale for every type. */
+ * "(n)" or "(p, s)" after the name fills length and scale for every type.
+ *
+ * Names and type words compare case-insensitively with strcasecmp: ferry never
+ * calls setlocale, so in the "C" locale it folds ASCII letters only, as SQLite
+ * folds identifiers. */
 #include "meta.h"
 
 #include "error.h"
@@ -60,16 +64,6 @@ int ferry_type_from_name(const char *name)
         if (!strcmp(name, type_names[i]))
             return (int)i;
     return -1;
-}
-
-/* ASCII-only case folding, as SQLite compares identifiers and type names. */
-static int ascii_casecmp(const char *a, const char *b)
-{
-    for (;; a++, b++) {
-        int ca = tolower((unsigned char)*a), cb = tolower((unsigned char)*b);
-        if (ca != cb || !ca)
-            return ca - cb;
-    }
 }
 
 static int contains_ci(const char *hay, const char *needle)
@@ -146,7 +140,7 @@ ferry_type_t ferry_type_from_decl(const char *decl, int *length, int *scale)
     }
     word[wlen] = '\0';
     for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
-        if (!ascii_casecmp(word, named[i].word))
+        if (!strcasecmp(word, named[i].word))
             return named[i].type;
 
     if (contains_ci(decl, "INT"))
@@ -160,20 +154,25 @@ ferry_type_t ferry_type_from_decl(const char *decl, int *length, int *scale)
     return FERRY_T_DECIMAL;
 }
 
+/* ---- names ---- */
+
+int ferry_name_reserved(const char *name)
+{
+    return !strncasecmp(name, "sqlite_", 7) || !strncasecmp(name, "ferry_", 6);
+}
+
+void ferry_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 /* ---- object set ---- */
 
 ferry_objset_t *ferry_objset_new(void)
 {
     return calloc(1, sizeof(ferry_objset_t));
-}
-
-static void strv_free(char **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 static void object_free(ferry_object_t *obj)
@@ -185,13 +184,13 @@ static void object_free(ferry_object_t *obj)
     }
     free(obj->fields);
     for (size_t i = 0; i < obj->nuniques; i++)
-        strv_free(obj->uniques[i].fields, obj->uniques[i].nfields);
+        ferry_strv_free(obj->uniques[i].fields, obj->uniques[i].nfields);
     free(obj->uniques);
     for (size_t i = 0; i < obj->nrelations; i++) {
         ferry_relation_t *r = &obj->relations[i];
         free(r->target);
-        strv_free(r->fields, r->nfields);
-        strv_free(r->to_fields, r->nfields);
+        ferry_strv_free(r->fields, r->nfields);
+        ferry_strv_free(r->to_fields, r->nfields);
         free(r->on_delete);
     }
     free(obj->relations);
@@ -256,7 +255,7 @@ const ferry_object_t *ferry_objset_find(const ferry_objset_t *set, const char *n
     if (at < set->n && !strcmp(set->objs[at]->name, name))
         return set->objs[at];
     for (size_t i = 0; i < set->n; i++)
-        if (!ascii_casecmp(set->objs[i]->name, name))
+        if (!strcasecmp(set->objs[i]->name, name))
             return set->objs[i];
     return NULL;
 }
@@ -282,7 +281,7 @@ static char **strv_dup(const char *const *src, size_t n)
         return NULL;
     for (size_t i = 0; src && i < n; i++) {
         if (src[i] && !(v[i] = strdup(src[i]))) {
-            strv_free(v, n);
+            ferry_strv_free(v, n);
             return NULL;
         }
     }
@@ -353,8 +352,8 @@ int ferry_object_add_relation(ferry_object_t *obj, const char *target,
     r->on_delete = on_delete ? strdup(on_delete) : NULL;
     if (!r->target || !r->fields || !r->to_fields || (on_delete && !r->on_delete)) {
         free(r->target);
-        strv_free(r->fields, nfields);
-        strv_free(r->to_fields, nfields);
+        ferry_strv_free(r->fields, nfields);
+        ferry_strv_free(r->to_fields, nfields);
         free(r->on_delete);
         memset(r, 0, sizeof(*r));
         return FERRY_ENOMEM;

@@ -69,6 +69,17 @@ typedef struct ferry_object {
 
 typedef struct ferry_objset ferry_objset_t;
 
+/* Limits on one object, at SQLite's default column limit (SQLITE_MAX_COLUMN):
+ * fields of an object, its unique constraints, its relations, and the fields
+ * of one unique constraint or relation. Decoders of untrusted metadata
+ * (protocol.c) and the row codec refuse more, so that checks over names, some
+ * of them quadratic, stay cheap. */
+enum {
+    FERRY_OBJECT_MAX_FIELDS = 2000,
+    FERRY_OBJECT_MAX_UNIQUES = 2000,
+    FERRY_OBJECT_MAX_RELATIONS = 2000,
+};
+
 /* Maps a declared column type ("VARCHAR(80)", "DECIMAL(10,2)", "DATETIME", "")
  * onto a ferry type, filling *length and *scale when the declaration has them
  * (either may be NULL). Never fails: unknown names follow SQLite's affinity rules. */
@@ -77,6 +88,14 @@ ferry_type_t ferry_type_from_decl(const char *decl, int *length, int *scale);
 const char *ferry_type_name(ferry_type_t type);
 /* The inverse of ferry_type_name; returns -1 for an unknown name. */
 int ferry_type_from_name(const char *name);
+
+/* 1 if name is reserved for the store or ferry's bookkeeping (prefix sqlite_ or
+ * ferry_, any case, as SQLite compares names), else 0. Such a table is never a
+ * user object and is never created from incoming metadata. */
+int ferry_name_reserved(const char *name);
+
+/* Frees the n strings of v (NULL entries allowed) and v itself. Accepts NULL. */
+void ferry_strv_free(char **v, size_t n);
 
 /* A new empty set; free with ferry_objset_destroy (accepts NULL). NULL on ENOMEM. */
 ferry_objset_t *ferry_objset_new(void);

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -26,7 +27,8 @@
 
 #include "ferry_avsc.inc"
 
-/* Items in any array of an envelope (requests have their own, lower limit). */
+/* Items in any array of an envelope (requests and a TableMetadata's object
+ * have their own, lower limits). */
 #define ARRAY_MAX 1000000
 
 /* ---- message types and their schemas ----------------------------------- */
@@ -237,9 +239,11 @@ static void w_strv(struct w *w, char *const *v, size_t n)
  * a zero value and reads nothing; r_end reports the failure once. */
 struct rd {
     ferry_avro_reader_t r;
-    const char *msg;   /* the message type's name */
-    const char *field; /* the field at fault */
+    const char *msg;     /* the message type's name */
+    const char *subject; /* what the message is about (a table), once known, or NULL */
+    const char *field;   /* the field at fault */
     int rc;
+    char why[64];        /* r.why when a failure needs a number in it */
 };
 
 /* Records rc (if it is the first failure) against field; returns 1 if the
@@ -299,6 +303,11 @@ static int r_end(struct rd *d, char *errstr, size_t errstr_size)
     if (d->rc == FERRY_ENOMEM)
         return ferry_errf(errstr, errstr_size, d->rc, "%s: out of memory decoding %s", d->msg,
                           d->field);
+    if (d->rc && d->subject)
+        return ferry_errf(errstr, errstr_size, d->rc,
+                          "%s of \"%s\": field %s: %s at body offset %zu", d->msg, d->subject,
+                          d->field, d->r.why ? d->r.why : "invalid",
+                          ferry_avro_reader_offset(&d->r));
     if (d->rc)
         return ferry_errf(errstr, errstr_size, d->rc, "%s: field %s: %s at body offset %zu",
                           d->msg, d->field, d->r.why ? d->r.why : "invalid",
@@ -375,7 +384,8 @@ static int r_next(struct rd *d, struct r_iter *it)
         if (it->in_block == 0)
             return 0; /* the end marker */
         if (it->in_block > it->max - it->total) {
-            r_fail(d, it->field, "too many items");
+            snprintf(d->why, sizeof(d->why), "more than %zu items", it->max);
+            r_fail(d, it->field, d->why);
             return 0;
         }
     }
@@ -400,13 +410,6 @@ static void *r_push(struct rd *d, void *arr, size_t n, size_t elem, const char *
     }
     memset(p + n * elem, 0, elem);
     return p;
-}
-
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
 }
 
 /* array of string (opt: of ["null", "string"]), at most max items. */
@@ -567,7 +570,7 @@ void ferry_request_free(ferry_request_t *req)
     free(req->export_id);
     free(req->source);
     free(req->target);
-    strv_free(req->objects, req->nobjects);
+    ferry_strv_free(req->objects, req->nobjects);
     free(req->schedule_id);
     free(req);
 }
@@ -722,7 +725,7 @@ static int request_from_json(const void *buf, size_t len, ferry_request_t *q, ch
                                 FERRY_REQUEST_MAX_OBJECTS);
                 break;
             }
-            strv_free(q->objects, q->nobjects);
+            ferry_strv_free(q->objects, q->nobjects);
             q->nobjects = 0;
             if (!(q->objects = calloc(n ? n : 1, sizeof(*q->objects)))) {
                 rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "request: out of memory");
@@ -1012,8 +1015,8 @@ static void get_relation(struct rd *d, ferry_object_t *obj)
 {
     size_t nfields = 0, nto = 0;
     char *target = r_str(d, "object.relations.target");
-    char **fields = r_strv(d, "object.relations.fields", ARRAY_MAX, 0, &nfields);
-    char **to = r_strv(d, "object.relations.to_fields", ARRAY_MAX, 1, &nto);
+    char **fields = r_strv(d, "object.relations.fields", FERRY_OBJECT_MAX_FIELDS, 0, &nfields);
+    char **to = r_strv(d, "object.relations.to_fields", FERRY_OBJECT_MAX_FIELDS, 1, &nto);
     char *kind = r_str(d, "object.relations.kind");
     char *on_delete = r_opt_str(d, "object.relations.on_delete");
     int k = INDEX_OF(rel_kind_names, kind);
@@ -1028,8 +1031,8 @@ static void get_relation(struct rd *d, ferry_object_t *obj)
                                           (const char *const *)to, nfields,
                                           (ferry_rel_kind_t)k, on_delete));
     free(target);
-    strv_free(fields, nfields);
-    strv_free(to, nto);
+    ferry_strv_free(fields, nfields);
+    ferry_strv_free(to, nto);
     free(kind);
     free(on_delete);
 }
@@ -1037,9 +1040,11 @@ static void get_relation(struct rd *d, ferry_object_t *obj)
 static void get_table_metadata(struct rd *d, void *p)
 {
     ferry_table_metadata_t *m = p;
-    struct r_iter fields = {"object.fields", ARRAY_MAX, 0, 0};
-    struct r_iter uniques = {"object.uniques", ARRAY_MAX, 0, 0};
-    struct r_iter rels = {"object.relations", ARRAY_MAX, 0, 0};
+    /* The limits of meta.h, checked on each block's count before any item is
+     * read: a hostile object cannot make the importer's name checks crawl. */
+    struct r_iter fields = {"object.fields", FERRY_OBJECT_MAX_FIELDS, 0, 0};
+    struct r_iter uniques = {"object.uniques", FERRY_OBJECT_MAX_UNIQUES, 0, 0};
+    struct r_iter rels = {"object.relations", FERRY_OBJECT_MAX_RELATIONS, 0, 0};
     ferry_object_t *obj = NULL;
     const uint8_t *fp;
     char *name;
@@ -1050,14 +1055,16 @@ static void get_table_metadata(struct rd *d, void *p)
         (!(m->set = ferry_objset_new()) || !(obj = ferry_objset_add(m->set, name))))
         r_check(d, "object.name", FERRY_ENOMEM);
     free(name);
+    if (obj)
+        d->subject = obj->name; /* owned by m->set, which outlives the reader */
     while (obj && r_next(d, &fields))
         get_field(d, obj);
     while (obj && r_next(d, &uniques)) {
         size_t n = 0;
-        char **v = r_strv(d, "object.uniques.fields", ARRAY_MAX, 0, &n);
+        char **v = r_strv(d, "object.uniques.fields", FERRY_OBJECT_MAX_FIELDS, 0, &n);
         if (!d->rc)
             r_check(d, "object.uniques", ferry_object_add_unique(obj, (const char *const *)v, n));
-        strv_free(v, n);
+        ferry_strv_free(v, n);
     }
     while (obj && r_next(d, &rels))
         get_relation(d, obj);
@@ -1301,7 +1308,7 @@ void ferry_schedule_free(ferry_schedule_t *m)
     free(m->id);
     free(m->source);
     free(m->target);
-    strv_free(m->objects, m->nobjects);
+    ferry_strv_free(m->objects, m->nobjects);
     free(m->cron);
     free(m);
 }

@@ -303,11 +303,17 @@ static int check_with_avro_c(const ferry_rowcodec_t *c, char *errstr, size_t err
 int ferry_rowcodec_new(const ferry_object_t *obj, ferry_rowcodec_t **out, char *errstr,
                        size_t errstr_size)
 {
-    ferry_rowcodec_t *c = calloc(1, sizeof(*c));
+    ferry_rowcodec_t *c;
     size_t n = obj->nfields ? obj->nfields : 1;
     int rc = FERRY_ENOMEM;
 
     *out = NULL;
+    /* Naming the fields compares every name with every other. */
+    if (obj->nfields > FERRY_OBJECT_MAX_FIELDS)
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "table \"%s\" has %zu fields, more than the limit of %d", obj->name,
+                          obj->nfields, FERRY_OBJECT_MAX_FIELDS);
+    c = calloc(1, sizeof(*c));
     if (!c || !(c->fields = calloc(n, sizeof(*c->fields))) ||
         !(c->values = calloc(n, sizeof(*c->values))))
         goto fail;

@@ -40,7 +40,8 @@ typedef struct ferry_rowcodec ferry_rowcodec_t;
 
 /* Builds the row schema of obj (borrowed: it must outlive the codec) and checks
  * that avro-c parses it. A name that is not valid UTF-8 -> FERRY_EINVAL naming
- * it. *out is new; free with ferry_rowcodec_destroy (accepts NULL). */
+ * it; more than FERRY_OBJECT_MAX_FIELDS fields -> FERRY_EINVAL naming the
+ * table. *out is new; free with ferry_rowcodec_destroy (accepts NULL). */
 int ferry_rowcodec_new(const ferry_object_t *obj, ferry_rowcodec_t **out, char *errstr,
                        size_t errstr_size);
 void ferry_rowcodec_destroy(ferry_rowcodec_t *c);

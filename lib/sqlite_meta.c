@@ -58,9 +58,7 @@ static int strv_push(strv_t *s, const unsigned char *str)
 
 static void strv_clear(strv_t *s)
 {
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
+    ferry_strv_free(s->v, s->n);
     s->v = NULL;
     s->n = 0;
 }
@@ -235,13 +233,6 @@ out:
     return rc;
 }
 
-/* ferry's and SQLite's own tables are not user objects. SQLite reserves the
- * sqlite_ prefix in any case. */
-static int is_internal(const char *name)
-{
-    return !strncasecmp(name, "sqlite_", 7) || !strncmp(name, "ferry_", 6);
-}
-
 int ferry_sqlite_meta_read(sqlite3 *db, ferry_objset_t **out, char *errstr, size_t errstr_size)
 {
     reader_t r = {.db = db, .errstr = errstr, .errstr_size = errstr_size};
@@ -265,7 +256,7 @@ int ferry_sqlite_meta_read(sqlite3 *db, ferry_objset_t **out, char *errstr, size
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         ferry_object_t *obj;
-        if (is_internal(name))
+        if (ferry_name_reserved(name)) /* SQLite's and ferry's own tables */
             continue;
         if (!(obj = ferry_objset_add(set, name))) {
             rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM,

@@ -83,6 +83,11 @@ int ferry_store_rollback(ferry_store_t *store)
     return store->ops->rollback(store);
 }
 
+int ferry_store_snapshot(ferry_store_t *store, char *errstr, size_t errstr_size)
+{
+    return store->ops->snapshot(store, errstr, errstr_size);
+}
+
 int ferry_store_apply_object(ferry_store_t *store, const ferry_object_t *obj, int *created,
                              char *errstr, size_t errstr_size)
 {

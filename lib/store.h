@@ -55,6 +55,17 @@ int ferry_store_begin(ferry_store_t *store, char *errstr, size_t errstr_size);
 int ferry_store_commit(ferry_store_t *store, char *errstr, size_t errstr_size);
 int ferry_store_rollback(ferry_store_t *store);
 
+/* Starts a read transaction so that every later read (metadata, cursors,
+ * checksums) sees one consistent snapshot of the store until
+ * ferry_store_destroy (or ferry_store_rollback, which ends it). Meant for
+ * reading, on a store opened either way; ferry_store_begin is refused while
+ * it lasts. Another transaction or snapshot already open -> FERRY_EORDER; the
+ * store failing -> FERRY_ESTORE, and no snapshot is open. On SQLite a
+ * snapshot of a WAL database lets writers go on; one of a rollback-journal
+ * database holds its shared lock, so writers wait (up to their busy timeout)
+ * until it ends. */
+int ferry_store_snapshot(ferry_store_t *store, char *errstr, size_t errstr_size);
+
 /* Creates obj in the store when missing, or evolves the existing table: missing
  * nullable columns are added. A conflicting column type, a new NOT NULL column
  * without default, or a different primary key -> FERRY_ECONFLICT naming the

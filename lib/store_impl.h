@@ -21,6 +21,7 @@ typedef struct ferry_store_ops {
     int (*begin)(ferry_store_t *s, char *errstr, size_t errstr_size);
     int (*commit)(ferry_store_t *s, char *errstr, size_t errstr_size);
     int (*rollback)(ferry_store_t *s);
+    int (*snapshot)(ferry_store_t *s, char *errstr, size_t errstr_size);
     int (*apply_object)(ferry_store_t *s, const ferry_object_t *obj, int *created, char *errstr,
                         size_t errstr_size);
     int (*has_object)(ferry_store_t *s, const char *name);

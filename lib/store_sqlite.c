@@ -7,13 +7,19 @@
  * types that pass a type-name grammar, literal defaults and whitelisted ON
  * DELETE actions. Values are always bound.
  *
- * Transactions (one state variable, in_txn):
+ * Transactions (one state variable, txn):
  *   idle --store_begin (BEGIN IMMEDIATE; defer_foreign_keys)--> open
  *   open --store_commit (COMMIT)--> idle; a deferred foreign-key failure keeps
  *        the transaction open, returns FERRY_ECONFLICT, and the caller rolls back
  *   open --store_rollback--> idle: the catalog cache and the bookkeeping
  *        statements are dropped, since the transaction may have created tables.
- * apply_object requires "open"; writers are destroyed before leaving it.
+ *   idle --store_snapshot (BEGIN; a read of sqlite_schema)--> snapshot: a
+ *        deferred BEGIN reads nothing, so the read pins the snapshot there and
+ *        then, before the caller's first read of metadata or rows
+ *   snapshot --store_rollback or destroy (ROLLBACK)--> idle, as from "open".
+ * apply_object requires "open"; begin and snapshot require "idle"; writers are
+ * destroyed before leaving "open". Inside a snapshot the catalog cache keys on
+ * the snapshot's schema version, so it stays right across its start and end.
  *
  * Upsert: `INSERT .. ON CONFLICT(pk) DO NOTHING`, and when that changed nothing
  * `UPDATE .. WHERE pk`: a row is never deleted (no cascade fires) and the pair
@@ -47,7 +53,7 @@ typedef struct sqlite_store {
     sqlite3 *db;
     char *path;
     int mode;
-    int in_txn;
+    enum { TXN_IDLE = 0, TXN_OPEN, TXN_SNAPSHOT } txn;
     ferry_objset_t *meta;    /* the catalog cache; NULL when stale */
     int meta_version;        /* PRAGMA schema_version it was read at */
     sqlite3_stmt *version;   /* PRAGMA schema_version */
@@ -326,7 +332,7 @@ static void sqlite_destroy(ferry_store_t *base)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
 
-    if (s->in_txn)
+    if (s->txn != TXN_IDLE)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     books_finalize(s);
     sqlite3_finalize(s->version);
@@ -506,6 +512,15 @@ done:
 
 /* ---- transactions ---- */
 
+/* FERRY_EORDER while a transaction or snapshot is open. */
+static int need_idle(sqlite_store_t *s, char *errstr, size_t errstr_size)
+{
+    if (s->txn == TXN_IDLE)
+        return FERRY_OK;
+    return ferry_errf(errstr, errstr_size, FERRY_EORDER, "store %s: a %s is already open",
+                      s->path, s->txn == TXN_OPEN ? "transaction" : "snapshot");
+}
+
 static int sqlite_begin(ferry_store_t *base, char *errstr, size_t errstr_size)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
@@ -514,12 +529,11 @@ static int sqlite_begin(ferry_store_t *base, char *errstr, size_t errstr_size)
     if (s->mode != FERRY_STORE_WRITE)
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                           "store %s is open read-only: no transaction", s->path);
-    if (s->in_txn)
-        return ferry_errf(errstr, errstr_size, FERRY_EORDER,
-                          "store %s: a transaction is already open", s->path);
+    if ((rc = need_idle(s, errstr, errstr_size)))
+        return rc;
     if ((rc = exec(s, "BEGIN IMMEDIATE", errstr, errstr_size, "beginning a transaction")))
         return rc;
-    s->in_txn = 1;
+    s->txn = TXN_OPEN;
     /* Mutual and self references are written in any order within an export;
      * parents are checked once, at commit. */
     return exec(s, "PRAGMA defer_foreign_keys=ON", errstr, errstr_size,
@@ -533,7 +547,7 @@ static int sqlite_commit(ferry_store_t *base, char *errstr, size_t errstr_size)
     sqlite_store_t *s = (sqlite_store_t *)base;
     int rc;
 
-    if (!s->in_txn)
+    if (s->txn != TXN_OPEN)
         return ferry_errf(errstr, errstr_size, FERRY_EORDER,
                           "store %s: commit without a transaction", s->path);
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -545,7 +559,7 @@ static int sqlite_commit(ferry_store_t *base, char *errstr, size_t errstr_size)
                   : ferry_errf(errstr, errstr_size, FERRY_ECONFLICT,
                                "store %s: commit failed on a foreign key", s->path);
     }
-    s->in_txn = 0;
+    s->txn = TXN_IDLE;
     forget_created(s);
     return FERRY_OK;
 }
@@ -559,10 +573,36 @@ static int sqlite_rollback(ferry_store_t *base)
     if (!sqlite3_get_autocommit(s->db) &&
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
         rc = FERRY_ESTORE;
-    s->in_txn = 0;
+    s->txn = TXN_IDLE;
     forget_created(s);
     forget_catalog(s);
     books_finalize(s);
+    return rc;
+}
+
+static int sqlite_snapshot(ferry_store_t *base, char *errstr, size_t errstr_size)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    sqlite3_stmt *st = NULL;
+    int rc, step;
+
+    if ((rc = need_idle(s, errstr, errstr_size)))
+        return rc;
+    if ((rc = exec(s, "BEGIN", errstr, errstr_size, "beginning a snapshot")))
+        return rc;
+    s->txn = TXN_SNAPSHOT;
+    /* BEGIN (deferred) takes no snapshot yet; the first read does, and the
+     * read transaction then lasts until ROLLBACK. */
+    if (!(rc = prepare(s, "SELECT count(*) FROM sqlite_schema", &st, errstr, errstr_size,
+                       "beginning a snapshot"))) {
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            ;
+        if (step != SQLITE_DONE)
+            rc = db_err(s, errstr, errstr_size, "beginning a snapshot");
+    }
+    sqlite3_finalize(st);
+    if (rc)
+        sqlite_rollback(base);
     return rc;
 }
 
@@ -701,18 +741,12 @@ static const char *on_delete_sql(const char *action)
     return NULL;
 }
 
-static int name_reserved(const char *name)
-{
-    /* As ferry_sqlite_meta_read tells user objects from internal ones. */
-    return !strncasecmp(name, "sqlite_", 7) || !strncmp(name, "ferry_", 6);
-}
-
 /* Checks everything of obj that will reach SQL text, before any statement runs. */
 static int check_object(const ferry_object_t *obj, char *errstr, size_t errstr_size)
 {
     if (!obj->name || !*obj->name)
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "object without a name");
-    if (name_reserved(obj->name))
+    if (ferry_name_reserved(obj->name))
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                           "object '%s': names starting with sqlite_ or ferry_ are reserved",
                           obj->name);
@@ -942,7 +976,7 @@ static int sqlite_apply_object(ferry_store_t *base, const ferry_object_t *obj, i
     const ferry_object_t *t;
     int rc;
 
-    if (!s->in_txn)
+    if (s->txn != TXN_OPEN)
         return ferry_errf(errstr, errstr_size, FERRY_EORDER,
                           "store %s: applying object '%s' outside a transaction", s->path,
                           obj->name);
@@ -1415,6 +1449,7 @@ static const ferry_store_ops_t sqlite_ops = {
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
+    .snapshot = sqlite_snapshot,
     .apply_object = sqlite_apply_object,
     .has_object = sqlite_has_object,
     .writer_open = sqlite_writer_open,

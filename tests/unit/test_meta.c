@@ -1,11 +1,12 @@
 /* test_meta.c - the metadata model: declared type -> ferry type (the table at
  * the top of lib/meta.c), the object set (name order, exact then
- * case-insensitive lookup) and the object builders. */
+ * case-insensitive lookup), reserved names and the object builders. */
 #include "error.h"
 #include "meta.h"
 
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* One row per line of the mapping table in meta.c, plus SQLite's documented
  * affinity surprises (https://sqlite.org/datatype3.html 3.1.1). */
@@ -95,6 +96,8 @@ static const struct {
 } finds[] = {
     {"Queue", "Queue"}, {"QUEUE", "QUEUE"}, {"queue", "QUEUE"}, {"qUEUE", "QUEUE"},
     {"Role", "role"},   {"Rol", NULL},      {"", NULL},
+    /* Only ASCII letters fold, as SQLite folds identifiers. */
+    {"\xc3\x9c" "BER", "\xc3\x9c" "ber"}, {"\xc3\xbc" "ber", NULL},
 };
 
 START_TEST(test_objset_find)
@@ -105,12 +108,45 @@ START_TEST(test_objset_find)
     ferry_objset_add(set, "Queue");
     ferry_objset_add(set, "QUEUE");
     ferry_objset_add(set, "role");
+    ferry_objset_add(set, "\xc3\x9c" "ber");
     o = ferry_objset_find(set, finds[_i].query);
     if (finds[_i].found)
         ck_assert_str_eq(o->name, finds[_i].found);
     else
         ck_assert_ptr_null(o);
     ferry_objset_destroy(set);
+}
+END_TEST
+
+/* Regression: the reserved prefixes are case-insensitive, as SQLite names are,
+ * and one helper decides for the metadata reader and the store. */
+static const struct {
+    const char *name;
+    int reserved;
+} reserved[] = {
+    {"ferry_applied", 1}, {"FERRY_APPLIED", 1}, {"Ferry_Offsets", 1}, {"ferry_", 1},
+    {"sqlite_schema", 1}, {"SQLITE_SEQUENCE", 1}, {"Sqlite_x", 1},     {"ferry", 0},
+    {"ferryboat", 0},     {"my_ferry_x", 0},      {"sqlite", 0},       {"", 0},
+    {"\xc3\x9c" "ferry_", 0},
+};
+
+START_TEST(test_name_reserved)
+{
+    ck_assert_msg(ferry_name_reserved(reserved[_i].name) == reserved[_i].reserved, "'%s'",
+                  reserved[_i].name);
+}
+END_TEST
+
+START_TEST(test_strv_free)
+{
+    char **v = calloc(3, sizeof(*v));
+
+    ck_assert_ptr_nonnull(v);
+    v[0] = strdup("a");
+    v[2] = strdup("c"); /* v[1] stays NULL */
+    ferry_strv_free(v, 3);
+    ferry_strv_free(NULL, 3);
+    ferry_strv_free(calloc(1, sizeof(char *)), 0);
 }
 END_TEST
 
@@ -177,6 +213,8 @@ int main(void)
     tcase_add_test(tc, test_type_names_round_trip);
     tcase_add_test(tc, test_objset_keeps_name_order_and_rejects_duplicates);
     tcase_add_loop_test(tc, test_objset_find, 0, sizeof(finds) / sizeof(finds[0]));
+    tcase_add_loop_test(tc, test_name_reserved, 0, sizeof(reserved) / sizeof(reserved[0]));
+    tcase_add_test(tc, test_strv_free);
     tcase_add_test(tc, test_object_builders);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

@@ -335,6 +335,75 @@ START_TEST(test_table_metadata_round_trip)
 }
 END_TEST
 
+/* Regression: a TableMetadata could carry a million fields, and the
+ * importer's name checks over them crawled. Every count of an object is
+ * capped (meta.h) before its items are read; the error names the table, the
+ * field and the limit. */
+static const struct {
+    const char *what;
+    size_t fields, uniques, unique_fields, relations, relation_fields;
+    const char *in_errstr; /* NULL: accepted */
+} meta_limits[] = {
+    {"2000 fields", 2000, 0, 0, 0, 0, NULL},
+    {"2001 fields", 2001, 0, 0, 0, 0, "field object.fields: more than 2000 items"},
+    {"2000 unique constraints", 1, 2000, 1, 0, 0, NULL},
+    {"2001 unique constraints", 1, 2001, 1, 0, 0, "field object.uniques: more than 2000 items"},
+    {"a unique constraint of 2000 fields", 1, 1, 2000, 0, 0, NULL},
+    {"a unique constraint of 2001 fields", 1, 1, 2001, 0, 0,
+     "field object.uniques.fields: more than 2000 items"},
+    {"2000 relations", 1, 0, 0, 2000, 1, NULL},
+    {"2001 relations", 1, 0, 0, 2001, 1, "field object.relations: more than 2000 items"},
+    {"a relation of 2000 fields", 1, 0, 0, 1, 2000, NULL},
+    {"a relation of 2001 fields", 1, 0, 0, 1, 2001,
+     "field object.relations.fields: more than 2000 items"},
+};
+
+START_TEST(test_table_metadata_limits)
+{
+    ferry_objset_t *set = ferry_objset_new();
+    ferry_object_t *o = ferry_objset_add(set, "wide");
+    ferry_table_metadata_t m = {"exp-1", 0, NULL, o, (char *)"\"long\"", 0, 1}, *got = NULL;
+    const char *names[2001];
+    ferry_buf_t b = FERRY_BUF_INIT;
+    char err[256] = "", name[32];
+    int rc;
+
+    for (size_t i = 0; i < meta_limits[_i].fields; i++) {
+        snprintf(name, sizeof(name), "c%zu", i);
+        ck_assert_int_eq(ferry_object_add_field(o, name, "INTEGER", 1, NULL, 0), 0);
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        names[i] = "c0";
+    for (size_t i = 0; i < meta_limits[_i].uniques; i++)
+        ck_assert_int_eq(ferry_object_add_unique(o, names, meta_limits[_i].unique_fields), 0);
+    for (size_t i = 0; i < meta_limits[_i].relations; i++)
+        ck_assert_int_eq(ferry_object_add_relation(o, "other", names, NULL,
+                                                   meta_limits[_i].relation_fields,
+                                                   FERRY_REL_ASSOCIATION, NULL),
+                         0);
+    ck_assert_int_eq(ferry_avro_fingerprint(m.row_schema_json, &m.fingerprint, err, sizeof(err)),
+                     0);
+    ck_assert_msg(ferry_table_metadata_encode(&m, &b, err, sizeof(err)) == 0, "%s", err);
+    rc = ferry_table_metadata_decode(b.data, b.len, &got, err, sizeof(err));
+    if (!meta_limits[_i].in_errstr) {
+        ck_assert_msg(rc == 0, "%s: %s", meta_limits[_i].what, err);
+        ck_assert_uint_eq(got->object->nfields, o->nfields);
+        ck_assert_uint_eq(got->object->nuniques, o->nuniques);
+        ck_assert_uint_eq(got->object->nrelations, o->nrelations);
+    } else {
+        ck_assert_msg(rc == FERRY_EDECODE, "%s: accepted", meta_limits[_i].what);
+        ck_assert_ptr_null(got);
+        ck_assert_msg(strstr(err, "TableMetadata of \"wide\"") &&
+                          strstr(err, meta_limits[_i].in_errstr),
+                      "%s: '%s' lacks the table or '%s'", meta_limits[_i].what, err,
+                      meta_limits[_i].in_errstr);
+    }
+    ferry_table_metadata_free(got);
+    ferry_buf_free(&b);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
 START_TEST(test_table_and_export_end_round_trip)
 {
     ferry_table_end_t te = {"exp-1", "Ord\xc3\xa9r", INT64_MAX, "0123456789abcdef"}, *te2 = NULL;
@@ -777,6 +846,8 @@ static Suite *protocol_suite(void)
     tcase_add_loop_test(tc, test_decoders_refuse_hostile_bodies, 0,
                         sizeof(hostile) / sizeof(hostile[0]));
     tcase_add_test(tc, test_peek);
+    tcase_add_loop_test(tc, test_table_metadata_limits, 0,
+                        sizeof(meta_limits) / sizeof(meta_limits[0]));
     suite_add_tcase(s, tc);
     tc = tcase_create("JSON request");
     tcase_add_loop_test(tc, test_json_request, 0, sizeof(json_requests) / sizeof(json_requests[0]));

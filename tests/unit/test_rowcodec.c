@@ -463,6 +463,38 @@ START_TEST(test_invalid_utf8_name_rejected)
 }
 END_TEST
 
+/* Regression: an object with a huge field count (built by hand, not decoded)
+ * stalled the codec's name assignment, which compares every name with every
+ * other. SQLite's column limit is the codec's. */
+static const struct {
+    size_t fields;
+    int rc;
+} field_limits[] = {{2000, 0}, {2001, FERRY_EINVAL}};
+
+START_TEST(test_field_count_limit)
+{
+    ferry_objset_t *set = ferry_objset_new();
+    ferry_object_t *obj = ferry_objset_add(set, "wide");
+    ferry_rowcodec_t *c = (ferry_rowcodec_t *)1;
+    char err[256] = "", name[32];
+
+    for (size_t i = 0; i < field_limits[_i].fields; i++) {
+        snprintf(name, sizeof(name), "c%zu", i);
+        ck_assert_int_eq(ferry_object_add_field(obj, name, "INTEGER", 1, NULL, 0), 0);
+    }
+    ck_assert_int_eq(ferry_rowcodec_new(obj, &c, err, sizeof(err)), field_limits[_i].rc);
+    if (field_limits[_i].rc) {
+        ck_assert_ptr_null(c);
+        ck_assert_msg(strstr(err, "table \"wide\"") && strstr(err, "limit of 2000"), "%s", err);
+    } else {
+        ck_assert_ptr_nonnull(c);
+        ck_assert_str_eq(ferry_rowcodec_field_name(c, 1999), "c1999");
+    }
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
 /* ---- messages ----------------------------------------------------------- */
 
 START_TEST(test_encode_appends_and_reuses_the_buffer)
@@ -666,6 +698,8 @@ static Suite *rowcodec_suite(void)
     tcase_add_loop_test(tc, test_record_names, 0, sizeof(records) / sizeof(records[0]));
     tcase_add_test(tc, test_name_collisions);
     tcase_add_test(tc, test_invalid_utf8_name_rejected);
+    tcase_add_loop_test(tc, test_field_count_limit, 0,
+                        sizeof(field_limits) / sizeof(field_limits[0]));
     suite_add_tcase(s, tc);
     tc = tcase_create("messages");
     tcase_add_test(tc, test_encode_appends_and_reuses_the_buffer);

@@ -114,8 +114,13 @@ static const struct {
      "g", "a INT/integer; d TEXT/text", "g"},
     {"ferry_ and sqlite_ tables, views and temp tables are not user objects",
      "CREATE TABLE ferry_applied(id); CREATE TABLE seq(id INTEGER PRIMARY KEY AUTOINCREMENT);"
-     "CREATE VIEW v AS SELECT 1; CREATE TEMP TABLE tmp(x); CREATE TABLE Ferry_x(a)",
-     "seq", "id INTEGER/integer notnull pk1", "Ferry_x|seq"},
+     "CREATE VIEW v AS SELECT 1; CREATE TEMP TABLE tmp(x); CREATE TABLE ferryboat(a)",
+     "seq", "id INTEGER/integer notnull pk1", "ferryboat|seq"},
+    /* Regression: SQLite names are case-insensitive, so is the reserved prefix. */
+    {"ferry_ in any case is reserved",
+     "CREATE TABLE FERRY_APPLIED(id); CREATE TABLE Ferry_Offsets(topic);"
+     "CREATE TABLE fErRy_x(a); CREATE TABLE t(id)",
+     "t", "id /any", "t"},
 };
 
 START_TEST(test_read_schema)

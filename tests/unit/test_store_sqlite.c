@@ -366,6 +366,10 @@ static const struct {
     {"an ON DELETE with a statement", "t", "a", "INTEGER", NULL, "CASCADE; DROP TABLE y",
      "ON DELETE"},
     {"ferry's bookkeeping name", "ferry_applied", "a", "TEXT", NULL, NULL, "reserved"},
+    {"ferry's bookkeeping name in capitals", "FERRY_APPLIED", "a", "TEXT", NULL, NULL,
+     "reserved"},
+    {"ferry's bookkeeping name in mixed case", "Ferry_Offsets", "a", "TEXT", NULL, NULL,
+     "reserved"},
     {"SQLite's own name", "sqlite_schema", "a", "TEXT", NULL, NULL, "reserved"},
 };
 
@@ -760,6 +764,147 @@ START_TEST(test_bookkeeping_round_trip)
 }
 END_TEST
 
+/* Regression: SQLite names are case-insensitive, so is ferry's reserved prefix. */
+static const char *const reserved_any_case[] = {"FERRY_APPLIED", "Ferry_Offsets", "fErRy_x"};
+
+START_TEST(test_reserved_names_in_any_case_are_not_user_objects)
+{
+    char sql[256];
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+
+    snprintf(sql, sizeof(sql), "CREATE TABLE \"%s\"(a); CREATE TABLE t(id)",
+             reserved_any_case[_i]);
+    sql_on("src.db", sql);
+    s = open_store("src.db", FERRY_STORE_READ);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_uint_eq(ferry_objset_count(objs), 1);
+    ck_assert_str_eq(ferry_objset_at(objs, 0)->name, "t");
+    ck_assert_int_eq(ferry_store_has_object(s, reserved_any_case[_i]), 0);
+    ferry_objset_destroy(objs);
+    ferry_store_destroy(s);
+}
+END_TEST
+
+/* ---- snapshots ---- */
+
+static const char *const family =
+    "CREATE TABLE parent(id INTEGER PRIMARY KEY);"
+    "CREATE TABLE child(id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL"
+    " REFERENCES parent(id) ON DELETE CASCADE);"
+    "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (10, 1);";
+
+/* The rows of table as s's cursor yields them. */
+static int count_rows(ferry_store_t *s, const ferry_objset_t *objs, const char *table)
+{
+    ferry_cursor_t *cur = NULL;
+    const ferry_value_t *row;
+    int n = 0, rc;
+
+    ck_assert_msg(ferry_store_cursor_open(s, ferry_objset_find(objs, table), &cur, err,
+                                          sizeof(err)) == 0,
+                  "%s", err);
+    while ((rc = ferry_cursor_next(cur, &row, err, sizeof(err))) == 1)
+        n++;
+    ck_assert_msg(rc == 0, "%s", err);
+    ferry_cursor_destroy(cur);
+    return n;
+}
+
+/* Regression: an export read each table in its own autocommit snapshot, so a
+ * writer committing between two tables made it carry a child without its
+ * parent. The snapshot is pinned by ferry_store_snapshot itself: the write
+ * lands before the first read of metadata or rows. */
+START_TEST(test_snapshot_hides_later_writes_from_every_table)
+{
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+
+    sql_on("src.db", "PRAGMA journal_mode=WAL");
+    sql_on("src.db", family);
+    s = open_store("src.db", FERRY_STORE_READ);
+    ck_assert_msg(ferry_store_snapshot(s, err, sizeof(err)) == 0, "%s", err);
+    sql_on("src.db", "BEGIN; INSERT INTO parent VALUES (2); INSERT INTO child VALUES (20, 2);"
+                     " COMMIT");
+    ck_assert_str_eq(query("src.db", "SELECT count(*) FROM child"), "2"); /* it did commit */
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_int_eq(count_rows(s, objs, "parent"), 1);
+    ck_assert_int_eq(count_rows(s, objs, "child"), 1);
+    ferry_store_destroy(s);
+
+    s = open_store("src.db", FERRY_STORE_READ);
+    ck_assert_int_eq(count_rows(s, objs, "parent"), 2);
+    ck_assert_int_eq(count_rows(s, objs, "child"), 2);
+    ferry_store_destroy(s);
+    ferry_objset_destroy(objs);
+}
+END_TEST
+
+START_TEST(test_snapshot_ends_with_rollback_and_refuses_nesting)
+{
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+
+    sql_on("src.db", "PRAGMA journal_mode=WAL");
+    sql_on("src.db", family);
+    s = open_store("src.db", FERRY_STORE_WRITE);
+    ck_assert_int_eq(ferry_store_has_object(s, "late"), 0); /* the catalog is cached */
+    ck_assert_int_eq(ferry_store_snapshot(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_snapshot(s, err, sizeof(err)), FERRY_EORDER);
+    ck_assert_msg(strstr(err, "a snapshot is already open"), "%s", err);
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), FERRY_EORDER);
+    ck_assert_int_eq(ferry_store_commit(s, err, sizeof(err)), FERRY_EORDER);
+    /* A schema change after the snapshot is not seen through the catalog. */
+    sql_on("src.db", "CREATE TABLE late(x); INSERT INTO parent VALUES (2)");
+    ck_assert_int_eq(ferry_store_has_object(s, "late"), 0);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_ptr_null(ferry_objset_find(objs, "late"));
+    ck_assert_int_eq(count_rows(s, objs, "parent"), 1);
+    ck_assert_int_eq(ferry_store_rollback(s), 0);
+    /* After it, the store reads the present and takes transactions again. */
+    ck_assert_int_eq(ferry_store_has_object(s, "late"), 1);
+    ck_assert_int_eq(count_rows(s, objs, "parent"), 2);
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_snapshot(s, err, sizeof(err)), FERRY_EORDER);
+    ck_assert_msg(strstr(err, "a transaction is already open"), "%s", err);
+    ck_assert_int_eq(ferry_store_commit(s, err, sizeof(err)), 0);
+    ferry_objset_destroy(objs);
+    ferry_store_destroy(s);
+}
+END_TEST
+
+/* In rollback-journal mode the snapshot is a shared lock: writers wait while
+ * it lasts, and destroy releases it even while a cursor outlives the store
+ * (which keeps the connection open). */
+START_TEST(test_snapshot_ends_with_destroy)
+{
+    char path[256];
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+    ferry_cursor_t *cur;
+    sqlite3 *db;
+
+    sql_on("src.db", family);
+    s = open_store("src.db", FERRY_STORE_READ);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_snapshot(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_cursor_open(s, ferry_objset_find(objs, "parent"), &cur, err,
+                                             sizeof(err)),
+                     0);
+    snprintf(path, sizeof(path), "%s/src.db", dir);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO parent VALUES (2)", NULL, NULL, NULL),
+                     SQLITE_BUSY);
+    ferry_store_destroy(s);
+    ck_assert_msg(sqlite3_exec(db, "INSERT INTO parent VALUES (2)", NULL, NULL, NULL) ==
+                      SQLITE_OK,
+                  "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    ferry_cursor_destroy(cur);
+    ferry_objset_destroy(objs);
+}
+END_TEST
+
 START_TEST(test_checksum_ignores_physical_order)
 {
     ferry_store_t *a, *b;
@@ -808,6 +953,11 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_rollback_leaves_nothing);
     tcase_add_test(tc, test_read_only_store_refuses_writes);
     tcase_add_test(tc, test_bookkeeping_round_trip);
+    tcase_add_loop_test(tc, test_reserved_names_in_any_case_are_not_user_objects, 0,
+                        N(reserved_any_case));
+    tcase_add_test(tc, test_snapshot_hides_later_writes_from_every_table);
+    tcase_add_test(tc, test_snapshot_ends_with_rollback_and_refuses_nesting);
+    tcase_add_test(tc, test_snapshot_ends_with_destroy);
     tcase_add_test(tc, test_checksum_ignores_physical_order);
     suite_add_tcase(s, tc);
     return s;
