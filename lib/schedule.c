@@ -155,6 +155,31 @@ void ferry_schedule_catch_up(const ferry_schedule_t *s, int64_t now_ms, int64_t 
     }
 }
 
+int ferry_schedule_first_due(const ferry_schedule_t *s, int64_t now_ms, int64_t window_ms,
+                             int64_t *due_ms)
+{
+    int64_t dues[FERRY_SCHEDULE_MAX_CATCH_UP];
+    size_t n = 0;
+
+    ferry_schedule_catch_up(s, now_ms, window_ms, dues, FERRY_SCHEDULE_MAX_CATCH_UP, &n);
+    if (n > 0) {
+        *due_ms = dues[0];
+        return FERRY_OK;
+    }
+    return ferry_schedule_next_due(s, now_ms, due_ms);
+}
+
+int ferry_schedule_advance(const ferry_schedule_t *s, int64_t due_ms, int delivered,
+                           int64_t now_ms, int64_t window_ms, int64_t *next_ms)
+{
+    if (!delivered) {
+        *next_ms = due_ms;
+        return FERRY_OK;
+    }
+    return ferry_schedule_next_due(s, due_ms > now_ms - window_ms ? due_ms : now_ms - window_ms,
+                                   next_ms);
+}
+
 int ferry_schedule_export_id(const char *schedule_id, int64_t due_ms, char *out, size_t out_size)
 {
     char due[FERRY_TIME_MAX];

@@ -58,6 +58,33 @@ int ferry_schedule_prev_due(const ferry_schedule_t *s, int64_t at_ms, int64_t *d
 void ferry_schedule_catch_up(const ferry_schedule_t *s, int64_t now_ms, int64_t window_ms,
                              int64_t *dues, size_t max, size_t *n);
 
+/* The scheduler's state per schedule is one due time: the next to fire. These
+ * two functions are its only transitions, so that a due time is left behind
+ * only once its request is known to be delivered:
+ *
+ *   take over   ferry_schedule_first_due: the earliest due time to fire now
+ *               (the first of ferry_schedule_catch_up's), else the next one.
+ *   after fire  ferry_schedule_advance: the same due time again unless the
+ *               fire's delivery was confirmed, else the next one.
+ *
+ * Firing the first due time and advancing after each delivered fire fires
+ * exactly the catch-up due times, then every later one. */
+
+/* The due time a scheduler taking s over at now_ms fires first (it may lie in
+ * the past: fire it at once). FERRY_ENOTFOUND when s has nothing left to fire
+ * (a one-shot already past at its creation): the schedule is finished. */
+int ferry_schedule_first_due(const ferry_schedule_t *s, int64_t now_ms, int64_t window_ms,
+                             int64_t *due_ms);
+
+/* The due time to fire after the fire of s at due_ms, attempted at now_ms.
+ * delivered 0 (the request was not confirmed delivered): due_ms itself, so
+ * that a later attempt fires the same due time with the same export id; a
+ * one-shot stays. delivered 1: the first due time after due_ms, skipping
+ * those missed by more than window_ms (as at a takeover); FERRY_ENOTFOUND when
+ * there is none (a one-shot that fired): the schedule is finished. */
+int ferry_schedule_advance(const ferry_schedule_t *s, int64_t due_ms, int delivered,
+                           int64_t now_ms, int64_t window_ms, int64_t *next_ms);
+
 /* Writes "<schedule_id>@<due RFC 3339>" into out. FERRY_EINVAL if it does not
  * fit (FERRY_EXPORT_ID_MAX of protocol.h always
  * does for a valid id). */

@@ -19,10 +19,24 @@
  *
  * Only one group member holds partition 0, so only one scheduler fires, except
  * for the moments of a failover, when the old owner may not know yet that it
- * lost the partition: the deterministic export ids make such repeats harmless. */
+ * lost the partition: the deterministic export ids make such repeats harmless.
+ *
+ * Each schedule in the book has one due time to fire next (entry.next_due), set
+ * by take_over() (ferry_schedule_first_due) and moved only by fire_entry()
+ * (ferry_schedule_advance), which leaves a due time behind only once the broker
+ * has confirmed the delivery of its request: a fire counts when
+ * ferry_kafka_flush() empties the producer within CONFIRM_TIMEOUT_MS and the
+ * delivery report callback counted no failure for the requests topic meanwhile.
+ * Otherwise the due time stays and fires again, with the same export id, after
+ * a back-off; a one-shot is removed (retire()) only after its delivered fire.
+ * The producer's message timeout is bounded (DELIVERY_TIMEOUT_MS), so that the
+ * outcome of a fire is known before the flush gives up; a pass stops firing
+ * after its first unconfirmed delivery and after PASS_BUDGET_MS, which keeps
+ * the loop responsive during a broker outage. */
 #include "scheduler.h"
 
 #include "error.h"
+#include "export.h"
 #include "kafka.h"
 #include "log.h"
 #include "schedule.h"
@@ -38,11 +52,26 @@
 #define PRODUCE_TIMEOUT_MS 10000
 /* The takeover window is the session timeout plus this margin for the rebalance. */
 #define WINDOW_MARGIN_MS 2000
+/* The scheduler producer's message.timeout.ms: a fire's request is delivered
+ * or reported failed within it. */
+#define DELIVERY_TIMEOUT_MS 3000
+/* How long a fire waits for its delivery report: the message timeout plus the
+ * up to one second that librdkafka takes to notice an expired message. */
+#define CONFIRM_TIMEOUT_MS (DELIVERY_TIMEOUT_MS + 1500)
+/* After an unconfirmed fire, firing pauses for a delay that doubles from the
+ * first to the second value while failures go on. */
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 16000
+/* A pass stops firing after this long (the rest fires in the next pass), so
+ * that records, rebalances and shutdown are served in between. */
+#define PASS_BUDGET_MS 2000
 
 /* The live schedules, by id; few enough (hundreds) for linear search. */
 typedef struct entry {
     ferry_schedule_t *sched; /* owned */
     int64_t next_due;        /* 0 until taken over, or when nothing is due any more */
+    int64_t retry_at;        /* after a fire that could not be queued: not before */
+    int64_t backoff_ms;      /* the current delay of such retries, 0 after a success */
 } entry_t;
 
 typedef struct book {
@@ -113,8 +142,8 @@ static entry_t *book_apply(book_t *b, const rd_kafka_message_t *m, int validate,
         b->cap = cap;
     }
     e = &b->v[b->n++];
+    memset(e, 0, sizeof(*e));
     e->sched = sched;
-    e->next_due = 0;
     return e;
 }
 
@@ -122,7 +151,8 @@ enum state { STANDBY, REBUILDING, FIRING };
 
 struct ferry_scheduler {
     const ferry_config_t *cfg;
-    const char *topic; /* the schedules topic */
+    const char *topic;          /* the schedules topic */
+    const char *requests_topic; /* where fires go */
     char *name;
     rd_kafka_t *producer, *consumer;
     enum state state;
@@ -130,6 +160,11 @@ struct ferry_scheduler {
     int64_t read_pos; /* REBUILDING: the offset after the last record applied */
     int64_t min_interval_ms, window_ms;
     book_t book;
+    /* Requests that the broker refused or that expired, counted by on_delivery(). */
+    unsigned long delivery_failures;
+    /* After an unconfirmed delivery (the broker is likely away), no fire before
+     * retry_at; backoff_ms is the current delay, 0 after a confirmed one. */
+    int64_t retry_at, backoff_ms;
     int fatal;
     char fatal_reason[512];
 };
@@ -151,14 +186,29 @@ static void on_client_error(rd_kafka_t *rk, int err, const char *reason, void *o
               rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+/* Runs inside rd_kafka_poll and rd_kafka_flush of the producer. A failed
+ * request is counted, so that fire_entry() does not take its fire as done. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
+    ferry_scheduler_t *s = opaque;
+
     (void)rk;
-    (void)opaque;
-    if (m->err)
-        ferry_log(FERRY_LOG_ERROR, "scheduler delivery failed topic=%s key=%.*s: %s",
-                  rd_kafka_topic_name(m->rkt), (int)m->key_len, (const char *)m->key,
-                  rd_kafka_err2str(m->err));
+    if (!m->err)
+        return;
+    if (strcmp(rd_kafka_topic_name(m->rkt), s->requests_topic) == 0)
+        s->delivery_failures++;
+    ferry_log(FERRY_LOG_ERROR, "scheduler delivery failed topic=%s key=%.*s: %s",
+              rd_kafka_topic_name(m->rkt), (int)m->key_len, (const char *)m->key,
+              rd_kafka_err2str(m->err));
+}
+
+/* The next delay of an exponential back-off, from *delay_ms (0: none yet). */
+static int64_t backoff(int64_t *delay_ms)
+{
+    *delay_ms = *delay_ms ? *delay_ms * 2 : BACKOFF_MIN_MS;
+    if (*delay_ms > BACKOFF_MAX_MS)
+        *delay_ms = BACKOFF_MAX_MS;
+    return *delay_ms;
 }
 
 static void start_rebuild(ferry_scheduler_t *s)
@@ -215,29 +265,37 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-/* Publishes the request of sched's fire at due. A failure is logged: the loop
- * goes on, and the next takeover fires the due time again if it is recent. */
-static void fire(ferry_scheduler_t *s, const ferry_schedule_t *sched, int64_t due, int64_t now)
+/* Queues the request of sched's fire at due, whose export id goes into id (of
+ * FERRY_EXPORT_ID_MAX bytes); the caller confirms its delivery. FERRY_EFATAL
+ * also stops the loop. */
+static int fire(ferry_scheduler_t *s, const ferry_schedule_t *sched, int64_t due, int64_t now,
+                char *id, char *err, size_t err_size)
 {
     ferry_request_t req;
-    char id[FERRY_EXPORT_ID_MAX], err[512];
-    int rc = ferry_schedule_fire_request(sched, due, now, id, sizeof(id), &req);
+    int rc = ferry_schedule_fire_request(sched, due, now, id, FERRY_EXPORT_ID_MAX, &req);
 
-    if (rc == FERRY_OK)
-        rc = ferry_scheduler_send_request(s->producer, s->cfg, &req, sched->id, err,
-                                          sizeof(err));
-    else
-        snprintf(err, sizeof(err), "no export id for due time %lld", (long long)due);
     if (rc) {
-        ferry_log(FERRY_LOG_ERROR, "scheduler fire failed schedule=%s: %s", sched->id, err);
-        if (rc == FERRY_EFATAL && !s->fatal) {
-            s->fatal = 1;
-            snprintf(s->fatal_reason, sizeof(s->fatal_reason), "%s", err);
-        }
-        return;
+        snprintf(id, FERRY_EXPORT_ID_MAX, "%s@%lld", sched->id, (long long)due);
+        return ferry_errf(err, err_size, rc, "no export id for due time %lld", (long long)due);
     }
-    ferry_log(FERRY_LOG_INFO, "scheduler fired export=%s late_ms=%lld", id,
-              (long long)(now - due));
+    rc = ferry_scheduler_send_request(s->producer, s->cfg, &req, err, err_size);
+    if (rc == FERRY_EFATAL && !s->fatal) {
+        s->fatal = 1;
+        snprintf(s->fatal_reason, sizeof(s->fatal_reason), "%s", err);
+    }
+    return rc;
+}
+
+/* Waits until every queued message is delivered or reported failed, and tells
+ * whether no request failed since the count was failures_before. */
+static int confirm(ferry_scheduler_t *s, unsigned long failures_before, char *err,
+                   size_t err_size)
+{
+    int rc = ferry_kafka_flush(s->producer, CONFIRM_TIMEOUT_MS, err, err_size);
+
+    if (!rc && s->delivery_failures != failures_before)
+        rc = ferry_errf(err, err_size, FERRY_EKAFKA, "the broker did not take the request");
+    return rc;
 }
 
 /* Removes the schedule at book index i, which has nothing left to fire, from
@@ -254,19 +312,56 @@ static void retire(ferry_scheduler_t *s, size_t i)
     book_remove_at(&s->book, i);
 }
 
-/* Fires the takeover due times of e (schedule.h's rule) and sets its next due
- * time. Returns 1 when the schedule has nothing left to fire. */
+/* Sets the first due time of e, which this scheduler takes over now (the
+ * takeover rule of schedule.h); fire_due() fires it. Returns 1 when the
+ * schedule has nothing left to fire. */
 static int take_over(ferry_scheduler_t *s, entry_t *e, int64_t now)
 {
-    int64_t dues[FERRY_SCHEDULE_MAX_CATCH_UP];
-    size_t n = 0;
-
-    ferry_schedule_catch_up(e->sched, now, s->window_ms, dues, FERRY_SCHEDULE_MAX_CATCH_UP, &n);
-    for (size_t i = 0; i < n; i++)
-        fire(s, e->sched, dues[i], now);
-    if (ferry_schedule_next_due(e->sched, now, &e->next_due))
+    if (ferry_schedule_first_due(e->sched, now, s->window_ms, &e->next_due))
         e->next_due = 0;
     return e->next_due == 0;
+}
+
+enum fired { FIRED_ALL, FIRED_SOME, NOT_QUEUED, NOT_DELIVERED };
+
+/* Fires the due times of e that have come, one at a time, each confirmed
+ * before e advances past it (ferry_schedule_advance), until deadline.
+ * FIRED_ALL: nothing due is left (e->next_due 0: finished); FIRED_SOME: the
+ * deadline came first; NOT_QUEUED: this schedule's request could not be queued
+ * (e backs off alone); NOT_DELIVERED: a request went unconfirmed (the caller
+ * backs off the whole scheduler). After a failure e->next_due is unchanged. */
+static enum fired fire_entry(ferry_scheduler_t *s, entry_t *e, int64_t now, int64_t deadline)
+{
+    char id[FERRY_EXPORT_ID_MAX], err[512];
+
+    while (e->next_due && e->next_due <= now) {
+        int64_t due = e->next_due;
+        unsigned long failures = s->delivery_failures;
+        int queued, delivered = 0;
+
+        if (ferry_now_ms() >= deadline)
+            return FIRED_SOME;
+        queued = fire(s, e->sched, due, now, id, err, sizeof(err)) == FERRY_OK;
+        if (queued)
+            delivered = confirm(s, failures, err, sizeof(err)) == FERRY_OK;
+        if (ferry_schedule_advance(e->sched, due, delivered, now, s->window_ms, &e->next_due))
+            e->next_due = 0;
+        if (!queued) {
+            e->retry_at = ferry_now_ms() + backoff(&e->backoff_ms);
+            ferry_log(FERRY_LOG_ERROR, "scheduler fire failed export=%s (retry in %lld ms): %s",
+                      id, (long long)e->backoff_ms, err);
+            return NOT_QUEUED;
+        }
+        if (!delivered) {
+            ferry_log(FERRY_LOG_ERROR, "scheduler fire not delivered export=%s: %s", id, err);
+            return NOT_DELIVERED;
+        }
+        e->backoff_ms = 0;
+        s->backoff_ms = 0;
+        ferry_log(FERRY_LOG_INFO, "scheduler fired export=%s late_ms=%lld", id,
+                  (long long)(ferry_now_ms() - due));
+    }
+    return FIRED_ALL;
 }
 
 static void finish_rebuild(ferry_scheduler_t *s)
@@ -301,33 +396,40 @@ static void query_end(ferry_scheduler_t *s)
         finish_rebuild(s);
 }
 
-/* Fires every due time that has come, and returns the earliest next one
- * (INT64_MAX if none). A due time missed by more than the takeover window (the
- * process was stopped, the host slept) is skipped, as at a takeover. */
+/* Fires every due time that has come, and returns when the next pass should
+ * fire: the earliest next due time (INT64_MAX if none), or later while backing
+ * off. A due time missed by more than the takeover window (the process was
+ * stopped, the host slept) is skipped, as at a takeover, once a fire of that
+ * schedule is delivered. */
 static int64_t fire_due(ferry_scheduler_t *s, int64_t now)
 {
-    int64_t earliest = INT64_MAX;
+    int64_t earliest = INT64_MAX, deadline = ferry_now_ms() + PASS_BUDGET_MS;
+    int paused = now < s->retry_at; /* then only the next wake-up is computed */
 
     assert(s->state == FIRING);
     for (size_t i = 0; i < s->book.n;) {
         entry_t *e = &s->book.v[i];
-        int64_t after;
+        enum fired r = FIRED_SOME;
+        int64_t wake;
 
-        while (e->next_due && e->next_due <= now) {
-            fire(s, e->sched, e->next_due, now);
-            after = e->next_due > now - s->window_ms ? e->next_due : now - s->window_ms;
-            if (ferry_schedule_next_due(e->sched, after, &e->next_due))
-                e->next_due = 0;
-        }
-        if (!e->next_due) {
+        if (!paused && !s->fatal && e->retry_at <= now)
+            r = fire_entry(s, e, now, deadline);
+        if (r == FIRED_ALL && !e->next_due) {
             retire(s, i);
             continue;
         }
-        if (e->next_due < earliest)
-            earliest = e->next_due;
+        if (r == NOT_DELIVERED) {
+            s->retry_at = ferry_now_ms() + backoff(&s->backoff_ms);
+            ferry_log(FERRY_LOG_WARN, "scheduler pauses firing for %lld ms",
+                      (long long)s->backoff_ms);
+            paused = 1;
+        }
+        wake = e->next_due > e->retry_at ? e->next_due : e->retry_at;
+        if (wake < earliest)
+            earliest = wake;
         i++;
     }
-    return earliest;
+    return earliest < s->retry_at ? s->retry_at : earliest;
 }
 
 static void handle_message(ferry_scheduler_t *s, const rd_kafka_message_t *m)
@@ -447,7 +549,7 @@ int ferry_scheduler_new(const ferry_config_t *cfg, const char *name, ferry_sched
     rd_kafka_topic_partition_list_t *topics = NULL;
     int64_t session = ferry_config_int(cfg, "scheduler", "session_timeout_ms",
                                        FERRY_SCHEDULER_SESSION_TIMEOUT_DEFAULT);
-    char session_s[24], heartbeat_s[24];
+    char session_s[24], heartbeat_s[24], delivery_s[24];
     rd_kafka_resp_err_t err;
     int rc;
 
@@ -458,6 +560,7 @@ int ferry_scheduler_new(const ferry_config_t *cfg, const char *name, ferry_sched
     }
     s->cfg = cfg;
     s->topic = ferry_config_topic(cfg, FERRY_TOPIC_SCHEDULES);
+    s->requests_topic = ferry_config_topic(cfg, FERRY_TOPIC_REQUESTS);
     s->state = STANDBY;
     s->min_interval_ms = ferry_config_int(cfg, "scheduler", "min_interval_ms",
                                           FERRY_SCHEDULER_MIN_INTERVAL_DEFAULT);
@@ -469,8 +572,10 @@ int ferry_scheduler_new(const ferry_config_t *cfg, const char *name, ferry_sched
     snprintf(heartbeat_s, sizeof(heartbeat_s), "%lld",
              (long long)(session / 10 > 100 ? session / 10 : 100));
 
+    snprintf(delivery_s, sizeof(delivery_s), "%d", DELIVERY_TIMEOUT_MS);
     rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "client.id", s->name,
-                              "enable.idempotence", "true", NULL);
+                              "enable.idempotence", "true", "message.timeout.ms", delivery_s,
+                              NULL);
     if (!rc) {
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
         rc = new_client(s, RD_KAFKA_PRODUCER, conf, &s->producer, errstr, errstr_size);
@@ -531,16 +636,17 @@ void ferry_scheduler_destroy(ferry_scheduler_t *s)
 }
 
 int ferry_scheduler_send_request(rd_kafka_t *rk, const ferry_config_t *cfg,
-                                 const ferry_request_t *req, const char *key, char *errstr,
-                                 size_t errstr_size)
+                                 const ferry_request_t *req, char *errstr, size_t errstr_size)
 {
     ferry_buf_t buf = FERRY_BUF_INIT;
+    char key[2 * FERRY_NAME_MAX + 3];
     ferry_kafka_header_t headers[] = {
         {"ferry.type", ferry_msg_type_name(FERRY_MSG_REQUEST), (size_t)-1},
         {"ferry.export", req->export_id, (size_t)-1},
     };
     int rc = ferry_request_encode(req, &buf, errstr, errstr_size);
 
+    ferry_export_key_of(req, key, sizeof(key));
     if (!rc)
         rc = ferry_kafka_produce(rk, ferry_config_topic(cfg, FERRY_TOPIC_REQUESTS),
                                  RD_KAFKA_PARTITION_UA, key, strlen(key), buf.data, buf.len,

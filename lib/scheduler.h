@@ -9,8 +9,10 @@
  * beginning to its end, fires what the takeover rule of schedule.h says
  * (ferry_schedule_catch_up, window = session timeout + 2 s), then follows
  * additions and removals live and publishes each ExportRequest when due, keyed
- * by schedule id, with export id "<schedule id>@<due RFC 3339>". A one-shot
- * ("at") schedule is removed with a tombstone once fired.
+ * by schedule id, with export id "<schedule id>@<due RFC 3339>". A fire counts
+ * once the broker confirms its delivery: until then its due time stays and
+ * fires again, with the same export id, after a back-off. A one-shot ("at")
+ * schedule is removed with a tombstone once its fire was delivered.
  *
  * Settings read from the config's "scheduler" section: group_id,
  * session_timeout_ms (default 6000) and min_interval_ms (default 1000). */
@@ -39,11 +41,13 @@ typedef struct ferry_scheduler ferry_scheduler_t;
 int ferry_scheduler_new(const ferry_config_t *cfg, const char *name, ferry_scheduler_t **out,
                         char *errstr, size_t errstr_size);
 
-/* One pass of the loop: fires what is due, then serves the clients for up to
- * timeout_ms (less when a fire is due sooner), applying schedule records and
- * group rebalances. Call it in a loop; ~100 ms keeps shutdown prompt. A failed
- * fire is logged and does not stop the loop; FERRY_EFATAL only for a fatal
- * client error, after which the caller closes and exits. */
+/* One pass of the loop: fires what is due, waiting for each fire's delivery
+ * (a few seconds at most when the broker does not answer), then serves the
+ * clients for up to timeout_ms (less when a fire is due sooner), applying
+ * schedule records and group rebalances. Call it in a loop; ~100 ms keeps
+ * shutdown prompt. A failed fire is logged and does not stop the loop: its due
+ * time fires again in a later pass, after a back-off. FERRY_EFATAL only for a
+ * fatal client error, after which the caller closes and exits. */
 int ferry_scheduler_poll(ferry_scheduler_t *s, int timeout_ms, char *errstr, size_t errstr_size);
 
 /* Whether this scheduler currently owns partition 0 and fires (for logs and
@@ -58,12 +62,12 @@ int ferry_scheduler_close(ferry_scheduler_t *s, int timeout_ms, char *errstr, si
 /* Frees s and its clients; accepts NULL. */
 void ferry_scheduler_destroy(ferry_scheduler_t *s);
 
-/* Publishes req on the requests topic with the given key (the schedule id, or
- * "source->target" for a one-off export) and the headers ferry.type and
- * ferry.export. rk is a producer; the caller flushes. */
+/* Publishes req on the requests topic with the headers ferry.type and
+ * ferry.export, keyed by its stream key (ferry_export_key_of: the schedule id,
+ * or "source->target" for a one-off export), which the worker checks. rk is a
+ * producer; the caller flushes. */
 int ferry_scheduler_send_request(rd_kafka_t *rk, const ferry_config_t *cfg,
-                                 const ferry_request_t *req, const char *key, char *errstr,
-                                 size_t errstr_size);
+                                 const ferry_request_t *req, char *errstr, size_t errstr_size);
 
 /* Publishes sched on the schedules topic, keyed by its id: it adds the
  * schedule, or replaces the one with the same id. The caller validates first

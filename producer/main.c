@@ -261,7 +261,7 @@ static int cmd_export(const args_t *a)
     int64_t now = ferry_now_ms(), at = 0;
     long timeout_s = WAIT_TIMEOUT_DEFAULT_S;
     rd_kafka_t *rk = NULL, *follow = NULL;
-    char export_id[FERRY_EXPORT_ID_MAX], id[FERRY_NAME_MAX + 1], key[2 * FERRY_NAME_MAX + 3];
+    char export_id[FERRY_EXPORT_ID_MAX], id[FERRY_NAME_MAX + 1];
     char err[1024];
     int rc = parse_job(a, &job);
 
@@ -307,8 +307,8 @@ static int cmd_export(const args_t *a)
                                .target = job.target, .objects = job.objects,
                                .nobjects = job.nobjects, .content = job.content,
                                .requested_at_ms = now};
-        snprintf(key, sizeof(key), "%s->%s", job.source, job.target);
-        if (ferry_scheduler_send_request(rk, a->cfg, &req, key, err, sizeof(err)))
+        /* Keyed by the request's stream key (ferry_export_key_of), as the worker expects. */
+        if (ferry_scheduler_send_request(rk, a->cfg, &req, err, sizeof(err)))
             rc = fail("publishing the request", err);
         if (!rc)
             rc = flush_producer(rk);

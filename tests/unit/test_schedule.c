@@ -1,11 +1,13 @@
 /* test_schedule.c - schedule rules: due times of every/cron/at schedules, the
- * takeover catch-up rule (one catch-up fire, not a burst), validation, and the
- * deterministic export id of a fire. */
+ * takeover catch-up rule (one catch-up fire, not a burst), the scheduler's
+ * per-schedule state (a due time is left behind only after a delivered fire),
+ * validation, and the deterministic export id of a fire. */
 #include "error.h"
 #include "schedule.h"
 #include "timeutil.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +149,138 @@ START_TEST(test_schedule_catch_up_keeps_the_latest)
 }
 END_TEST
 
+/* Taking over with ferry_schedule_first_due, then advancing after each
+ * delivered fire while due times have come, fires exactly the catch-up due
+ * times: the scheduler's state machine agrees with the takeover rule. */
+START_TEST(test_schedule_first_due_then_advance_fires_the_catch_up)
+{
+    ferry_schedule_t s = make(takeover_cases[_i].every, T0, takeover_cases[_i].cron,
+                              takeover_cases[_i].when, takeover_cases[_i].created);
+    int64_t now = at(takeover_cases[_i].now), due = 0;
+    size_t n = 0;
+    int rc = ferry_schedule_first_due(&s, now, 8000, &due);
+
+    while (rc == FERRY_OK && due <= now) {
+        ck_assert_msg(n < 6 && takeover_cases[_i].fires[n], "%s: extra fire %lld",
+                      takeover_cases[_i].name, (long long)due);
+        ck_assert_msg(due == at(takeover_cases[_i].fires[n]), "%s: fire %zu",
+                      takeover_cases[_i].name, n);
+        n++;
+        rc = ferry_schedule_advance(&s, due, 1, now, 8000, &due);
+    }
+    ck_assert_msg(n == 6 || !takeover_cases[_i].fires[n], "%s: only %zu fires",
+                  takeover_cases[_i].name, n);
+    /* What is left is the first due time after now, or nothing. */
+    if (rc == FERRY_OK) {
+        int64_t next = 0;
+        ck_assert_int_eq(ferry_schedule_next_due(&s, now, &next), FERRY_OK);
+        ck_assert_int_eq(due, next);
+    } else {
+        ck_assert_int_eq(rc, FERRY_ENOTFOUND);
+    }
+}
+END_TEST
+
+/* Regression: the scheduler counted a fire as done once it was queued, so a
+ * delivery failure lost it, and retired a one-shot that never reached the
+ * broker. A fire that is not delivered must leave the state as it was: the
+ * same due time (hence the same export id) fires again, however late, and a
+ * one-shot is finished only by its delivered fire. */
+static const struct {
+    const char *name;
+    const char *every, *cron, *when;
+    const char *due;       /* the fire attempted */
+    const char *now;       /* when the attempt ended */
+    const char *delivered; /* the state after a delivered fire; NULL: finished */
+} advance_cases[] = {
+    {"every, on time", "2s", NULL, NULL, "2026-11-27T10:00:02Z", "2026-11-27T10:00:02.100Z",
+     "2026-11-27T10:00:04Z"},
+    {"every, delivered after an outage: due times older than the window are skipped", "2s",
+     NULL, NULL, "2026-11-27T10:00:02Z", "2026-11-27T11:00:00Z", "2026-11-27T10:59:54Z"},
+    {"cron", NULL, "0 0 6 * * *", NULL, "2026-11-27T06:00:00Z", "2026-11-27T06:00:00.500Z",
+     "2026-11-28T06:00:00Z"},
+    {"one-shot, on time", NULL, NULL, T0, T0, "2026-11-27T10:00:00.100Z", NULL},
+    {"one-shot, an hour late", NULL, NULL, T0, T0, "2026-11-27T11:00:00Z", NULL},
+};
+
+START_TEST(test_schedule_advance_only_after_delivery)
+{
+    ferry_schedule_t s = make(advance_cases[_i].every, T0, advance_cases[_i].cron,
+                              advance_cases[_i].when, "2026-11-01T00:00:00Z");
+    int64_t due = at(advance_cases[_i].due), now = at(advance_cases[_i].now), next = 0;
+    ferry_request_t first, again;
+    char id1[FERRY_EXPORT_ID_MAX], id2[FERRY_EXPORT_ID_MAX];
+
+    /* Not delivered: unchanged, even an hour later, and the retry carries the
+     * same export id. */
+    ck_assert_int_eq(ferry_schedule_advance(&s, due, 0, now, 8000, &next), FERRY_OK);
+    ck_assert_msg(next == due, "%s: undelivered fire moved on", advance_cases[_i].name);
+    ck_assert_int_eq(ferry_schedule_advance(&s, due, 0, now + 3600000, 8000, &next), FERRY_OK);
+    ck_assert_msg(next == due, "%s: undelivered fire moved on later", advance_cases[_i].name);
+    ck_assert_int_eq(ferry_schedule_fire_request(&s, due, now, id1, sizeof(id1), &first), 0);
+    ck_assert_int_eq(ferry_schedule_fire_request(&s, next, now + 5000, id2, sizeof(id2), &again),
+                     0);
+    ck_assert_str_eq(again.export_id, first.export_id);
+    /* Delivered: on to the next due time, or finished. */
+    ck_assert_int_eq(ferry_schedule_advance(&s, due, 1, now, 8000, &next),
+                     advance_cases[_i].delivered ? FERRY_OK : FERRY_ENOTFOUND);
+    if (advance_cases[_i].delivered)
+        ck_assert_msg(next == at(advance_cases[_i].delivered), "%s: delivered",
+                      advance_cases[_i].name);
+}
+END_TEST
+
+/* The scheduler's loop for one schedule, with a broker that refuses the first
+ * `failures` deliveries: each attempt fires the state's due time; the state
+ * moves only after a delivered one. A one-shot missed while the broker was
+ * away is fired until it is delivered, then finished; an interval schedule
+ * goes on from the due time that failed, not from a later one. */
+START_TEST(test_schedule_failed_deliveries_repeat_the_same_fire)
+{
+    static const struct {
+        const char *every, *when;
+        int failures;
+        const char *fired[4]; /* distinct export ids delivered, in order */
+    } cases[] = {
+        {NULL, T0, 3, {"nightly@" T0}},
+        {"2s", NULL, 2, {"nightly@2026-11-27T10:00:00Z", "nightly@2026-11-27T10:00:02Z"}},
+    };
+    ferry_schedule_t s = make(cases[_i].every, T0, NULL, cases[_i].when, "2026-11-27T09:00:00Z");
+    int64_t now = at("2026-11-27T10:00:00.050Z"), due = 0;
+    int attempts = 0, rc = ferry_schedule_first_due(&s, now, 8000, &due);
+    size_t delivered = 0;
+    char id[FERRY_EXPORT_ID_MAX], first_try[FERRY_EXPORT_ID_MAX] = "";
+    ferry_request_t req;
+
+    ck_assert_int_eq(rc, FERRY_OK);
+    ck_assert_int_eq(due, at(T0));
+    /* Each pass: fire what is due, advance by the outcome; 1 s between passes. */
+    for (int pass = 0; pass < 4 && rc == FERRY_OK; pass++, now += 1000) {
+        while (rc == FERRY_OK && due <= now) {
+            int ok = attempts++ >= cases[_i].failures;
+            ck_assert_int_eq(ferry_schedule_fire_request(&s, due, now, id, sizeof(id), &req), 0);
+            if (!*first_try)
+                snprintf(first_try, sizeof(first_try), "%s", id);
+            if (!ok) {
+                ck_assert_str_eq(id, first_try); /* the same fire, again */
+            } else {
+                ck_assert_msg(delivered < 4 && cases[_i].fired[delivered], "extra fire %s", id);
+                ck_assert_str_eq(id, cases[_i].fired[delivered]);
+                delivered++;
+            }
+            rc = ferry_schedule_advance(&s, due, ok, now, 8000, &due);
+            if (!ok)
+                break; /* the scheduler backs off until a later pass */
+        }
+    }
+    ck_assert_int_eq(attempts, cases[_i].failures + (int)delivered);
+    ck_assert_msg(delivered > 0 && (delivered == 4 || !cases[_i].fired[delivered]),
+                  "%zu fires delivered", delivered);
+    /* The one-shot is finished only now, after its delivered fire. */
+    ck_assert_int_eq(rc, cases[_i].when ? FERRY_ENOTFOUND : FERRY_OK);
+}
+END_TEST
+
 /* Invalid schedules, made from a valid "every 2s" one by one change, with the
  * words the message must contain. */
 static const struct {
@@ -252,6 +386,10 @@ static Suite *schedule_suite(void)
     tcase_add_loop_test(tc, test_schedule_due_times, 0, N(due_cases));
     tcase_add_loop_test(tc, test_schedule_catch_up, 0, N(takeover_cases));
     tcase_add_test(tc, test_schedule_catch_up_keeps_the_latest);
+    tcase_add_loop_test(tc, test_schedule_first_due_then_advance_fires_the_catch_up, 0,
+                        N(takeover_cases));
+    tcase_add_loop_test(tc, test_schedule_advance_only_after_delivery, 0, N(advance_cases));
+    tcase_add_loop_test(tc, test_schedule_failed_deliveries_repeat_the_same_fire, 0, 2);
     tcase_add_loop_test(tc, test_schedule_validate_rejects, 0, N(invalid));
     tcase_add_loop_test(tc, test_schedule_validate_and_describe, 0, N(valid));
     tcase_add_test(tc, test_schedule_fire_request);
