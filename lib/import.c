@@ -960,7 +960,12 @@ static int make_clients(ferry_import_consumer_t *c, char *errstr, size_t errstr_
                               "false", "enable.auto.offset.store", "false",
                               "enable.partition.eof", "true", "auto.offset.reset", "earliest",
                               "session.timeout.ms", session, "heartbeat.interval.ms",
-                              heartbeat, NULL);
+                              heartbeat,
+                              /* Bounded memory: librdkafka prefetches up to 64 MiB
+                               * per partition by default. (Lowering
+                               * queued.min.messages too stalls librdkafka 2.0.2's
+                               * fetcher for ~0.5 s each time the queue fills.) */
+                              "queued.max.messages.kbytes", "16384", NULL);
     if (rc)
         return rc;
     rd_kafka_conf_set_opaque(conf, c);
