@@ -632,15 +632,18 @@ static void get_request(struct rd *d, void *p)
     q->due_ms = r_long(d, "due");
 }
 
-/* Checks a decoded request and gives it an export id if it has none. */
-static int request_finish(ferry_request_t *q, char *errstr, size_t errstr_size)
+/* Checks a decoded request and gives it an export id if it has none:
+ * fallback_id when given, else a random one. */
+static int request_finish(ferry_request_t *q, const char *fallback_id, char *errstr,
+                          size_t errstr_size)
 {
     int rc = request_check(q, errstr, errstr_size);
     if (!rc && (!q->export_id || !*q->export_id)) {
         free(q->export_id);
-        if (!(q->export_id = malloc(33)))
+        if (!(q->export_id = fallback_id ? strdup(fallback_id) : malloc(33)))
             return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "request: out of memory");
-        new_export_id(q->export_id);
+        if (!fallback_id)
+            new_export_id(q->export_id);
     }
     return rc;
 }
@@ -757,6 +760,12 @@ static int request_from_json(const void *buf, size_t len, ferry_request_t *q, ch
 int ferry_request_decode(const void *buf, size_t len, ferry_request_t **out, char *errstr,
                          size_t errstr_size)
 {
+    return ferry_request_decode_with_id(buf, len, NULL, out, errstr, errstr_size);
+}
+
+int ferry_request_decode_with_id(const void *buf, size_t len, const char *fallback_id,
+                                 ferry_request_t **out, char *errstr, size_t errstr_size)
+{
     ferry_request_t *q = calloc(1, sizeof(*q));
     int rc;
 
@@ -764,7 +773,7 @@ int ferry_request_decode(const void *buf, size_t len, ferry_request_t **out, cha
         rc = request_from_json(buf, len, q, errstr, errstr_size);
     else
         rc = decode_body(FERRY_MSG_REQUEST, buf, len, q, get_request, errstr, errstr_size);
-    if (rc || (rc = request_finish(q, errstr, errstr_size))) {
+    if (rc || (rc = request_finish(q, fallback_id, errstr, errstr_size))) {
         ferry_request_free(q);
         q = NULL;
     }
@@ -906,7 +915,7 @@ int ferry_export_begin_decode(const void *buf, size_t len, ferry_export_begin_t 
     int rc = decode_body(FERRY_MSG_EXPORT_BEGIN, buf, len, m, get_export_begin, errstr,
                          errstr_size);
 
-    if (rc || (rc = request_finish(m->request, errstr, errstr_size))) {
+    if (rc || (rc = request_finish(m->request, NULL, errstr, errstr_size))) {
         ferry_export_begin_free(m);
         m = NULL;
     }

@@ -90,6 +90,11 @@ typedef struct ferry_request {
  * FERRY_EINVAL, errstr naming the key. */
 int ferry_request_decode(const void *buf, size_t len, ferry_request_t **out, char *errstr,
                          size_t errstr_size);
+/* The same, with fallback_id (copied) as the export id of a request that has
+ * none: the worker passes the request's place in the log, so that a request
+ * redone after a failure keeps its id and is applied once downstream. */
+int ferry_request_decode_with_id(const void *buf, size_t len, const char *fallback_id,
+                                 ferry_request_t **out, char *errstr, size_t errstr_size);
 int ferry_request_encode(const ferry_request_t *req, ferry_buf_t *out, char *errstr,
                          size_t errstr_size);
 /* The JSON form (as accepted by ferry_request_decode), appended to out. */

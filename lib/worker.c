@@ -507,7 +507,9 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
         rewind_to(w, m);
         goto out;
     }
-    rc = ferry_request_decode(m->payload, m->len, &req, why, sizeof(why));
+    snprintf(key, sizeof(key), "%s-%d-%" PRId64, rd_kafka_topic_name(m->rkt), (int)m->partition,
+             m->offset);
+    rc = ferry_request_decode_with_id(m->payload, m->len, key, &req, why, sizeof(why));
     if (rc) {
         rc = settle_bad_request(w, m, NULL, FERRY_STATUS_REJECTED, why, started, why,
                                 sizeof(why));

@@ -791,6 +791,31 @@ START_TEST(test_json_request_fills_defaults)
 }
 END_TEST
 
+/* A request without an id takes the fallback (its place in the log), so that
+ * decoding it again after a failed attempt gives the same export id; an id in
+ * the request wins. */
+START_TEST(test_request_without_id_takes_the_fallback)
+{
+    const char *minimal = "{\"source\":\"dev\",\"target\":\"prod\",\"objects\":[\"Queue\"]}";
+    const char *full = json_requests[1].json;
+    ferry_request_t *a = NULL, *b = NULL;
+    char err[256];
+
+    ck_assert_int_eq(ferry_request_decode_with_id(minimal, strlen(minimal), "ferry.requests-2-17",
+                                                  &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_request_decode_with_id(minimal, strlen(minimal), "ferry.requests-2-17",
+                                                  &b, err, sizeof(err)), 0);
+    ck_assert_str_eq(a->export_id, "ferry.requests-2-17");
+    ck_assert_str_eq(a->export_id, b->export_id);
+    ferry_request_free(a);
+    ferry_request_free(b);
+    ck_assert_int_eq(ferry_request_decode_with_id(full, strlen(full), "ferry.requests-2-17", &a,
+                                                  err, sizeof(err)), 0);
+    ck_assert_str_eq(a->export_id, "e1");
+    ferry_request_free(a);
+}
+END_TEST
+
 START_TEST(test_request_limits)
 {
     char *many[FERRY_REQUEST_MAX_OBJECTS + 1];
@@ -852,6 +877,7 @@ static Suite *protocol_suite(void)
     tc = tcase_create("JSON request");
     tcase_add_loop_test(tc, test_json_request, 0, sizeof(json_requests) / sizeof(json_requests[0]));
     tcase_add_test(tc, test_json_request_fills_defaults);
+    tcase_add_test(tc, test_request_without_id_takes_the_fallback);
     tcase_add_test(tc, test_request_limits);
     suite_add_tcase(s, tc);
     return s;
