@@ -17,7 +17,7 @@ cd "$top"
 rows=${1:-1000000}
 runs=${FERRY_BENCH_RUNS:-3}
 build="$top/build"
-work="$build/bench"
+work="$build/e2e-bench"
 
 # shellcheck source=deploy/local/session.sh
 . "$top/deploy/local/session.sh"
