@@ -794,22 +794,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
-static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    (void)opaque;
-    ferry_log(FERRY_LOG_WARN, "%s: %s: %s", rd_kafka_name(rk),
-              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-}
-
-/* librdkafka's own log lines go through ferry's log (the library never
- * prints); errors also reach on_error, so these are debug detail. */
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk;
-    (void)level;
-    ferry_log(FERRY_LOG_DEBUG, "librdkafka %s: %s", fac, buf);
-}
-
 /* The job's report callback: each outcome becomes a StatusEvent on
  * ferry.status keyed by export id. Status events are notifications: a
  * failure to publish one is logged, never fatal. */
@@ -942,8 +926,6 @@ static int make_clients(ferry_import_consumer_t *c, char *errstr, size_t errstr_
         return rc;
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_error_cb(conf, on_error);
-    rd_kafka_conf_set_log_cb(conf, on_log);
     if (!(c->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size))) {
         rd_kafka_conf_destroy(conf);
         return FERRY_EKAFKA;
@@ -970,8 +952,6 @@ static int make_clients(ferry_import_consumer_t *c, char *errstr, size_t errstr_
         return rc;
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-    rd_kafka_conf_set_error_cb(conf, on_error);
-    rd_kafka_conf_set_log_cb(conf, on_log);
     if (!(c->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size))) {
         rd_kafka_conf_destroy(conf);
         return FERRY_EKAFKA;

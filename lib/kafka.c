@@ -2,6 +2,7 @@
 #include "kafka.h"
 
 #include "error.h"
+#include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,25 @@ int ferry_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val
     return FERRY_OK;
 }
 
+/* librdkafka's own log lines go through ferry_log, so that the library never
+ * prints: syslog levels 0-3 are errors, 4 warnings, the rest (connection
+ * chatter during a broker restart, for example) debug. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    ferry_log(level <= 3 ? FERRY_LOG_ERROR : level == 4 ? FERRY_LOG_WARN : FERRY_LOG_DEBUG,
+              "%s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+/* Client-level errors (brokers down, authentication...): librdkafka retries
+ * them itself, so they are warnings; fatal ones also surface through the
+ * calls that fail. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    ferry_log(FERRY_LOG_WARN, "%s: %s: %s", rd_kafka_name(rk),
+              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
 int ferry_kafka_conf_new(const ferry_config_t *cfg, rd_kafka_conf_t **out, char *errstr,
                          size_t errstr_size, ...)
 {
@@ -46,6 +66,8 @@ int ferry_kafka_conf_new(const ferry_config_t *cfg, rd_kafka_conf_t **out, char 
         rd_kafka_conf_destroy(conf);
         return rc;
     }
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
     *out = conf;
     return FERRY_OK;
 }

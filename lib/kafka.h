@@ -14,7 +14,8 @@
 #include <stdint.h>
 
 /* A new librdkafka configuration holding every "kafka" pair of cfg, then the
- * given extra pairs (key, value, key, value, ..., NULL) which override them.
+ * given extra pairs (key, value, key, value, ..., NULL) which override them,
+ * with librdkafka's log lines routed through ferry_log.
  * *out is new: hand it to rd_kafka_new (which takes ownership on success) or
  * free it with rd_kafka_conf_destroy. */
 int ferry_kafka_conf_new(const ferry_config_t *cfg, rd_kafka_conf_t **out, char *errstr,

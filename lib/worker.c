@@ -81,13 +81,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
-static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-    (void)opaque;
-    ferry_log(FERRY_LOG_WARN, "%s: %s: %s", rd_kafka_name(rk),
-              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
-}
-
 static char *int_text(char *buf, size_t n, int64_t v)
 {
     snprintf(buf, n, "%" PRId64, v);
@@ -120,7 +113,6 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
                               "max.poll.interval.ms", poll_ms, NULL);
     if (rc)
         return rc;
-    rd_kafka_conf_set_error_cb(conf, on_error);
     if (!(w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size))) {
         rd_kafka_conf_destroy(conf);
         return FERRY_EKAFKA;
@@ -141,7 +133,6 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
         return rc;
     rd_kafka_conf_set_opaque(conf, w);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_error_cb(conf, on_error);
     if (!(w->txp = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size))) {
         rd_kafka_conf_destroy(conf);
         return FERRY_EKAFKA;
@@ -151,7 +142,6 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
                               "client.id", w->component, "linger.ms", "5", NULL);
     if (rc)
         return rc;
-    rd_kafka_conf_set_error_cb(conf, on_error);
     if (!(w->status = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size))) {
         rd_kafka_conf_destroy(conf);
         return FERRY_EKAFKA;
