@@ -96,33 +96,61 @@ static int name_taken(const struct rc_field *fields, size_t n, const char *name)
 
 /* Field names: valid column names are kept as they are (first pass, so that
  * they never move because of another column); the others, and any duplicate,
- * are mapped, and a mapping that still collides gets "_2", "_3"... */
+ * are mapped, and a mapping that still collides gets the first free of "_2",
+ * "_3"... Names are only ever added, so a suffix found taken stays taken: the
+ * search for a base resumes where its last one stopped (bases[]), which keeps
+ * hostile metadata (2000 columns mapping to one base) quadratic, not cubic. */
 static int assign_field_names(ferry_rowcodec_t *c)
 {
-    size_t n = c->obj->nfields;
+    size_t n = c->obj->nfields, nbases = 0;
+    struct {
+        char *base;
+        unsigned next; /* the next suffix to try */
+    } *bases = calloc(n ? n : 1, sizeof(*bases));
+    int rc = FERRY_OK;
 
+    if (!bases)
+        return FERRY_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const char *name = c->obj->fields[i].name;
         if (ferry_avro_name_valid(name) && !name_taken(c->fields, n, name) &&
-            !(c->fields[i].avro_name = strdup(name)))
-            return FERRY_ENOMEM;
+            !(c->fields[i].avro_name = strdup(name))) {
+            rc = FERRY_ENOMEM;
+            goto out;
+        }
     }
     for (size_t i = 0; i < n; i++) {
         char *base, *name;
+        size_t b;
         if (c->fields[i].avro_name)
             continue;
         if (!(base = avro_name_of(c->obj->fields[i].name, 1)) ||
             !(name = malloc(strlen(base) + 12))) {
             free(base);
-            return FERRY_ENOMEM;
+            rc = FERRY_ENOMEM;
+            goto out;
         }
-        strcpy(name, base);
-        for (unsigned k = 2; name_taken(c->fields, n, name); k++)
-            sprintf(name, "%s_%u", base, k);
-        free(base);
+        for (b = 0; b < nbases && strcmp(bases[b].base, base); b++)
+            ;
+        if (b == nbases) {
+            bases[nbases].base = base;
+            bases[nbases++].next = 2;
+        } else {
+            free(base);
+        }
+        strcpy(name, bases[b].base);
+        if (bases[b].next > 2 || name_taken(c->fields, n, name)) {
+            do
+                sprintf(name, "%s_%u", bases[b].base, bases[b].next++);
+            while (name_taken(c->fields, n, name));
+        }
         c->fields[i].avro_name = name;
     }
-    return FERRY_OK;
+out:
+    for (size_t b = 0; b < nbases; b++)
+        free(bases[b].base);
+    free(bases);
+    return rc;
 }
 
 /* ---- schema ------------------------------------------------------------ */

@@ -495,6 +495,30 @@ START_TEST(test_field_count_limit)
 }
 END_TEST
 
+/* 2000 columns whose names all map to one Avro name get that name and then
+ * the suffixes _2.._2000, in column order, all distinct (the suffix search
+ * resumes per base, so hostile metadata cannot stall the codec). */
+START_TEST(test_many_columns_mapping_to_one_name)
+{
+    ferry_objset_t *set = ferry_objset_new();
+    ferry_object_t *obj = ferry_objset_add(set, "dup");
+    ferry_rowcodec_t *c = NULL;
+    char err[256] = "", expect[64];
+    const char *base;
+
+    for (size_t i = 0; i < FERRY_OBJECT_MAX_FIELDS; i++)
+        ck_assert_int_eq(ferry_object_add_field(obj, "a b", "TEXT", 1, NULL, 0), 0);
+    ck_assert_int_eq(ferry_rowcodec_new(obj, &c, err, sizeof(err)), 0);
+    base = ferry_rowcodec_field_name(c, 0);
+    for (size_t i = 1; i < FERRY_OBJECT_MAX_FIELDS; i++) {
+        snprintf(expect, sizeof(expect), "%s_%zu", base, i + 1);
+        ck_assert_str_eq(ferry_rowcodec_field_name(c, i), expect);
+    }
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
 /* ---- messages ----------------------------------------------------------- */
 
 START_TEST(test_encode_appends_and_reuses_the_buffer)
@@ -698,6 +722,7 @@ static Suite *rowcodec_suite(void)
     tcase_add_loop_test(tc, test_record_names, 0, sizeof(records) / sizeof(records[0]));
     tcase_add_test(tc, test_name_collisions);
     tcase_add_test(tc, test_invalid_utf8_name_rejected);
+    tcase_add_test(tc, test_many_columns_mapping_to_one_name);
     tcase_add_loop_test(tc, test_field_count_limit, 0,
                         sizeof(field_limits) / sizeof(field_limits[0]));
     suite_add_tcase(s, tc);
