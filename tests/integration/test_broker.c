@@ -4,6 +4,7 @@
  * abort, send_offsets_to_transaction) read back with read_committed. */
 #include "it_util.h"
 #include "kafka.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -259,8 +260,6 @@ int main(void)
 {
     Suite *s = suite_create("broker");
     TCase *tc = tcase_create("broker");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_every_compression_codec_round_trips, 0,
@@ -270,9 +269,5 @@ int main(void)
     tcase_add_test(tc, test_transaction_commit_and_abort);
     tcase_add_test(tc, test_send_offsets_to_transaction);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(s);
 }

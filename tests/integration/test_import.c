@@ -14,6 +14,7 @@
 #include "protocol.h"
 #include "rowcodec.h"
 #include "store.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <signal.h>
@@ -751,8 +752,6 @@ int main(void)
 {
     Suite *s = suite_create("import");
     TCase *tc = tcase_create("broker");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_export_applies_in_dependency_order);
@@ -765,9 +764,5 @@ int main(void)
     tcase_add_test(tc, test_unknown_environment_exits_2);
     tcase_add_test(tc, test_sigkill_mid_export_then_restart);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(s);
 }

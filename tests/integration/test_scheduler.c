@@ -15,6 +15,7 @@
 #include "protocol.h"
 #include "schedule.h"
 #include "timeutil.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <signal.h>
@@ -795,11 +796,5 @@ static Suite *scheduler_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(scheduler_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(scheduler_suite());
 }

@@ -8,6 +8,7 @@
 #include "protocol.h"
 #include "rowcodec.h"
 #include "store.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <sqlite3.h>
@@ -528,8 +529,6 @@ int main(void)
     Suite *s = suite_create("worker");
     TCase *stream = tcase_create("stream"), *kill = tcase_create("kill"),
           *restart = tcase_create("restart");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(stream, 300);
     tcase_add_test(stream, test_queue_export_matches_source_closure);
@@ -543,9 +542,5 @@ int main(void)
     tcase_set_timeout(restart, 300);
     tcase_add_test(restart, test_broker_restart_mid_export);
     suite_add_tcase(s, restart);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(s);
 }

@@ -3,6 +3,7 @@
  * refusal of every malformed input. */
 #include "avro_canon.h"
 #include "error.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <math.h>
@@ -397,10 +398,5 @@ static Suite *avro_canon_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(avro_canon_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(avro_canon_suite());
 }

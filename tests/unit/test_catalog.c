@@ -4,6 +4,7 @@
  * problem. */
 #include "catalog.h"
 #include "error.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <limits.h>
@@ -201,8 +202,6 @@ int main(void)
 {
     Suite *s = suite_create("catalog");
     TCase *tc = tcase_create("catalog");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_preset_has_documented_edge, 0,
                         sizeof(preset_edges) / sizeof(preset_edges[0]));
@@ -212,9 +211,5 @@ int main(void)
     tcase_add_test(tc, test_missing_catalog_is_not_found);
     tcase_add_test(tc, test_comments_and_optional_keys);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(s);
 }

@@ -2,6 +2,7 @@
  * and their store URIs, topic settings, and errors that name file and key. */
 #include "config.h"
 #include "error.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -126,8 +127,6 @@ int main(void)
 {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("config");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_parse_good_config);
     tcase_add_loop_test(tc, test_bad_config_names_file_and_key, 0,
@@ -135,9 +134,5 @@ int main(void)
     tcase_add_test(tc, test_missing_file_is_not_found);
     tcase_add_test(tc, test_load_from_file_reports_line);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(s);
 }

@@ -3,6 +3,7 @@
 #include "cron.h"
 #include "error.h"
 #include "timeutil.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -211,11 +212,5 @@ static Suite *cron_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cron_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(cron_suite());
 }

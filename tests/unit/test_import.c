@@ -12,6 +12,7 @@
 #include "protocol.h"
 #include "rowcodec.h"
 #include "store.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <sqlite3.h>
@@ -724,8 +725,6 @@ int main(void)
 {
     Suite *s = suite_create("import");
     TCase *tc = tcase_create("job");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, test_bad_export_is_refused_and_nothing_applied, 0,
@@ -742,9 +741,5 @@ int main(void)
     tcase_add_test(tc, test_undecodable_message_outside_export_is_skipped);
     tcase_add_test(tc, test_failed_export_does_not_stop_the_next);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(s);
 }

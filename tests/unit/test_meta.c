@@ -3,6 +3,7 @@
  * case-insensitive lookup), reserved names and the object builders. */
 #include "error.h"
 #include "meta.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -206,8 +207,6 @@ int main(void)
 {
     Suite *s = suite_create("meta");
     TCase *tc = tcase_create("meta");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_type_from_decl, 0, sizeof(types) / sizeof(types[0]));
     tcase_add_test(tc, test_type_names_round_trip);
@@ -217,9 +216,5 @@ int main(void)
     tcase_add_test(tc, test_strv_free);
     tcase_add_test(tc, test_object_builders);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(s);
 }

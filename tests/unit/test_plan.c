@@ -9,6 +9,7 @@
 #include "meta.h"
 #include "plan.h"
 #include "sqlite_meta.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -529,8 +530,6 @@ int main(void)
 {
     Suite *s = suite_create("plan");
     TCase *tc = tcase_create("plan");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_documented_dependencies, 0,
                         sizeof(doc_cases) / sizeof(doc_cases[0]));
@@ -539,9 +538,5 @@ int main(void)
     tcase_add_test(tc, test_json_shape);
     tcase_add_test(tc, test_random_schemas);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(s);
 }

@@ -8,6 +8,7 @@
 #include "rowcodec.h"
 
 #include <avro.h>
+#include "check_run.h"
 #include <check.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -885,10 +886,5 @@ static Suite *protocol_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(protocol_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(protocol_suite());
 }

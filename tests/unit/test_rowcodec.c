@@ -7,6 +7,7 @@
 #include "rowcodec.h"
 
 #include <avro.h>
+#include "check_run.h"
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -738,10 +739,5 @@ static Suite *rowcodec_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(rowcodec_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(rowcodec_suite());
 }

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "schedule.h"
 #include "timeutil.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -399,11 +400,5 @@ static Suite *schedule_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(schedule_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(schedule_suite());
 }

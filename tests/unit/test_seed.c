@@ -10,6 +10,7 @@
 #include "seed.h"
 #include "sqlite_meta.h"
 #include "store.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -330,11 +331,5 @@ static Suite *seed_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(seed_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(seed_suite());
 }

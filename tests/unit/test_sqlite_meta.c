@@ -5,6 +5,7 @@
 #include "error.h"
 #include "meta.h"
 #include "sqlite_meta.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -177,15 +178,9 @@ int main(void)
 {
     Suite *s = suite_create("sqlite_meta");
     TCase *tc = tcase_create("sqlite_meta");
-    SRunner *sr;
-    int failed;
 
     tcase_add_loop_test(tc, test_read_schema, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_not_a_database_is_a_store_error);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(s);
 }

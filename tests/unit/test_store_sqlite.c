@@ -7,6 +7,7 @@
 #include "error.h"
 #include "meta.h"
 #include "store.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -965,11 +966,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(store_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(store_suite());
 }

@@ -1,6 +1,7 @@
 /* test_timeutil.c - RFC 3339 UTC times and durations, in and out. */
 #include "error.h"
 #include "timeutil.h"
+#include "check_run.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -174,11 +175,5 @@ static Suite *timeutil_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(timeutil_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ferry_check_run(timeutil_suite());
 }
