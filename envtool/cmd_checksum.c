@@ -49,10 +49,8 @@ int ferry_env_cmd_checksum(int argc, char **argv)
     }
     if (!store_uri)
         goto usage;
-    if ((rc = ferry_store_open(store_uri, FERRY_STORE_READ, &store, err, sizeof(err))) ||
-        (rc = ferry_store_read_meta(store, &objs, err, sizeof(err)))) {
-        fprintf(stderr, "ferry-env checksum: %s\n", err);
-        status = rc == FERRY_ENOMEM ? 1 : 2;
+    if ((rc = ferry_env_open_store("checksum", store_uri, &store, &objs))) {
+        status = rc;
         goto out;
     }
     n = ferry_objset_count(objs);

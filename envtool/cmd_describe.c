@@ -99,7 +99,7 @@ static void print_object(const ferry_object_t *o)
 int ferry_env_cmd_describe(int argc, char **argv)
 {
     const char *store_uri = NULL;
-    char err[1024], *text = NULL;
+    char *text = NULL;
     int json = 0, status = 1, rc;
     ferry_store_t *store = NULL;
     ferry_objset_t *objs = NULL;
@@ -115,10 +115,8 @@ int ferry_env_cmd_describe(int argc, char **argv)
     }
     if (!store_uri)
         return describe_usage();
-    if ((rc = ferry_store_open(store_uri, FERRY_STORE_READ, &store, err, sizeof(err))) ||
-        (rc = ferry_store_read_meta(store, &objs, err, sizeof(err)))) {
-        fprintf(stderr, "ferry-env describe: %s\n", err);
-        status = rc == FERRY_ENOMEM ? 1 : 2;
+    if ((rc = ferry_env_open_store("describe", store_uri, &store, &objs))) {
+        status = rc;
         goto out;
     }
     if (!json) {

@@ -86,10 +86,8 @@ int ferry_env_cmd_plan(int argc, char **argv)
         fprintf(stderr, "ferry-env plan: %s\n", err);
         goto out;
     }
-    if ((rc = ferry_store_open(store_uri, FERRY_STORE_READ, &store, err, sizeof(err))) ||
-        (rc = ferry_store_read_meta(store, &objs, err, sizeof(err)))) {
-        fprintf(stderr, "ferry-env plan: %s\n", err);
-        status = rc == FERRY_ENOMEM ? 1 : 2;
+    if ((rc = ferry_env_open_store("plan", store_uri, &store, &objs))) {
+        status = rc;
         goto out;
     }
     if ((rc = ferry_plan_new(cat, objs, objects, nobjects, &plan, err, sizeof(err)))) {
