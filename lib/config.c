@@ -35,7 +35,7 @@ static const char *const topic_keys[] = {"requests", "records_prefix", "status",
                                          "dlq", "partitions", "replication_factor", NULL};
 static const char *const worker_keys[] = {"group_id", "transaction_timeout_ms",
                                           "session_timeout_ms", "linger_ms", "compression",
-                                          "batch_size", NULL};
+                                          "batch_size", "rows_message_bytes", NULL};
 static const char *const importer_keys[] = {"group_id_prefix", "session_timeout_ms", NULL};
 static const char *const scheduler_keys[] = {"group_id", "session_timeout_ms",
                                              "min_interval_ms", NULL};

@@ -14,8 +14,13 @@
 
 /* How long one produce call may wait for room in a full local queue. */
 #define PRODUCE_WAIT_MS 60000
-/* Serve delivery reports every so many rows even when the queue has room. */
-#define POLL_EVERY_ROWS 1024
+/* Serve delivery reports every so many messages even when the queue has room. */
+#define POLL_EVERY_MESSAGES 64
+/* A Rows message is sent once its row bodies reach this many bytes (and at
+ * the end of the table): fewer, larger messages cost the worker, the broker and
+ * the importer far less per row than one message per row. */
+#define ROWS_MESSAGE_BYTES_DEFAULT 65536
+#define ROWS_MESSAGE_BYTES_MAX (8 << 20)
 
 struct ferry_export {
     ferry_request_t *req;
@@ -24,7 +29,9 @@ struct ferry_export {
     ferry_plan_t *plan;
     char topic[256];
     char key[600];
-    ferry_buf_t buf; /* reused for every message */
+    size_t rows_message_bytes;
+    ferry_buf_t buf;    /* reused for every message */
+    ferry_buf_t bodies; /* row bodies of the next Rows message */
 };
 
 void ferry_export_key_of(const ferry_request_t *req, char *out, size_t out_size)
@@ -66,6 +73,10 @@ int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
         goto fail;
     }
     ferry_export_key_of(req, ex->key, sizeof(ex->key));
+    ex->rows_message_bytes = (size_t)ferry_config_int(cfg, "worker", "rows_message_bytes",
+                                                      ROWS_MESSAGE_BYTES_DEFAULT);
+    if (ex->rows_message_bytes < 1 || ex->rows_message_bytes > ROWS_MESSAGE_BYTES_MAX)
+        ex->rows_message_bytes = ROWS_MESSAGE_BYTES_DEFAULT;
     rc = ferry_store_open(uri, FERRY_STORE_READ, &ex->source, errstr, errstr_size);
     if (rc) {
         /* A declared environment whose store cannot be opened is this side's
@@ -101,6 +112,7 @@ void ferry_export_destroy(ferry_export_t *ex)
     ferry_store_destroy(ex->source);
     ferry_request_free(ex->req);
     ferry_buf_free(&ex->buf);
+    ferry_buf_free(&ex->bodies);
     free(ex);
 }
 
@@ -159,7 +171,27 @@ static int send_begin(ferry_export_t *ex, rd_kafka_t *rk, ferry_export_stats_t *
     return rc;
 }
 
-/* Streams the rows of obj through codec, each as one message. */
+/* Sends the rows gathered in ex->bodies as one Rows message. */
+static int flush_rows(ferry_export_t *ex, rd_kafka_t *rk, const ferry_object_t *obj,
+                      const ferry_rowcodec_t *codec, size_t *nrows, ferry_export_stats_t *stats,
+                      char *errstr, size_t errstr_size)
+{
+    int rc;
+
+    ferry_buf_reset(&ex->buf);
+    rc = ferry_rowcodec_frame_rows(codec, *nrows, ex->bodies.data, ex->bodies.len, &ex->buf,
+                                   errstr, errstr_size);
+    if (!rc)
+        rc = send_buf(ex, rk, FERRY_MSG_ROWS, obj->name, stats, errstr, errstr_size);
+    if (!rc && ++stats->messages % POLL_EVERY_MESSAGES == 0)
+        rd_kafka_poll(rk, 0);
+    ferry_buf_reset(&ex->bodies);
+    *nrows = 0;
+    return rc;
+}
+
+/* Streams the rows of obj through codec, packed into Rows messages of about
+ * ex->rows_message_bytes each. */
 static int send_rows(ferry_export_t *ex, rd_kafka_t *rk, const ferry_object_t *obj,
                      ferry_rowcodec_t *codec, const uint64_t *seeds, ferry_checksum_t *sum,
                      const volatile sig_atomic_t *stop, ferry_export_stats_t *stats,
@@ -167,8 +199,10 @@ static int send_rows(ferry_export_t *ex, rd_kafka_t *rk, const ferry_object_t *o
 {
     ferry_cursor_t *cur = NULL;
     const ferry_value_t *row;
+    size_t nrows = 0;
     int rc = ferry_store_cursor_open(ex->source, obj, &cur, errstr, errstr_size);
 
+    ferry_buf_reset(&ex->bodies);
     while (!rc && (rc = ferry_cursor_next(cur, &row, errstr, errstr_size)) == 1) {
         rc = FERRY_OK;
         if (stop && *stop) {
@@ -176,16 +210,16 @@ static int send_rows(ferry_export_t *ex, rd_kafka_t *rk, const ferry_object_t *o
                             ex->req->export_id, obj->name);
             break;
         }
-        ferry_buf_reset(&ex->buf);
-        rc = ferry_rowcodec_encode(codec, row, &ex->buf, errstr, errstr_size);
-        if (!rc)
-            rc = send_buf(ex, rk, FERRY_MSG_ROW, obj->name, stats, errstr, errstr_size);
-        if (rc)
+        if ((rc = ferry_rowcodec_encode(codec, row, &ex->bodies, errstr, errstr_size)))
             break;
         ferry_checksum_add(sum, seeds, row, obj->nfields);
-        if (sum->rows % POLL_EVERY_ROWS == 0)
-            rd_kafka_poll(rk, 0);
+        nrows++;
+        if (ex->bodies.len >= ex->rows_message_bytes &&
+            (rc = flush_rows(ex, rk, obj, codec, &nrows, stats, errstr, errstr_size)))
+            break;
     }
+    if (!rc && nrows)
+        rc = flush_rows(ex, rk, obj, codec, &nrows, stats, errstr, errstr_size);
     ferry_cursor_destroy(cur);
     return rc;
 }

@@ -26,6 +26,7 @@ typedef struct ferry_export_stats {
     int32_t tables;
     int64_t rows;
     int64_t bytes;        /* encoded message bytes produced */
+    int64_t messages;     /* Rows messages produced */
     char checksum[17];    /* merged over all tables (checksum.h) */
 } ferry_export_stats_t;
 

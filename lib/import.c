@@ -14,7 +14,7 @@
  *   OPEN  --TableMetadata of the plan's next table--> TABLE    (begin_table:
  *          create or evolve the table, or check it exists for content=data;
  *          open its row decoder and writer)
- *   TABLE --Row--> TABLE                                       (apply_row: upsert)
+ *   TABLE --Rows--> TABLE                                      (apply_rows: upsert each)
  *   TABLE --TableEnd, counts and checksum match--> OPEN        (end_table)
  *   OPEN  --ExportEnd, totals match--> IDLE                    (commit_export:
  *          export id and next offset written, then COMMIT)
@@ -468,34 +468,40 @@ static int misplaced(const ferry_import_t *imp, const char *what, const char *ta
                       what, table);
 }
 
-static int apply_row(ferry_import_t *imp, const ferry_import_msg_t *msg, char *why,
-                     size_t why_size)
+static int apply_rows(ferry_import_t *imp, const ferry_import_msg_t *msg, char *why,
+                      size_t why_size)
 {
+    const ferry_object_t *obj;
     const ferry_value_t *row;
-    int inserted = 0, rc;
     ferry_table_stat_t *st;
     char detail[512];
+    int inserted = 0, rc;
 
     if (imp->state != IMPORT_TABLE || (msg->table && strcmp(msg->table, imp->tm->object->name)))
-        return misplaced(imp, "a row", msg->table, why, why_size);
+        return misplaced(imp, "rows", msg->table, why, why_size);
+    obj = imp->tm->object;
     if (!imp->tm->with_rows)
         return ferry_errf(why, why_size, FERRY_EORDER,
-                          "a row of %s arrived but its TableMetadata announced none",
-                          imp->tm->object->name);
-    if ((rc = ferry_rowcodec_decode(imp->codec, msg->payload, msg->len, &row, detail,
-                                    sizeof(detail))))
-        return ferry_errf(why, why_size, rc, "table %s: the row at offset %" PRId64
-                          " does not decode: %s", imp->tm->object->name, msg->offset, detail);
-    if ((rc = ferry_writer_put(imp->writer, row, &inserted, why, why_size)))
-        return rc;
+                          "rows of %s arrived but its TableMetadata announced none", obj->name);
     st = &imp->stats[imp->next - 1];
-    st->rows++;
-    if (inserted)
-        st->inserted++;
-    else
-        st->updated++;
-    ferry_checksum_add(&imp->sum, imp->seeds, row, imp->tm->object->nfields);
-    return FERRY_OK;
+    if ((rc = ferry_rowcodec_rows_open(imp->codec, msg->payload, msg->len, detail,
+                                       sizeof(detail))))
+        goto undecodable;
+    while ((rc = ferry_rowcodec_rows_next(imp->codec, &row, detail, sizeof(detail))) == 1) {
+        if ((rc = ferry_writer_put(imp->writer, row, &inserted, why, why_size)))
+            return rc;
+        st->rows++;
+        if (inserted)
+            st->inserted++;
+        else
+            st->updated++;
+        ferry_checksum_add(&imp->sum, imp->seeds, row, obj->nfields);
+    }
+    if (!rc)
+        return FERRY_OK;
+undecodable:
+    return ferry_errf(why, why_size, rc, "table %s: the Rows message at offset %" PRId64
+                      " does not decode: %s", obj->name, msg->offset, detail);
 }
 
 static int end_table(ferry_import_t *imp, const ferry_import_msg_t *msg, char *why,
@@ -633,8 +639,8 @@ static int feed_open(ferry_import_t *imp, const ferry_import_msg_t *msg, ferry_m
     switch (t) {
     case FERRY_MSG_TABLE_METADATA:
         return begin_table(imp, msg, why, why_size);
-    case FERRY_MSG_ROW:
-        return apply_row(imp, msg, why, why_size);
+    case FERRY_MSG_ROWS:
+        return apply_rows(imp, msg, why, why_size);
     case FERRY_MSG_TABLE_END:
         return end_table(imp, msg, why, why_size);
     case FERRY_MSG_EXPORT_END:

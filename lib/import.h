@@ -36,7 +36,7 @@ typedef struct ferry_import ferry_import_t;
 typedef struct ferry_import_msg {
     int32_t partition;
     int64_t offset;
-    const char *type;      /* ferry.type: "ExportBegin", "TableMetadata", "Row"... */
+    const char *type;      /* ferry.type: "ExportBegin", "TableMetadata", "Rows"... */
     const char *export_id; /* ferry.export */
     const char *table;     /* ferry.table (TableMetadata, Row, TableEnd) */
     const void *payload;

@@ -41,7 +41,7 @@ static const struct {
     [FERRY_MSG_REQUEST] = {"ExportRequest", avsc_ExportRequest},
     [FERRY_MSG_EXPORT_BEGIN] = {"ExportBegin", avsc_ExportBegin},
     [FERRY_MSG_TABLE_METADATA] = {"TableMetadata", avsc_TableMetadata},
-    [FERRY_MSG_ROW] = {"Row", NULL},
+    [FERRY_MSG_ROWS] = {"Rows", NULL},
     [FERRY_MSG_TABLE_END] = {"TableEnd", avsc_TableEnd},
     [FERRY_MSG_EXPORT_END] = {"ExportEnd", avsc_ExportEnd},
     [FERRY_MSG_STATUS] = {"StatusEvent", avsc_StatusEvent},

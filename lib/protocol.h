@@ -26,7 +26,7 @@ typedef enum ferry_msg_type {
     FERRY_MSG_REQUEST,        /* "ExportRequest" */
     FERRY_MSG_EXPORT_BEGIN,   /* "ExportBegin" */
     FERRY_MSG_TABLE_METADATA, /* "TableMetadata" */
-    FERRY_MSG_ROW,            /* "Row": a data record, encoded with its table's row schema */
+    FERRY_MSG_ROWS,           /* "Rows": data records, an Avro array of its table's row schema */
     FERRY_MSG_TABLE_END,      /* "TableEnd" */
     FERRY_MSG_EXPORT_END,     /* "ExportEnd" */
     FERRY_MSG_STATUS,         /* "StatusEvent" */
@@ -45,7 +45,7 @@ int ferry_msg_peek(const void *buf, size_t len, ferry_msg_type_t *type, uint64_t
 
 /* The schema of an envelope message type as compiled in from
  * schemas/<name>.avsc (static, NUL-terminated), and the CRC-64-AVRO of its
- * Parsing Canonical Form; NULL and 0 for FERRY_MSG_ROW and FERRY_MSG_UNKNOWN. */
+ * Parsing Canonical Form; NULL and 0 for FERRY_MSG_ROWS (see rowcodec.h) and FERRY_MSG_UNKNOWN. */
 const char *ferry_msg_schema_json(ferry_msg_type_t t);
 uint64_t ferry_msg_fingerprint(ferry_msg_type_t t);
 

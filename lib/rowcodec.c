@@ -34,6 +34,9 @@ enum enc {
 #define NKINDS (FERRY_V_BLOB + 1)
 #define DECIMAL_SIZE 16
 #define DECIMAL_MAX_PRECISION 38
+/* The schema of a Rows message around the row schema. */
+#define ROWS_JSON_HEAD "{\"type\":\"array\",\"items\":"
+#define ROWS_JSON_TAIL "}"
 
 struct rc_field {
     const ferry_field_t *col;
@@ -54,6 +57,13 @@ struct ferry_rowcodec {
     char *record_name;
     char *schema_json;
     uint64_t fp;
+    char *rows_json;            /* {"type":"array","items":<row schema>} */
+    uint64_t rows_fp;
+    /* The Rows message being read (ferry_rowcodec_rows_open/next). */
+    ferry_avro_reader_t rows;
+    size_t rows_block_left;     /* rows left in the current block */
+    size_t rows_read;
+    enum { ROWS_NONE, ROWS_OPEN, ROWS_FAILED } rows_state;
 };
 
 /* ---- names ------------------------------------------------------------- */
@@ -353,6 +363,12 @@ int ferry_rowcodec_new(const ferry_object_t *obj, ferry_rowcodec_t **out, char *
         (rc = check_with_avro_c(c, errstr, errstr_size)) ||
         (rc = ferry_avro_fingerprint(c->schema_json, &c->fp, errstr, errstr_size)))
         goto fail;
+    rc = FERRY_ENOMEM;
+    if (!(c->rows_json = malloc(strlen(c->schema_json) + sizeof(ROWS_JSON_HEAD ROWS_JSON_TAIL))))
+        goto fail;
+    sprintf(c->rows_json, ROWS_JSON_HEAD "%s" ROWS_JSON_TAIL, c->schema_json);
+    if ((rc = ferry_avro_fingerprint(c->rows_json, &c->rows_fp, errstr, errstr_size)))
+        goto fail;
     *out = c;
     return FERRY_OK;
 fail:
@@ -373,6 +389,7 @@ void ferry_rowcodec_destroy(ferry_rowcodec_t *c)
     free(c->values);
     free(c->record_name);
     free(c->schema_json);
+    free(c->rows_json);
     free(c);
 }
 
@@ -384,6 +401,16 @@ const char *ferry_rowcodec_schema_json(const ferry_rowcodec_t *c)
 uint64_t ferry_rowcodec_fingerprint(const ferry_rowcodec_t *c)
 {
     return c->fp;
+}
+
+const char *ferry_rowcodec_rows_schema_json(const ferry_rowcodec_t *c)
+{
+    return c->rows_json;
+}
+
+uint64_t ferry_rowcodec_rows_fingerprint(const ferry_rowcodec_t *c)
+{
+    return c->rows_fp;
 }
 
 const char *ferry_rowcodec_field_name(const ferry_rowcodec_t *c, size_t i)
@@ -434,7 +461,7 @@ int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_b
                           char *errstr, size_t errstr_size)
 {
     const ferry_object_t *obj = c->obj;
-    size_t need = FERRY_AVRO_HEADER_SIZE;
+    size_t need = 0;
     uint8_t *p;
     int rc;
 
@@ -451,10 +478,6 @@ int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_b
         return ferry_errf(errstr, errstr_size, rc, "table \"%s\": out of memory encoding a row",
                           obj->name);
     p = out->data + out->len;
-    *p++ = 0xC3;
-    *p++ = 0x01;
-    for (int k = 0; k < 8; k++)
-        *p++ = (uint8_t)(c->fp >> (8 * k));
     for (size_t i = 0; i < obj->nfields; i++) {
         const struct rc_field *f = &c->fields[i];
         const ferry_value_t *v = &row[i];
@@ -502,6 +525,38 @@ int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_b
     return FERRY_OK;
 }
 
+int ferry_rowcodec_frame_rows(const ferry_rowcodec_t *c, size_t nrows, const void *bodies,
+                              size_t len, ferry_buf_t *out, char *errstr, size_t errstr_size)
+{
+    size_t was = out->len;
+    int rc;
+
+    if (!nrows && len)
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "table \"%s\": %zu bytes of rows framed as none", c->obj->name, len);
+    /* One block holding every row, then the end of the array. Rows of a table
+     * without columns take no bytes: one block each, so that no block counts
+     * more items than bytes follow it (what readers check). */
+    if ((rc = ferry_buf_reserve(out, FERRY_AVRO_HEADER_SIZE + 11 + len)) ||
+        (rc = ferry_avro_frame_header(out, c->rows_fp)))
+        goto fail;
+    if (c->obj->nfields == 0) {
+        for (size_t i = 0; i < nrows; i++)
+            if ((rc = ferry_avro_write_long(out, 1)))
+                goto fail;
+    } else if (nrows && ((rc = ferry_avro_write_long(out, (int64_t)nrows)) ||
+                         (rc = ferry_buf_append(out, bodies, len)))) {
+        goto fail;
+    }
+    if ((rc = ferry_avro_write_long(out, 0)))
+        goto fail;
+    return FERRY_OK;
+fail:
+    out->len = was;
+    return ferry_errf(errstr, errstr_size, rc, "table \"%s\": out of memory framing rows",
+                      c->obj->name);
+}
+
 /* ---- decode ------------------------------------------------------------ */
 
 static int decode_decimal(const struct rc_field *f, const uint8_t *b, ferry_value_t *v)
@@ -520,24 +575,13 @@ static int decode_decimal(const struct rc_field *f, const uint8_t *b, ferry_valu
     return FERRY_OK;
 }
 
-int ferry_rowcodec_decode(ferry_rowcodec_t *c, const void *buf, size_t len,
-                          const ferry_value_t **row, char *errstr, size_t errstr_size)
+/* Reads one row body from r into c->values. On failure *bad is the field. */
+static int decode_fields(ferry_rowcodec_t *c, ferry_avro_reader_t *r, size_t *bad)
 {
     const ferry_object_t *obj = c->obj;
-    ferry_avro_reader_t r;
-    const uint8_t *body;
-    size_t body_len, i;
-    uint64_t fp;
-    int rc;
+    size_t i;
+    int rc = FERRY_OK;
 
-    if ((rc = ferry_avro_frame_parse(buf, len, &fp, &body, &body_len, errstr, errstr_size)))
-        return rc;
-    if (fp != c->fp)
-        return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
-                          "table \"%s\": fingerprint %016llx is not this table's row schema "
-                          "(%016llx)", obj->name, (unsigned long long)fp,
-                          (unsigned long long)c->fp);
-    ferry_avro_reader_init(&r, body, body_len);
     for (i = 0; i < obj->nfields; i++) {
         const struct rc_field *f = &c->fields[i];
         ferry_value_t *v = &c->values[i];
@@ -546,51 +590,129 @@ int ferry_rowcodec_decode(ferry_rowcodec_t *c, const void *buf, size_t len,
         int32_t day;
         int flag;
 
-        if ((rc = ferry_avro_read_index(&r, f->nbranches, &b)))
-            goto bad;
+        if ((rc = ferry_avro_read_index(r, f->nbranches, &b)))
+            break;
         switch ((enum enc)f->enc[b]) {
         case ENC_NULL:
             *v = (ferry_value_t){.kind = FERRY_V_NULL};
             break;
         case ENC_LONG:
             *v = (ferry_value_t){.kind = FERRY_V_INT};
-            rc = ferry_avro_read_long(&r, &v->i);
+            rc = ferry_avro_read_long(r, &v->i);
             break;
         case ENC_DOUBLE:
             *v = (ferry_value_t){.kind = FERRY_V_REAL};
-            rc = ferry_avro_read_double(&r, &v->d);
+            rc = ferry_avro_read_double(r, &v->d);
             break;
         case ENC_STRING:
         case ENC_BYTES:
-            if (!(rc = ferry_avro_read_bytes(&r, &data, &n)))
+            if (!(rc = ferry_avro_read_bytes(r, &data, &n)))
                 *v = (ferry_value_t){.kind = f->enc[b] == ENC_STRING ? FERRY_V_TEXT : FERRY_V_BLOB,
                                      .p = data, .n = n};
             break;
         case ENC_BOOLEAN:
-            if (!(rc = ferry_avro_read_boolean(&r, &flag)))
+            if (!(rc = ferry_avro_read_boolean(r, &flag)))
                 *v = (ferry_value_t){.kind = FERRY_V_INT, .i = flag};
             break;
         case ENC_DATE:
-            if (!(rc = ferry_avro_read_int(&r, &day)))
+            if (!(rc = ferry_avro_read_int(r, &day)))
                 *v = (ferry_value_t){.kind = FERRY_V_INT, .i = day};
             break;
         case ENC_DECIMAL:
-            if (!(rc = ferry_avro_read_fixed(&r, DECIMAL_SIZE, &data)) &&
+            if (!(rc = ferry_avro_read_fixed(r, DECIMAL_SIZE, &data)) &&
                 (rc = decode_decimal(f, data, v)))
-                r.why = "decimal wider than 64 bits";
+                r->why = "decimal wider than 64 bits";
             break;
         }
         if (rc)
-            goto bad;
+            break;
     }
+    *bad = i;
+    return rc;
+}
+
+int ferry_rowcodec_decode(ferry_rowcodec_t *c, const void *body, size_t len,
+                          const ferry_value_t **row, char *errstr, size_t errstr_size)
+{
+    ferry_avro_reader_t r;
+    size_t bad;
+
+    ferry_avro_reader_init(&r, body, len);
+    if (decode_fields(c, &r, &bad))
+        return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
+                          "table \"%s\" column \"%s\": %s at body offset %zu", c->obj->name,
+                          c->obj->fields[bad].name, r.why, ferry_avro_reader_offset(&r));
     if (ferry_avro_reader_left(&r))
         return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
-                          "table \"%s\": %zu trailing bytes after the last field", obj->name,
+                          "table \"%s\": %zu trailing bytes after the last field", c->obj->name,
                           ferry_avro_reader_left(&r));
     *row = c->values;
     return FERRY_OK;
-bad:
+}
+
+int ferry_rowcodec_rows_open(ferry_rowcodec_t *c, const void *msg, size_t len, char *errstr,
+                             size_t errstr_size)
+{
+    const uint8_t *body;
+    size_t body_len;
+    uint64_t fp;
+    char why[256];
+
+    c->rows_state = ROWS_FAILED;
+    if (ferry_avro_frame_parse(msg, len, &fp, &body, &body_len, why, sizeof(why)))
+        return ferry_errf(errstr, errstr_size, FERRY_EDECODE, "table \"%s\": %s", c->obj->name,
+                          why);
+    if (fp != c->rows_fp)
+        return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
+                          "table \"%s\": fingerprint %016llx is not this table's Rows schema "
+                          "(%016llx)", c->obj->name, (unsigned long long)fp,
+                          (unsigned long long)c->rows_fp);
+    ferry_avro_reader_init(&c->rows, body, body_len);
+    c->rows_block_left = 0;
+    c->rows_read = 0;
+    c->rows_state = ROWS_OPEN;
+    return FERRY_OK;
+}
+
+int ferry_rowcodec_rows_next(ferry_rowcodec_t *c, const ferry_value_t **row, char *errstr,
+                             size_t errstr_size)
+{
+    ferry_avro_reader_t *r = &c->rows;
+    size_t bad;
+
+    if (c->rows_state == ROWS_NONE)
+        return 0;
+    if (c->rows_state == ROWS_FAILED)
+        return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
+                          "table \"%s\": the Rows message failed to decode", c->obj->name);
+    if (!c->rows_block_left) {
+        if (ferry_avro_read_block(r, &c->rows_block_left))
+            goto bad_block;
+        if (!c->rows_block_left) {
+            if (ferry_avro_reader_left(r)) {
+                c->rows_state = ROWS_FAILED;
+                return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
+                                  "table \"%s\": %zu trailing bytes after %zu rows",
+                                  c->obj->name, ferry_avro_reader_left(r), c->rows_read);
+            }
+            c->rows_state = ROWS_NONE;
+            return 0;
+        }
+    }
+    if (decode_fields(c, r, &bad)) {
+        c->rows_state = ROWS_FAILED;
+        return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
+                          "table \"%s\" row %zu column \"%s\": %s at body offset %zu",
+                          c->obj->name, c->rows_read + 1, c->obj->fields[bad].name, r->why,
+                          ferry_avro_reader_offset(r));
+    }
+    c->rows_block_left--;
+    c->rows_read++;
+    *row = c->values;
+    return 1;
+bad_block:
+    c->rows_state = ROWS_FAILED;
     return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
-                      "table \"%s\" column \"%s\": %s at body offset %zu", obj->name,
-                      obj->fields[i].name, r.why, ferry_avro_reader_offset(&r));
+                      "table \"%s\": %s at body offset %zu (after %zu rows)", c->obj->name,
+                      r->why, ferry_avro_reader_offset(r), c->rows_read);
 }

@@ -1,5 +1,11 @@
-/* rowcodec.h - the Avro row schema of a table and the encoding of its rows as
- * single-object messages (C3 01, fingerprint, body): the hot path of an export.
+/* rowcodec.h - the Avro row schema of a table and the encoding of its rows:
+ * the hot path of an export.
+ *
+ * Rows travel in "Rows" messages: the single-object encoding (C3 01, 8-byte
+ * fingerprint, body) under the schema {"type":"array","items":<row schema>}.
+ * Each row is one data record encoded with the row schema; a message packs
+ * many of them as one Avro array, so any Avro reader given the row schema
+ * (from TableMetadata) reads a message as a list of rows.
  *
  * Row schema: one record "ferry.rows.<table>" with one field per column, in
  * column order, keeping the table name in "ferry.table" and each column's name
@@ -54,19 +60,42 @@ uint64_t ferry_rowcodec_fingerprint(const ferry_rowcodec_t *c);
 /* The Avro field name of column i (the column name, or its mapping). */
 const char *ferry_rowcodec_field_name(const ferry_rowcodec_t *c, size_t i);
 
-/* Appends one complete message for row (obj->nfields values in field order) to
- * out. A NULL in a NOT NULL column or a value of no known kind -> FERRY_EINVAL
- * naming the table and column; out is then left as it was. */
+/* The schema of a Rows message (the array around the row schema) and the
+ * CRC-64-AVRO of its Parsing Canonical Form. Owned by the codec. */
+const char *ferry_rowcodec_rows_schema_json(const ferry_rowcodec_t *c);
+uint64_t ferry_rowcodec_rows_fingerprint(const ferry_rowcodec_t *c);
+
+/* Appends the body of one row (obj->nfields values in field order: the Avro
+ * binary of one row record, no framing) to out. A NULL in a NOT NULL column or
+ * a value of no known kind -> FERRY_EINVAL naming the table and column; out is
+ * then left as it was. */
 int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_buf_t *out,
                           char *errstr, size_t errstr_size);
 
-/* Decodes one message (framed) into *row: obj->nfields values owned by the
- * codec, valid until its next decode; text and blob values point into buf and
- * are valid only while buf lives too. A wrong marker, a fingerprint other than
- * this table's, or a body that does not match the schema (truncated, a bad
- * length or union index, trailing bytes) -> FERRY_EDECODE naming the table and
- * the field. Nothing is allocated. */
-int ferry_rowcodec_decode(ferry_rowcodec_t *c, const void *buf, size_t len,
+/* Appends one complete Rows message holding nrows row bodies (len bytes at
+ * bodies, as ferry_rowcodec_encode wrote them one after the other) to out.
+ * FERRY_EINVAL if nrows is 0 but len is not. */
+int ferry_rowcodec_frame_rows(const ferry_rowcodec_t *c, size_t nrows, const void *bodies,
+                              size_t len, ferry_buf_t *out, char *errstr, size_t errstr_size);
+
+/* Decodes one row body (no framing) into *row: obj->nfields values owned by
+ * the codec, valid until its next decode; text and blob values point into
+ * body and are valid only while it lives too. A body that does not match the
+ * schema (truncated, a bad length or union index, trailing bytes) ->
+ * FERRY_EDECODE naming the table and the field. Nothing is allocated. */
+int ferry_rowcodec_decode(ferry_rowcodec_t *c, const void *body, size_t len,
                           const ferry_value_t **row, char *errstr, size_t errstr_size);
+
+/* Reading a Rows message: _open checks the framing and that the fingerprint
+ * is this table's Rows schema (else FERRY_EDECODE); each _next then gives one
+ * row as ferry_rowcodec_decode does (1), the end of the message (0; trailing
+ * bytes after the array are FERRY_EDECODE), or FERRY_EDECODE naming the
+ * table, the row's position and the field; after a failed open or next, every
+ * _next fails again until the next _open. msg must live while rows are read;
+ * the codec reads one message at a time. */
+int ferry_rowcodec_rows_open(ferry_rowcodec_t *c, const void *msg, size_t len, char *errstr,
+                             size_t errstr_size);
+int ferry_rowcodec_rows_next(ferry_rowcodec_t *c, const ferry_value_t **row, char *errstr,
+                             size_t errstr_size);
 
 #endif

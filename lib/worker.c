@@ -399,9 +399,10 @@ static void log_export(const char *export_id, const char *stream, const ferry_re
 {
     ferry_log(!strcmp(outcome, "published") ? FERRY_LOG_INFO : FERRY_LOG_WARN,
               "export id=%s stream=%s source=%s target=%s tables=%d rows=%" PRId64
-              " bytes=%" PRId64 " ms=%" PRId64 " outcome=%s%s%s%s",
+              " bytes=%" PRId64 " ms=%" PRId64 " messages=%" PRId64 " outcome=%s%s%s%s",
               export_id, stream, req ? req->source : "-", req ? req->target : "-",
-              st ? st->tables : 0, st ? st->rows : 0, st ? st->bytes : 0, ms, outcome,
+              st ? st->tables : 0, st ? st->rows : 0, st ? st->bytes : 0, ms,
+              st ? st->messages : 0, outcome,
               reason ? " reason=\"" : "", reason ? reason : "", reason ? "\"" : "");
 }
 

@@ -1,19 +1,23 @@
 /* fuzz_decode.c - libFuzzer target over every decoder that reads untrusted
  * bytes: ferry_request_decode (Avro and JSON), the envelope decoders,
- * ferry_msg_peek and ferry_rowcodec_decode of a fixed table holding every
- * ferry type.
+ * ferry_msg_peek and the reading of Rows messages (ferry_rowcodec_rows_open
+ * and _next) of a fixed table holding every ferry type.
  *
  * Input: the first byte picks the decoder (its value modulo 9). Below 0x80 the
  * rest is a message BODY and the harness puts the right single-object header
- * in front, so that the fuzzer spends its time past the fingerprint check;
- * from 0x80 the rest is passed as is (framing errors, JSON requests).
+ * in front (for Rows, the table's Rows fingerprint), so that the fuzzer spends
+ * its time past the fingerprint check; from 0x80 the rest is passed as is
+ * (framing errors, JSON requests).
  *
  * Beyond "no crash, no leak, no hang", whatever decodes must survive a round
- * trip: encode it again and decode that, and a row must come back identical
- * (kind and bytes), which is rowcodec's central promise.
+ * trip: encode it again and decode that. Every row a Rows message gives (also
+ * those before a fault further on) is encoded again, the bodies framed as a
+ * new Rows message, and reading that must give the same rows, identical (kind
+ * and bytes), in order, and then the end: rowcodec's central promise.
  *
  * Build and run: see tests/fuzz/CMakeLists.txt. */
 #include "avro_canon.h"
+#include "error.h"
 #include "protocol.h"
 #include "rowcodec.h"
 
@@ -23,7 +27,10 @@
 static ferry_objset_t *set;
 static const ferry_object_t *table;
 static ferry_rowcodec_t *codec;
-static ferry_buf_t framed = FERRY_BUF_INIT, again = FERRY_BUF_INIT;
+static ferry_buf_t framed = FERRY_BUF_INIT, again = FERRY_BUF_INIT, bodies = FERRY_BUF_INIT;
+/* The rows read from the input (values point into it), nrows * nfields. */
+static ferry_value_t *kept;
+static size_t kept_cap;
 
 static void setup(void)
 {
@@ -77,24 +84,57 @@ static int same_value(const ferry_value_t *a, const ferry_value_t *b)
         free_fn(m2);                                                                \
     } while (0)
 
-static void fuzz_row(const uint8_t *msg, size_t len)
+/* Keeps a shallow copy of row as row number k; it stays valid while the input
+ * lives. */
+static void keep(size_t k, const ferry_value_t *row)
 {
-    const ferry_value_t *row, *row2;
-    ferry_value_t copy[16];
     size_t n = table->nfields;
-    char err[256];
 
-    if (ferry_rowcodec_decode(codec, msg, len, &row, err, sizeof(err)))
-        return;
-    /* Encode reads the values while they still point into msg. */
-    memcpy(copy, row, n * sizeof(*row));
-    ferry_buf_reset(&again);
-    if (ferry_rowcodec_encode(codec, copy, &again, err, sizeof(err)) ||
-        ferry_rowcodec_decode(codec, again.data, again.len, &row2, err, sizeof(err)))
-        abort();
-    for (size_t i = 0; i < n; i++)
-        if (!same_value(&copy[i], &row2[i]))
+    if ((k + 1) * n > kept_cap) {
+        size_t cap = kept_cap ? 2 * kept_cap : 64 * n;
+        ferry_value_t *grown;
+        while (cap < (k + 1) * n)
+            cap *= 2;
+        if (!(grown = realloc(kept, cap * sizeof(*kept))))
             abort();
+        kept = grown;
+        kept_cap = cap;
+    }
+    memcpy(&kept[k * n], row, n * sizeof(*row));
+}
+
+static void fuzz_rows(const uint8_t *msg, size_t len)
+{
+    const ferry_value_t *row;
+    size_t n = table->nfields, nrows = 0;
+    char err[256];
+    int rc;
+
+    if (ferry_rowcodec_rows_open(codec, msg, len, err, sizeof(err)))
+        return;
+    ferry_buf_reset(&bodies);
+    /* Encode reads the values while they still point into msg. */
+    while ((rc = ferry_rowcodec_rows_next(codec, &row, err, sizeof(err))) == 1) {
+        keep(nrows++, row);
+        if (ferry_rowcodec_encode(codec, row, &bodies, err, sizeof(err)))
+            abort();
+    }
+    if (rc != 0 && rc != FERRY_EDECODE)
+        abort();
+    ferry_buf_reset(&again);
+    if (ferry_rowcodec_frame_rows(codec, nrows, bodies.data, bodies.len, &again, err,
+                                  sizeof(err)) ||
+        ferry_rowcodec_rows_open(codec, again.data, again.len, err, sizeof(err)))
+        abort();
+    for (size_t k = 0; k < nrows; k++) {
+        if (ferry_rowcodec_rows_next(codec, &row, err, sizeof(err)) != 1)
+            abort();
+        for (size_t i = 0; i < n; i++)
+            if (!same_value(&kept[k * n + i], &row[i]))
+                abort();
+    }
+    if (ferry_rowcodec_rows_next(codec, &row, err, sizeof(err)) != 0)
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -104,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const ferry_msg_type_t types[] = {
         FERRY_MSG_REQUEST,  FERRY_MSG_EXPORT_BEGIN, FERRY_MSG_TABLE_METADATA,
         FERRY_MSG_TABLE_END, FERRY_MSG_EXPORT_END,  FERRY_MSG_STATUS,
-        FERRY_MSG_SCHEDULE, FERRY_MSG_ROW,          FERRY_MSG_UNKNOWN, /* peek */
+        FERRY_MSG_SCHEDULE, FERRY_MSG_ROWS,         FERRY_MSG_UNKNOWN, /* peek */
     };
     ferry_msg_type_t t, peeked;
     const uint8_t *msg;
@@ -122,7 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         len = size - 1;
     } else {
         ferry_buf_reset(&framed);
-        fp = t == FERRY_MSG_ROW ? ferry_rowcodec_fingerprint(codec) : ferry_msg_fingerprint(t);
+        fp = t == FERRY_MSG_ROWS ? ferry_rowcodec_rows_fingerprint(codec)
+                                 : ferry_msg_fingerprint(t);
         if (ferry_avro_frame_header(&framed, fp) ||
             ferry_buf_append(&framed, data + 1, size - 1))
             abort();
@@ -157,8 +198,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ROUND_TRIP(ferry_schedule_t, ferry_schedule_decode, ferry_schedule_encode,
                    ferry_schedule_free);
         break;
-    case FERRY_MSG_ROW:
-        fuzz_row(msg, len);
+    case FERRY_MSG_ROWS:
+        fuzz_rows(msg, len);
         break;
     default:
         ferry_msg_peek(msg, len, &peeked, &fp, err, sizeof(err));

@@ -11,9 +11,15 @@ python3-avro, plus the CRC-64-AVRO written here from the Avro specification):
          the CRC-64-AVRO computed here;
       2. ferry -> python: every message TOOL dump wrote decodes with
          python3-avro (header stripped, schema from the .avsc) to the values
-         TOOL says it wrote;
+         TOOL says it wrote. Rows messages are read with the array schema
+         built here from the row schema, {"type":"array","items": <row
+         schema>}, as any reader given TableMetadata would build it; the
+         fingerprint in their header must be the CRC-64-AVRO computed here of
+         python3-avro's canonical form of that array schema;
       3. python -> ferry: the same values are encoded again by python3-avro,
-         with the fingerprint computed here, into DIR/py_<name>.bin.
+         with the fingerprint computed here, into DIR/py_<name>.bin (Rows
+         messages laid out as python3-avro's DatumWriter lays out an array:
+         one block, then the end).
   interop.py compare DIR
       4. what TOOL decode read back from DIR/py_<name>.bin equals the values.
 
@@ -285,10 +291,8 @@ def branch_for(field, cell):
     sys.exit(f"FAIL no branch for {cell} in field {field.name}")
 
 
-def write_row(schema, row):
+def write_row(enc, schema, row):
     """A row body written with python3-avro's encoder, branch by branch."""
-    buf = io.BytesIO()
-    enc = avro.io.BinaryEncoder(buf)
     for field, cell in zip(schema.fields, row):
         i, v = branch_for(field, cell)
         b = field.type.schemas[i]
@@ -307,7 +311,25 @@ def write_row(schema, row):
             enc.write_bytes(v)
         elif b.type == "fixed":
             enc.write(v.to_bytes(b.size, "big", signed=True))
+
+
+def write_rows(schema, rows):
+    """The body of a Rows message (schema: the array of the row schema) as
+    python3-avro's DatumWriter writes an array: the item count, the items,
+    then 0; an empty array is the 0 alone."""
+    buf = io.BytesIO()
+    enc = avro.io.BinaryEncoder(buf)
+    if rows:
+        enc.write_long(len(rows))
+        for row in rows:
+            write_row(enc, schema.items, row)
+    enc.write_long(0)
     return buf.getvalue()
+
+
+def cells_of(schema, datum):
+    """python3-avro's reading of a Rows message -> the tool's rows of cells."""
+    return [[cell_of(f, d[f.name]) for f in schema.items.fields] for d in datum]
 
 
 # ---- phases ----------------------------------------------------------------
@@ -318,9 +340,23 @@ def load_schema(path):
         return avro.schema.parse(f.read())
 
 
+def rows_schema(path):
+    """The schema of a Rows message, built from the row schema at path."""
+    with open(path, encoding="utf-8") as f:
+        row = json.load(f)
+    return avro.schema.parse(json.dumps({"type": "array", "items": row}))
+
+
 def schema_of(entry, src, tmp):
     if entry["kind"] == "rows":
-        return load_schema(os.path.join(tmp, entry["name"] + ".avsc"))
+        schema = rows_schema(os.path.join(tmp, entry["name"] + ".avsc"))
+        # What ferry publishes as the Rows schema is that same array.
+        published = load_schema(os.path.join(tmp, entry["name"] + ".rows.avsc"))
+        if python_canonical(published)[0] != python_canonical(schema)[0]:
+            sys.exit(f"FAIL {entry['name']}: ferry's Rows schema is not the array of its row "
+                     f"schema:\n ferry  {python_canonical(published)[0]}\n python "
+                     f"{python_canonical(schema)[0]}")
+        return schema
     return load_schema(os.path.join(src, "schemas", entry["type"] + ".avsc"))
 
 
@@ -337,7 +373,7 @@ def check(tool, src, tmp):
 
     with open(os.path.join(tmp, "manifest.json"), encoding="utf-8") as f:
         manifest = json.load(f)
-    messages = 0
+    messages = rows_messages = rows = 0
     for entry in manifest:
         name = entry["name"]
         schema = schema_of(entry, src, tmp)
@@ -349,10 +385,18 @@ def check(tool, src, tmp):
         out = []
         for k, (msg, want) in enumerate(zip(frames, expected)):
             where = f"{name}[{k}]"
+            # body_of: the header carries the fingerprint computed here.
             datum = read_datum(schema, body_of(msg, schema, where), where)
             if entry["kind"] == "rows":
-                got = [cell_of(f, datum[f.name]) for f in schema.fields]
-                out.append(header(schema) + write_row(schema, want))
+                got = cells_of(schema, datum)
+                body = write_rows(schema, want)
+                again = cells_of(schema, read_datum(schema, body, where + " as python wrote it"))
+                if again != want:
+                    sys.exit(f"FAIL {where}: python3-avro misread its own Rows message\n "
+                             f"{again}\nwrote\n {want}")
+                out.append(header(schema) + body)
+                rows_messages += 1
+                rows += len(want)
             else:
                 got = to_plain(schema, datum)
                 buf = io.BytesIO()
@@ -363,7 +407,9 @@ def check(tool, src, tmp):
                 sys.exit(f"FAIL {where}: python3-avro read\n {got}\nferry wrote\n {want}")
             messages += 1
         write_frames(os.path.join(tmp, "py_" + name + ".bin"), out)
-    print(f"ok: python3-avro decodes the {messages} messages ferry encoded to their values")
+    print(f"ok: python3-avro decodes the {messages} messages ferry encoded to their values "
+          f"({rows_messages} Rows messages of {rows} rows, each with the fingerprint of "
+          f"python's canonical form of the array schema)")
 
 
 def compare(tmp):

@@ -1,7 +1,9 @@
-/* test_rowcodec.c - row schemas and row messages: decode(encode(v)) == v for
- * every ferry type against every kind of value (the identity the checksum
- * relies on), the branch each value takes, the name mapping, the published
- * schema, and the decoder's refusal of every malformed message. */
+/* test_rowcodec.c - row schemas, row bodies and Rows messages:
+ * decode(encode(v)) == v for every ferry type against every kind of value (the
+ * identity the checksum relies on), the branch each value takes, the name
+ * mapping, the published schemas, the reading of Rows messages (blocks as any
+ * Avro writer may lay them out) and the decoder's refusal of every malformed
+ * body and message. */
 #include "avro_canon.h"
 #include "error.h"
 #include "rowcodec.h"
@@ -75,6 +77,33 @@ static double bits_to_double(uint64_t bits)
     return d;
 }
 
+/* Frames the nrows bodies in `bodies` as one Rows message, replacing msg. */
+static void frame_rows(ferry_buf_t *msg, const ferry_rowcodec_t *c, size_t nrows,
+                       const ferry_buf_t *bodies)
+{
+    char err[256] = "";
+
+    ferry_buf_reset(msg);
+    ck_assert_msg(ferry_rowcodec_frame_rows(c, nrows, bodies->data, bodies->len, msg, err,
+                                            sizeof(err)) == 0, "%s", err);
+}
+
+/* Opens msg and reads rows until rows_next stops; *nread counts the rows it
+ * gave. Returns what stopped it: rows_open's or rows_next's code. */
+static int read_all(ferry_rowcodec_t *c, const void *msg, size_t len, size_t *nread, char *err,
+                    size_t err_size)
+{
+    const ferry_value_t *row;
+    int rc;
+
+    *nread = 0;
+    if ((rc = ferry_rowcodec_rows_open(c, msg, len, err, err_size)))
+        return rc;
+    while ((rc = ferry_rowcodec_rows_next(c, &row, err, err_size)) == 1)
+        (*nread)++;
+    return rc;
+}
+
 #define INT(x) {FERRY_V_INT, (x), 0, NULL, 0}
 #define REAL(x) {FERRY_V_REAL, 0, (x), NULL, 0}
 #define TEXT(s) {FERRY_V_TEXT, 0, 0, (s), sizeof(s) - 1}
@@ -131,7 +160,7 @@ START_TEST(test_identity)
     const struct col *col = &types[_i];
     ferry_objset_t *set;
     ferry_rowcodec_t *c = codec_of("t", col, 1, &set);
-    ferry_buf_t b = FERRY_BUF_INIT;
+    ferry_buf_t b = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
     char err[256], what[96];
 
     make_values();
@@ -153,12 +182,26 @@ START_TEST(test_identity)
         ck_assert_msg(rc == 0, "%s: decode %s: %s", col->decl, what, err);
         ck_assert_msg(same_value(&row[0], &values[k]), "%s %s: came back as %s", col->decl,
                       what, (describe(&row[0], err, sizeof(err)), err));
-        /* Text and blobs point into the message, not into a copy. */
+        /* Text and blobs point into the body, not into a copy. */
         if (row[0].kind == FERRY_V_TEXT || row[0].kind == FERRY_V_BLOB)
             ck_assert((const uint8_t *)row[0].p >= b.data &&
                       (const uint8_t *)row[0].p + row[0].n <= b.data + b.len);
+
+        /* The same through a Rows message, as rows travel. */
+        frame_rows(&msg, c, 1, &b);
+        ck_assert_msg(ferry_rowcodec_rows_open(c, msg.data, msg.len, err, sizeof(err)) == 0,
+                      "%s", err);
+        rc = ferry_rowcodec_rows_next(c, &row, err, sizeof(err));
+        ck_assert_msg(rc == 1, "%s: rows_next %s: %d %s", col->decl, what, rc, err);
+        ck_assert_msg(same_value(&row[0], &values[k]), "%s %s: came back from Rows as %s",
+                      col->decl, what, (describe(&row[0], err, sizeof(err)), err));
+        if (row[0].kind == FERRY_V_TEXT || row[0].kind == FERRY_V_BLOB)
+            ck_assert((const uint8_t *)row[0].p >= msg.data &&
+                      (const uint8_t *)row[0].p + row[0].n <= msg.data + msg.len);
+        ck_assert_int_eq(ferry_rowcodec_rows_next(c, &row, err, sizeof(err)), 0);
     }
     ferry_buf_free(&b);
+    ferry_buf_free(&msg);
     ferry_rowcodec_destroy(c);
     ferry_objset_destroy(set);
 }
@@ -244,8 +287,8 @@ START_TEST(test_branch)
     const char *label;
 
     ck_assert_int_eq(ferry_rowcodec_encode(c, &branches[_i].v, &b, err, sizeof(err)), 0);
-    /* Byte 10: the zigzag union index, right after the header. */
-    label = branch_label(ferry_rowcodec_schema_json(c), b.data[10] >> 1);
+    /* Byte 0 of the body: the zigzag union index of the only field. */
+    label = branch_label(ferry_rowcodec_schema_json(c), b.data[0] >> 1);
     ck_assert_msg(!strcmp(label, branches[_i].branch), "%s: took %s, expected %s",
                   branches[_i].decl ? branches[_i].decl : "(none)", label, branches[_i].branch);
     ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)), 0);
@@ -266,9 +309,7 @@ static const struct col reference[] = {
 
 /* Pinned: changing any of this changes the fingerprint on the wire, and every
  * importer of an older ferry would refuse the rows. */
-START_TEST(test_reference_schema_is_pinned)
-{
-    static const char canonical[] =
+static const char reference_canonical[] =
         "{\"name\":\"ferry.rows.Order_Line_809abf45\",\"type\":\"record\",\"fields\":["
         "{\"name\":\"id\",\"type\":[\"long\",\"double\",\"string\",\"bytes\"]},"
         "{\"name\":\"name\",\"type\":[\"null\",\"string\",\"long\",\"double\",\"bytes\"]},"
@@ -281,6 +322,10 @@ START_TEST(test_reference_schema_is_pinned)
         "{\"name\":\"data\",\"type\":[\"null\",\"bytes\",\"long\",\"double\",\"string\"]},"
         "{\"name\":\"any_thing_2461f955\",\"type\":[\"null\",\"long\",\"double\",\"string\","
         "\"bytes\"]}]}";
+
+START_TEST(test_reference_schema_is_pinned)
+{
+    const char *canonical = reference_canonical;
     ferry_objset_t *set;
     ferry_rowcodec_t *c = codec_of("Order Line", reference, 9, &set);
     ferry_buf_t canon = FERRY_BUF_INIT;
@@ -330,6 +375,54 @@ START_TEST(test_published_schema_keeps_logical_types_and_names)
                                                   strlen(ferry_rowcodec_schema_json(c)), &parsed), 0);
     avro_schema_decref(parsed);
     json_decref(root);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* A Rows message's schema is {"type":"array","items":<row schema>}: what any
+ * Avro reader builds from the row schema in TableMetadata. The expected
+ * fingerprints are computed here from that text and from the pinned canonical
+ * form, not taken from the codec. */
+START_TEST(test_rows_schema_is_the_array_of_the_row_schema)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("Order Line", reference, 9, &set);
+    ferry_buf_t array = FERRY_BUF_INIT, canon = FERRY_BUF_INIT;
+    json_t *rows, *row;
+    avro_schema_t parsed;
+    uint64_t want;
+    char err[256];
+
+    ck_assert_int_eq(ferry_buf_printf(&array, "{\"type\":\"array\",\"items\":%s}",
+                                      ferry_rowcodec_schema_json(c)), 0);
+    ck_assert_msg(ferry_avro_fingerprint((const char *)array.data, &want, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_msg(ferry_rowcodec_rows_fingerprint(c) == want, "Rows fingerprint %016llx, "
+                  "expected %016llx", (unsigned long long)ferry_rowcodec_rows_fingerprint(c),
+                  (unsigned long long)want);
+    /* The canonical form of an array is {"type":"array","items":<canonical items>}. */
+    ck_assert_int_eq(ferry_buf_printf(&canon, "{\"type\":\"array\",\"items\":%s}",
+                                      reference_canonical), 0);
+    ck_assert(ferry_rowcodec_rows_fingerprint(c) == ferry_avro_crc64(canon.data, canon.len));
+    ck_assert(ferry_rowcodec_rows_fingerprint(c) != ferry_rowcodec_fingerprint(c));
+
+    /* The published Rows schema is that array, with the row schema as published. */
+    rows = json_loads(ferry_rowcodec_rows_schema_json(c), 0, NULL);
+    row = json_loads(ferry_rowcodec_schema_json(c), 0, NULL);
+    ck_assert_ptr_nonnull(rows);
+    ck_assert_ptr_nonnull(row);
+    ck_assert_uint_eq(json_object_size(rows), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(rows, "type")), "array");
+    ck_assert(json_equal(json_object_get(rows, "items"), row));
+    ck_assert_int_eq(avro_schema_from_json_length(ferry_rowcodec_rows_schema_json(c),
+                                                  strlen(ferry_rowcodec_rows_schema_json(c)),
+                                                  &parsed), 0);
+    avro_schema_decref(parsed);
+    json_decref(rows);
+    json_decref(row);
+    ferry_buf_free(&array);
+    ferry_buf_free(&canon);
     ferry_rowcodec_destroy(c);
     ferry_objset_destroy(set);
 }
@@ -520,9 +613,9 @@ START_TEST(test_many_columns_mapping_to_one_name)
 }
 END_TEST
 
-/* ---- messages ----------------------------------------------------------- */
+/* ---- bodies ------------------------------------------------------------- */
 
-START_TEST(test_encode_appends_and_reuses_the_buffer)
+START_TEST(test_encode_appends_bodies_and_reuses_the_buffer)
 {
     ferry_objset_t *set;
     ferry_rowcodec_t *c = codec_of("Order Line", reference, 9, &set);
@@ -539,10 +632,9 @@ START_TEST(test_encode_appends_and_reuses_the_buffer)
     ck_assert_int_eq(ferry_rowcodec_encode(c, row, &b, err, sizeof(err)), 0);
     ck_assert_uint_eq(b.len, 2 * one);
     ck_assert(!memcmp(b.data, b.data + one, one));
-    ck_assert_int_eq(b.data[0], 0xC3);
-    ck_assert_int_eq(b.data[1], 0x01);
-    for (int k = 0; k < 8; k++)
-        ck_assert_int_eq(b.data[2 + k], (uint8_t)(ferry_rowcodec_fingerprint(c) >> (8 * k)));
+    /* A body is the fields alone, no header: id takes branch 0 ("long") and
+     * is 1 (zigzag 02), then name takes branch 1 ("string"): "n". */
+    ck_assert(!memcmp(b.data, "\x00\x02" "\x02\x02n", 5));
     ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, one, &out1, err, sizeof(err)), 0);
     ck_assert_int_eq(ferry_rowcodec_decode(c, b.data + one, one, &out2, err, sizeof(err)), 0);
     ck_assert_ptr_eq(out1, out2); /* one values array, reused */
@@ -571,18 +663,31 @@ START_TEST(test_encode_appends_and_reuses_the_buffer)
 }
 END_TEST
 
+/* A row of no columns is an empty body, and travels as one. */
 START_TEST(test_table_without_columns)
 {
     ferry_objset_t *set;
     ferry_rowcodec_t *c = codec_of("empty", NULL, 0, &set);
-    ferry_buf_t b = FERRY_BUF_INIT;
+    ferry_buf_t b = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
     const ferry_value_t *row;
+    size_t nread;
     char err[256];
 
     ck_assert_int_eq(ferry_rowcodec_encode(c, NULL, &b, err, sizeof(err)), 0);
-    ck_assert_uint_eq(b.len, FERRY_AVRO_HEADER_SIZE);
+    ck_assert_uint_eq(b.len, 0);
     ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)), 0);
+    frame_rows(&msg, c, 1, &b);
+    ck_assert_msg(read_all(c, msg.data, msg.len, &nread, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(nread, 1);
+    /* Rows of no bytes still come back one by one. */
+    ferry_buf_reset(&msg);
+    frame_rows(&msg, c, 3, &b);
+    ck_assert_msg(read_all(c, msg.data, msg.len, &nread, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(nread, 3);
+    /* Bytes framed as no rows are refused. */
+    ck_assert_int_eq(ferry_rowcodec_frame_rows(c, 0, "x", 1, &msg, err, sizeof(err)), FERRY_EINVAL);
     ferry_buf_free(&b);
+    ferry_buf_free(&msg);
     ferry_rowcodec_destroy(c);
     ferry_objset_destroy(set);
 }
@@ -604,7 +709,12 @@ static const struct col hand[] = {
 #define GOOD_FLAG "\x02\x01"
 #define GOOD_BORN "\x02\x04"
 #define GOOD_AMOUNT "\x02" "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x04\xd2"
-#define GOOD GOOD_ID GOOD_NAME GOOD_FLAG GOOD_BORN GOOD_AMOUNT
+#define GOOD GOOD_ID GOOD_NAME GOOD_FLAG GOOD_BORN GOOD_AMOUNT /* 26 bytes */
+/* id 3, name NULL, flag false, born NULL, amount NULL: 7 bytes */
+#define GOOD2 "\x00\x06" "\x00" "\x02\x00" "\x00" "\x00"
+
+static const ferry_value_t good_row[5] = {INT(2), TEXT("x"), INT(1), INT(2), REAL(12.34)};
+static const ferry_value_t good2_row[5] = {INT(3), NUL, INT(0), NUL, NUL};
 
 #define BODY(s) s, sizeof(s) - 1
 
@@ -629,80 +739,389 @@ static const struct {
     {"decimal cut short", BODY(GOOD_ID GOOD_NAME GOOD_FLAG GOOD_BORN "\x02\0\0\0"), "amount"},
 };
 
-static void frame(ferry_buf_t *b, const ferry_rowcodec_t *c, const void *body, size_t len)
+/* A message of the given Avro body behind the single-object header with fp. */
+static void hand_message(ferry_buf_t *b, uint64_t fp, const void *body, size_t len)
 {
     ferry_buf_reset(b);
-    ck_assert_int_eq(ferry_avro_frame_header(b, ferry_rowcodec_fingerprint(c)), 0);
+    ck_assert_int_eq(ferry_avro_frame_header(b, fp), 0);
     ck_assert_int_eq(ferry_buf_append(b, body, len), 0);
+}
+
+static void assert_row(const ferry_value_t *got, const ferry_value_t *want, size_t n,
+                       const char *what)
+{
+    char a[96], b[96];
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(same_value(&got[i], &want[i]), "%s field %zu: got %s, expected %s", what,
+                      i, (describe(&got[i], a, sizeof(a)), a),
+                      (describe(&want[i], b, sizeof(b)), b));
 }
 
 START_TEST(test_hand_written_body_decodes)
 {
     ferry_objset_t *set;
     ferry_rowcodec_t *c = codec_of("hand", hand, 5, &set);
-    const ferry_value_t want[5] = {INT(2), TEXT("x"), INT(1), INT(2), REAL(12.34)};
-    ferry_buf_t b = FERRY_BUF_INIT, enc = FERRY_BUF_INIT;
+    ferry_buf_t enc = FERRY_BUF_INIT;
     const ferry_value_t *row;
     char err[256];
 
-    frame(&b, c, GOOD, sizeof(GOOD) - 1);
-    ck_assert_msg(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)) == 0, "%s", err);
-    for (int i = 0; i < 5; i++)
-        ck_assert_msg(same_value(&row[i], &want[i]), "field %d", i);
+    ck_assert_msg(ferry_rowcodec_decode(c, GOOD, sizeof(GOOD) - 1, &row, err, sizeof(err)) == 0,
+                  "%s", err);
+    assert_row(row, good_row, 5, "GOOD");
+    ck_assert_msg(ferry_rowcodec_decode(c, GOOD2, sizeof(GOOD2) - 1, &row, err, sizeof(err)) == 0,
+                  "%s", err);
+    assert_row(row, good2_row, 5, "GOOD2");
     /* And ferry writes exactly those bytes. */
-    ck_assert_int_eq(ferry_rowcodec_encode(c, want, &enc, err, sizeof(err)), 0);
-    ck_assert_uint_eq(enc.len, b.len);
-    ck_assert(!memcmp(enc.data, b.data, b.len));
-    ferry_buf_free(&b);
+    ck_assert_int_eq(ferry_rowcodec_encode(c, good_row, &enc, err, sizeof(err)), 0);
+    ck_assert_uint_eq(enc.len, sizeof(GOOD) - 1);
+    ck_assert(!memcmp(enc.data, GOOD, enc.len));
     ferry_buf_free(&enc);
     ferry_rowcodec_destroy(c);
     ferry_objset_destroy(set);
 }
 END_TEST
 
+/* Refused as a body, and as the first row of a Rows message, where the error
+ * names the row too. */
 START_TEST(test_decode_rejects_body)
 {
     ferry_objset_t *set;
     ferry_rowcodec_t *c = codec_of("hand", hand, 5, &set);
-    ferry_buf_t b = FERRY_BUF_INIT;
+    ferry_buf_t b = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
     const ferry_value_t *row;
-    char err[256] = "";
+    char err[256] = "", quoted[32] = "";
+    size_t nread;
 
-    frame(&b, c, bad_bodies[_i].body, bad_bodies[_i].len);
-    ck_assert_msg(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)) == FERRY_EDECODE,
+    if (bad_bodies[_i].column)
+        snprintf(quoted, sizeof(quoted), "\"%s\"", bad_bodies[_i].column);
+    ck_assert_msg(ferry_rowcodec_decode(c, bad_bodies[_i].body, bad_bodies[_i].len, &row, err,
+                                        sizeof(err)) == FERRY_EDECODE,
                   "%s: accepted", bad_bodies[_i].what);
     ck_assert_msg(strstr(err, "\"hand\""), "%s: '%s'", bad_bodies[_i].what, err);
-    if (bad_bodies[_i].column) {
-        char quoted[32];
-        snprintf(quoted, sizeof(quoted), "\"%s\"", bad_bodies[_i].column);
-        ck_assert_msg(strstr(err, quoted), "%s: '%s' does not name %s", bad_bodies[_i].what, err,
-                      quoted);
-    }
+    ck_assert_msg(!*quoted || strstr(err, quoted), "%s: '%s' does not name %s",
+                  bad_bodies[_i].what, err, quoted);
+
+    ck_assert_int_eq(ferry_buf_append(&b, "\x02", 1), 0);
+    ck_assert_int_eq(ferry_buf_append(&b, bad_bodies[_i].body, bad_bodies[_i].len), 0);
+    ck_assert_int_eq(ferry_buf_append(&b, "\x00", 1), 0);
+    hand_message(&msg, ferry_rowcodec_rows_fingerprint(c), b.data, b.len);
+    ck_assert_msg(read_all(c, msg.data, msg.len, &nread, err, sizeof(err)) == FERRY_EDECODE,
+                  "%s: accepted in a Rows message", bad_bodies[_i].what);
+    ck_assert_msg(strstr(err, "\"hand\""), "%s: '%s'", bad_bodies[_i].what, err);
+    ck_assert_msg(!*quoted || (strstr(err, quoted) && strstr(err, "row 1")),
+                  "%s: '%s' does not name row 1 and %s", bad_bodies[_i].what, err, quoted);
     ferry_buf_free(&b);
+    ferry_buf_free(&msg);
     ferry_rowcodec_destroy(c);
     ferry_objset_destroy(set);
 }
 END_TEST
 
-START_TEST(test_decode_rejects_every_truncation_and_bad_framing)
+START_TEST(test_decode_rejects_every_truncated_body)
 {
     ferry_objset_t *set;
     ferry_rowcodec_t *c = codec_of("hand", hand, 5, &set);
-    ferry_buf_t b = FERRY_BUF_INIT;
     const ferry_value_t *row;
     char err[256];
 
-    frame(&b, c, GOOD, sizeof(GOOD) - 1);
-    for (size_t len = 0; len < b.len; len++)
-        ck_assert_msg(ferry_rowcodec_decode(c, b.data, len, &row, err, sizeof(err)) ==
+    for (size_t len = 0; len < sizeof(GOOD) - 1; len++) {
+        ck_assert_msg(ferry_rowcodec_decode(c, GOOD, len, &row, err, sizeof(err)) ==
                           FERRY_EDECODE, "prefix of %zu bytes accepted", len);
-    b.data[0] = 0xC4;
-    ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)), FERRY_EDECODE);
-    b.data[0] = 0xC3;
-    b.data[5] ^= 1;
-    ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)), FERRY_EDECODE);
+        ck_assert_msg(strstr(err, "\"hand\""), "prefix of %zu bytes: '%s'", len, err);
+    }
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* ---- Rows messages ------------------------------------------------------ */
+
+/* Row i of the reference table: id i, then values cycling through every kind,
+ * non-NULL where the column is NOT NULL. */
+static void reference_row(ferry_value_t *row, size_t i)
+{
+    row[0] = (ferry_value_t)INT((int64_t)i);
+    for (size_t k = 1; k < 9; k++) {
+        row[k] = values[(i * 7 + k * 3) % nvalues];
+        if (row[k].kind == FERRY_V_NULL && !reference[k].nullable)
+            row[k] = (ferry_value_t)INT((int64_t)(i % 2));
+    }
+}
+
+/* A Rows message is the single-object header with the Rows fingerprint, one
+ * block holding the bodies exactly as encoded, and the end of the array; it
+ * is appended to what the buffer holds. */
+START_TEST(test_frame_rows_layout)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("Order Line", reference, 9, &set);
+    ferry_buf_t bodies = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
+    uint64_t fp = ferry_rowcodec_rows_fingerprint(c);
+    ferry_value_t row[9];
+    const uint8_t *p;
+    char err[256];
+
+    make_values();
+    for (size_t i = 0; i < 3; i++) {
+        reference_row(row, i);
+        ck_assert_msg(ferry_rowcodec_encode(c, row, &bodies, err, sizeof(err)) == 0, "%s", err);
+    }
+    ck_assert_int_eq(ferry_buf_append(&msg, "xy", 2), 0);
+    ck_assert_msg(ferry_rowcodec_frame_rows(c, 3, bodies.data, bodies.len, &msg, err,
+                                            sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(msg.len, 2 + FERRY_AVRO_HEADER_SIZE + 1 + bodies.len + 1);
+    p = msg.data;
+    ck_assert(!memcmp(p, "xy\xC3\x01", 4));
+    for (int k = 0; k < 8; k++)
+        ck_assert_int_eq(p[4 + k], (uint8_t)(fp >> (8 * k)));
+    ck_assert_int_eq(p[12], 0x06); /* zigzag 3 */
+    ck_assert(!memcmp(p + 13, bodies.data, bodies.len));
+    ck_assert_int_eq(p[13 + bodies.len], 0x00);
+
+    /* No rows: the header and the end of the array. */
+    ferry_buf_reset(&msg);
+    ck_assert_int_eq(ferry_rowcodec_frame_rows(c, 0, NULL, 0, &msg, err, sizeof(err)), 0);
+    ck_assert_uint_eq(msg.len, FERRY_AVRO_HEADER_SIZE + 1);
+    ck_assert_int_eq(msg.data[FERRY_AVRO_HEADER_SIZE], 0x00);
+    ferry_buf_free(&bodies);
+    ferry_buf_free(&msg);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* Every row comes back, in order, and then the end, which stays the end; the
+ * next message through the same codec starts afresh. */
+START_TEST(test_rows_round_trip_in_order)
+{
+    enum { NROWS = 200, NSECOND = 10 };
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("Order Line", reference, 9, &set);
+    ferry_buf_t bodies = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
+    ferry_value_t want[9];
+    const ferry_value_t *row;
+    char err[256], what[32];
+    int rc;
+
+    make_values();
+    for (size_t i = 0; i < NROWS; i++) {
+        reference_row(want, i);
+        ck_assert_msg(ferry_rowcodec_encode(c, want, &bodies, err, sizeof(err)) == 0, "%s", err);
+    }
+    frame_rows(&msg, c, NROWS, &bodies);
+    ck_assert_msg(ferry_rowcodec_rows_open(c, msg.data, msg.len, err, sizeof(err)) == 0, "%s",
+                  err);
+    for (size_t i = 0; i < NROWS; i++) {
+        rc = ferry_rowcodec_rows_next(c, &row, err, sizeof(err));
+        ck_assert_msg(rc == 1, "row %zu of %d: %d %s", i + 1, NROWS, rc, err);
+        reference_row(want, i);
+        snprintf(what, sizeof(what), "row %zu", i + 1);
+        assert_row(row, want, 9, what);
+    }
+    ck_assert_int_eq(ferry_rowcodec_rows_next(c, &row, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_rowcodec_rows_next(c, &row, err, sizeof(err)), 0);
+
+    /* A second, shorter message: rows NROWS-1 down to NROWS-NSECOND. */
+    ferry_buf_reset(&bodies);
+    for (size_t i = NROWS; i > NROWS - NSECOND; i--) {
+        reference_row(want, i - 1);
+        ck_assert_int_eq(ferry_rowcodec_encode(c, want, &bodies, err, sizeof(err)), 0);
+    }
+    frame_rows(&msg, c, NSECOND, &bodies);
+    ck_assert_int_eq(ferry_rowcodec_rows_open(c, msg.data, msg.len, err, sizeof(err)), 0);
+    for (size_t i = NROWS; i > NROWS - NSECOND; i--) {
+        ck_assert_int_eq(ferry_rowcodec_rows_next(c, &row, err, sizeof(err)), 1);
+        reference_row(want, i - 1);
+        snprintf(what, sizeof(what), "second message, row id %zu", i - 1);
+        assert_row(row, want, 9, what);
+    }
+    ck_assert_int_eq(ferry_rowcodec_rows_next(c, &row, err, sizeof(err)), 0);
+    ferry_buf_free(&bodies);
+    ferry_buf_free(&msg);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+START_TEST(test_rows_empty_message_ends_at_once)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("hand", hand, 5, &set);
+    ferry_buf_t none = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256];
+
+    frame_rows(&msg, c, 0, &none);
+    ck_assert_msg(ferry_rowcodec_rows_open(c, msg.data, msg.len, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_int_eq(ferry_rowcodec_rows_next(c, &row, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_rowcodec_rows_next(c, &row, err, sizeof(err)), 0);
+    ferry_buf_free(&msg);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* Rows messages written by other Avro writers: the same two rows (GOOD, then
+ * GOOD2) in any block layout the specification allows. */
+static const struct {
+    const char *what;
+    const char *body;
+    size_t len;
+} layouts[] = {
+    {"one block of two", BODY("\x04" GOOD GOOD2 "\x00")},
+    {"two blocks of one", BODY("\x02" GOOD "\x02" GOOD2 "\x00")},
+    /* count -2 (zigzag 03), then the block's size, 33 bytes (zigzag 42) */
+    {"negative count with byte size", BODY("\x03\x42" GOOD GOOD2 "\x00")},
+    /* count -1, 26 bytes (zigzag 34), then a block of count 1 */
+    {"negative count, then a positive one", BODY("\x01\x34" GOOD "\x02" GOOD2 "\x00")},
+};
+
+START_TEST(test_rows_block_layouts)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("hand", hand, 5, &set);
+    ferry_buf_t msg = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256];
+    int rc;
+
+    /* The sizes written into the layouts above. */
+    ck_assert_uint_eq(sizeof(GOOD) - 1, 26);
+    ck_assert_uint_eq(sizeof(GOOD2) - 1, 7);
+    hand_message(&msg, ferry_rowcodec_rows_fingerprint(c), layouts[_i].body, layouts[_i].len);
+    ck_assert_msg(ferry_rowcodec_rows_open(c, msg.data, msg.len, err, sizeof(err)) == 0, "%s: %s",
+                  layouts[_i].what, err);
+    rc = ferry_rowcodec_rows_next(c, &row, err, sizeof(err));
+    ck_assert_msg(rc == 1, "%s: first row: %d %s", layouts[_i].what, rc, err);
+    assert_row(row, good_row, 5, layouts[_i].what);
+    rc = ferry_rowcodec_rows_next(c, &row, err, sizeof(err));
+    ck_assert_msg(rc == 1, "%s: second row: %d %s", layouts[_i].what, rc, err);
+    assert_row(row, good2_row, 5, layouts[_i].what);
+    rc = ferry_rowcodec_rows_next(c, &row, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%s: end: %d %s", layouts[_i].what, rc, err);
+    ferry_buf_free(&msg);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* Malformed Rows bodies: the rows before the fault are given, then
+ * FERRY_EDECODE naming the table (and what went wrong). */
+static const struct {
+    const char *what;
+    const char *body;
+    size_t len;
+    size_t rows_before;
+    const char *says; /* in errstr besides the table; NULL: nothing more */
+} bad_messages[] = {
+    {"count larger than the rows present", BODY("\x04" GOOD "\x00"), 1, "row 2"},
+    {"count larger than the bytes left", BODY("\x7e" GOOD "\x00"), 0, "block count"},
+    {"no end of the array", BODY("\x02" GOOD), 1, NULL},
+    {"no block at all", BODY(""), 0, NULL},
+    {"trailing bytes after the end", BODY("\x02" GOOD "\x00\x00"), 1, "trailing"},
+    {"trailing bytes after an empty array", BODY("\x00\x02"), 0, "trailing"},
+    {"block size past the end", BODY("\x01\x7e" GOOD "\x00"), 0, "block size"},
+    {"negative block size", BODY("\x01\x01" GOOD "\x00"), 0, "block size"},
+    {"bad second row", BODY("\x04" GOOD GOOD_ID "\x02\x0ax\x00"), 1, "row 2 column \"name\""},
+};
+
+START_TEST(test_rows_rejects_message)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("hand", hand, 5, &set);
+    ferry_buf_t msg = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256] = "";
+    size_t nread;
+    int rc;
+
+    hand_message(&msg, ferry_rowcodec_rows_fingerprint(c), bad_messages[_i].body,
+                 bad_messages[_i].len);
+    rc = read_all(c, msg.data, msg.len, &nread, err, sizeof(err));
+    ck_assert_msg(rc == FERRY_EDECODE, "%s: %d after %zu rows", bad_messages[_i].what, rc, nread);
+    ck_assert_msg(nread == bad_messages[_i].rows_before, "%s: %zu rows before the error",
+                  bad_messages[_i].what, nread);
+    ck_assert_msg(strstr(err, "\"hand\""), "%s: '%s'", bad_messages[_i].what, err);
+    ck_assert_msg(!bad_messages[_i].says || strstr(err, bad_messages[_i].says),
+                  "%s: '%s' does not say %s", bad_messages[_i].what, err, bad_messages[_i].says);
+    /* After the error the message is done: no stale or further rows. */
+    ck_assert_int_ne(ferry_rowcodec_rows_next(c, &row, err, sizeof(err)), 1);
+    ferry_buf_free(&msg);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* A message cut anywhere is refused, never read as a shorter complete one. */
+START_TEST(test_rows_rejects_every_truncation)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("hand", hand, 5, &set);
+    ferry_buf_t msg = FERRY_BUF_INIT;
+    char err[256];
+    size_t nread;
+    int rc;
+
+    hand_message(&msg, ferry_rowcodec_rows_fingerprint(c), BODY("\x04" GOOD GOOD2 "\x00"));
+    ck_assert_int_eq(read_all(c, msg.data, msg.len, &nread, err, sizeof(err)), 0);
+    ck_assert_uint_eq(nread, 2);
+    for (size_t len = 0; len < msg.len; len++) {
+        err[0] = '\0';
+        rc = read_all(c, msg.data, len, &nread, err, sizeof(err));
+        ck_assert_msg(rc == FERRY_EDECODE, "prefix of %zu bytes: %d after %zu rows", len, rc,
+                      nread);
+        /* Cut inside the header, the framing is what is wrong (rows_open). */
+        ck_assert_msg(len < FERRY_AVRO_HEADER_SIZE || strstr(err, "\"hand\""),
+                      "prefix of %zu bytes: '%s'", len, err);
+    }
+    ferry_buf_free(&msg);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* rows_open reads only this table's Rows messages: not a bare row record
+ * under the row schema's fingerprint, not another marker. A failed open
+ * leaves nothing to read, even mid-way through an earlier message. */
+START_TEST(test_rows_open_rejects_framing_and_fingerprint)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("hand", hand, 5, &set);
+    ferry_buf_t good = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256];
+
+    hand_message(&good, ferry_rowcodec_rows_fingerprint(c), BODY("\x04" GOOD GOOD2 "\x00"));
+    ck_assert_int_eq(ferry_rowcodec_rows_open(c, good.data, good.len, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_rowcodec_rows_next(c, &row, err, sizeof(err)), 1);
+
+    /* The row schema's fingerprint instead of the Rows one. */
+    hand_message(&msg, ferry_rowcodec_fingerprint(c), BODY("\x04" GOOD GOOD2 "\x00"));
+    ck_assert_int_eq(ferry_rowcodec_rows_open(c, msg.data, msg.len, err, sizeof(err)),
+                     FERRY_EDECODE);
     ck_assert_msg(strstr(err, "fingerprint") && strstr(err, "\"hand\""), "%s", err);
-    ferry_buf_free(&b);
+    ck_assert_int_ne(ferry_rowcodec_rows_next(c, &row, err, sizeof(err)), 1);
+
+    /* One bit off. */
+    hand_message(&msg, ferry_rowcodec_rows_fingerprint(c) ^ 0x100, BODY("\x00"));
+    ck_assert_int_eq(ferry_rowcodec_rows_open(c, msg.data, msg.len, err, sizeof(err)),
+                     FERRY_EDECODE);
+    ck_assert_msg(strstr(err, "fingerprint") && strstr(err, "\"hand\""), "%s", err);
+
+    /* Not the single-object marker. */
+    ferry_buf_reset(&msg);
+    ck_assert_int_eq(ferry_buf_append(&msg, good.data, good.len), 0);
+    msg.data[0] = 0xC4;
+    ck_assert_int_eq(ferry_rowcodec_rows_open(c, msg.data, msg.len, err, sizeof(err)),
+                     FERRY_EDECODE);
+    msg.data[0] = 0xC3;
+    msg.data[1] = 0x02;
+    ck_assert_int_eq(ferry_rowcodec_rows_open(c, msg.data, msg.len, err, sizeof(err)),
+                     FERRY_EDECODE);
+    ck_assert_int_ne(ferry_rowcodec_rows_next(c, &row, err, sizeof(err)), 1);
+    ferry_buf_free(&good);
+    ferry_buf_free(&msg);
     ferry_rowcodec_destroy(c);
     ferry_objset_destroy(set);
 }
@@ -718,6 +1137,7 @@ static Suite *rowcodec_suite(void)
     tc = tcase_create("schema");
     tcase_add_test(tc, test_reference_schema_is_pinned);
     tcase_add_test(tc, test_published_schema_keeps_logical_types_and_names);
+    tcase_add_test(tc, test_rows_schema_is_the_array_of_the_row_schema);
     tcase_add_loop_test(tc, test_decimal_parameters, 0, sizeof(decimals) / sizeof(decimals[0]));
     tcase_add_test(tc, test_field_names);
     tcase_add_loop_test(tc, test_record_names, 0, sizeof(records) / sizeof(records[0]));
@@ -727,12 +1147,22 @@ static Suite *rowcodec_suite(void)
     tcase_add_loop_test(tc, test_field_count_limit, 0,
                         sizeof(field_limits) / sizeof(field_limits[0]));
     suite_add_tcase(s, tc);
-    tc = tcase_create("messages");
-    tcase_add_test(tc, test_encode_appends_and_reuses_the_buffer);
+    tc = tcase_create("bodies");
+    tcase_add_test(tc, test_encode_appends_bodies_and_reuses_the_buffer);
     tcase_add_test(tc, test_table_without_columns);
     tcase_add_test(tc, test_hand_written_body_decodes);
     tcase_add_loop_test(tc, test_decode_rejects_body, 0, sizeof(bad_bodies) / sizeof(bad_bodies[0]));
-    tcase_add_test(tc, test_decode_rejects_every_truncation_and_bad_framing);
+    tcase_add_test(tc, test_decode_rejects_every_truncated_body);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("rows messages");
+    tcase_add_test(tc, test_frame_rows_layout);
+    tcase_add_test(tc, test_rows_round_trip_in_order);
+    tcase_add_test(tc, test_rows_empty_message_ends_at_once);
+    tcase_add_loop_test(tc, test_rows_block_layouts, 0, sizeof(layouts) / sizeof(layouts[0]));
+    tcase_add_loop_test(tc, test_rows_rejects_message, 0,
+                        sizeof(bad_messages) / sizeof(bad_messages[0]));
+    tcase_add_test(tc, test_rows_rejects_every_truncation);
+    tcase_add_test(tc, test_rows_open_rejects_framing_and_fingerprint);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,9 +8,16 @@
  *                               DIR/<name>.bin (frames: 4-byte big-endian
  *                               length, message), DIR/<name>.json (what the
  *                               messages hold), DIR/<name>.avsc (row
- *                               schemas), DIR/manifest.json (what is where)
+ *                               schemas), DIR/<name>.rows.avsc (the Rows
+ *                               schemas ferry publishes around them),
+ *                               DIR/manifest.json (what is where)
  *   interop_tool decode DIR     decodes DIR/py_<name>.bin, written by
  *                               python3-avro, into DIR/py_<name>.out.json
+ *
+ * Rows travel as Rows messages (see rowcodec.h): a table's sample rows are
+ * split over the messages its `messages` list says, so that reading several
+ * messages of one table, and an empty one, is exercised both ways. In JSON a
+ * Rows message is the list of its rows, a row the list of its cells.
  *
  * Values in JSON: envelope fields as in schemas/<Name>.avsc (times in Unix ms,
  * fixed as hex); row cells as {"k": "null"|"int"|"real"|"text"|"blob", "v":
@@ -150,17 +157,23 @@ static ferry_value_t rows[][NCOLS] = {
 
 static ferry_value_t order_rows[][2] = {{I(1), T("first")}, {I(2), T("")}};
 
+/* Rows per Rows message of each table, in order; they add up to its rows. */
+static const size_t rows_split[] = {3, NROWS - 3};
+static const size_t order_split[] = {2, 0};
+
 static struct table {
     const char *name;
     const struct col *cols;
     size_t ncols;
     ferry_value_t *rows;
     size_t nrows;
+    const size_t *messages;
+    size_t nmessages;
     ferry_objset_t *set;
     ferry_rowcodec_t *codec;
 } tables[] = {
-    {"interop rows", rows_cols, NCOLS, &rows[0][0], NROWS, NULL, NULL},
-    {"Order", order_cols, 2, &order_rows[0][0], 2, NULL, NULL},
+    {"interop rows", rows_cols, NCOLS, &rows[0][0], NROWS, rows_split, 2, NULL, NULL},
+    {"Order", order_cols, 2, &order_rows[0][0], 2, order_split, 2, NULL, NULL},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -435,24 +448,42 @@ static int canon(int argc, char **argv)
 static int dump(const char *dir)
 {
     json_t *manifest = json_array();
-    ferry_buf_t msg = FERRY_BUF_INIT, frames = FERRY_BUF_INIT;
+    ferry_buf_t msg = FERRY_BUF_INIT, frames = FERRY_BUF_INIT, bodies = FERRY_BUF_INIT;
     char name[256], file[300], err[256];
 
     for (size_t t = 0; t < NTABLES; t++) {
         json_t *expect = json_array();
         const char *schema = ferry_rowcodec_schema_json(tables[t].codec);
+        const char *rows_schema = ferry_rowcodec_rows_schema_json(tables[t].codec);
+        size_t r = 0;
+
         snprintf(name, sizeof(name), "rows_%zu", t);
         ferry_buf_reset(&frames);
-        for (size_t r = 0; r < tables[t].nrows; r++) {
-            const ferry_value_t *row = tables[t].rows + r * tables[t].ncols;
+        for (size_t m = 0; m < tables[t].nmessages; m++) {
+            json_t *in_msg = json_array();
+            size_t end = r + tables[t].messages[m];
+            if (end > tables[t].nrows)
+                die(tables[t].name, "more rows in its messages than in the table");
+            ferry_buf_reset(&bodies);
+            for (; r < end; r++) {
+                const ferry_value_t *row = tables[t].rows + r * tables[t].ncols;
+                if (ferry_rowcodec_encode(tables[t].codec, row, &bodies, err, sizeof(err)))
+                    die(tables[t].name, err);
+                json_array_append_new(in_msg, row_json(row, tables[t].ncols));
+            }
             ferry_buf_reset(&msg);
-            if (ferry_rowcodec_encode(tables[t].codec, row, &msg, err, sizeof(err)))
+            if (ferry_rowcodec_frame_rows(tables[t].codec, tables[t].messages[m], bodies.data,
+                                          bodies.len, &msg, err, sizeof(err)))
                 die(tables[t].name, err);
             frame(&frames, &msg);
-            json_array_append_new(expect, row_json(row, tables[t].ncols));
+            json_array_append_new(expect, in_msg);
         }
+        if (r != tables[t].nrows)
+            die(tables[t].name, "rows left out of its messages");
         snprintf(file, sizeof(file), "%s.avsc", name);
         spit(dir, file, schema, strlen(schema));
+        snprintf(file, sizeof(file), "%s.rows.avsc", name);
+        spit(dir, file, rows_schema, strlen(rows_schema));
         snprintf(file, sizeof(file), "%s.bin", name);
         spit(dir, file, frames.data, frames.len);
         snprintf(file, sizeof(file), "%s.json", name);
@@ -478,6 +509,7 @@ static int dump(const char *dir)
     spit_json(dir, "manifest.json", manifest);
     ferry_buf_free(&msg);
     ferry_buf_free(&frames);
+    ferry_buf_free(&bodies);
     return 0;
 }
 
@@ -493,9 +525,15 @@ static json_t *decode_one(json_t *entry, const uint8_t *p, size_t len)
     if (!strcmp(kind, "rows")) {
         struct table *tb = &tables[json_integer_value(json_object_get(entry, "table"))];
         const ferry_value_t *row;
-        if (ferry_rowcodec_decode(tb->codec, p, len, &row, err, sizeof(err)))
+        int rc;
+        if (ferry_rowcodec_rows_open(tb->codec, p, len, err, sizeof(err)))
             die(tb->name, err);
-        return row_json(row, tb->ncols);
+        j = json_array();
+        while ((rc = ferry_rowcodec_rows_next(tb->codec, &row, err, sizeof(err))) == 1)
+            json_array_append_new(j, row_json(row, tb->ncols));
+        if (rc)
+            die(tb->name, err);
+        return j;
     }
 #define DECODE(type, decode, to_json, free_fn)                                  \
     if (decode(p, len, (type **)&m, err, sizeof(err)))                          \
