@@ -508,11 +508,20 @@ static int end_table(ferry_import_t *imp, const ferry_import_msg_t *msg, char *w
                      size_t why_size)
 {
     ferry_table_end_t *te = NULL;
+    ferry_table_stat_t *st;
+    int64_t updated = 0;
     char hex[17];
     int rc;
 
     if (imp->state != IMPORT_TABLE || (msg->table && strcmp(msg->table, imp->tm->object->name)))
         return misplaced(imp, "the TableEnd", msg->table, why, why_size);
+    /* Rows the writer kept to insert together are written now; a kept row
+     * that met its key already present was updated instead. */
+    if (imp->writer && (rc = ferry_writer_flush(imp->writer, &updated, why, why_size)))
+        return rc;
+    st = &imp->stats[imp->next - 1];
+    st->inserted -= updated;
+    st->updated += updated;
     if ((rc = ferry_table_end_decode(msg->payload, msg->len, &te, why, why_size)))
         return rc;
     rc = same_export(imp, te->export_id, "TableEnd", msg, why, why_size);
@@ -601,6 +610,10 @@ static int commit_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int
     report(imp, FERRY_STATUS_APPLIED, b->export_id, b, NULL);
     *seek = imp->resume;
     close_export(imp);
+    /* Folding the log back into the database is housekeeping: after the
+     * report, so that it does not delay it. A failure loses nothing. */
+    if (ferry_store_checkpoint(imp->store, why, why_size))
+        ferry_log(FERRY_LOG_WARN, "target=%s checkpoint failed: %s", imp->target, why);
     return FERRY_OK;
 }
 
@@ -995,6 +1008,9 @@ int ferry_import_consumer_new(const ferry_config_t *cfg, const char *target,
                    "environment \"%s\" gives no legal records topic name", target);
     if (!rc)
         rc = ferry_store_open(uri, FERRY_STORE_WRITE, &c->store, errstr, errstr_size);
+    /* The job checkpoints after reporting each export, not inside its commit. */
+    if (!rc)
+        rc = ferry_store_checkpoint_later(c->store, errstr, errstr_size);
     if (!rc)
         rc = ferry_import_new(c->store, target, c->topic, publish_status, c, &c->job, errstr,
                               errstr_size);

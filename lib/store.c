@@ -78,6 +78,19 @@ int ferry_store_commit(ferry_store_t *store, char *errstr, size_t errstr_size)
     return store->ops->commit(store, errstr, errstr_size);
 }
 
+int ferry_store_checkpoint_later(ferry_store_t *store, char *errstr, size_t errstr_size)
+{
+    return store->ops->checkpoint_later
+               ? store->ops->checkpoint_later(store, errstr, errstr_size)
+               : FERRY_OK;
+}
+
+int ferry_store_checkpoint(ferry_store_t *store, char *errstr, size_t errstr_size)
+{
+    return store->ops->checkpoint ? store->ops->checkpoint(store, errstr, errstr_size)
+                                  : FERRY_OK;
+}
+
 int ferry_store_rollback(ferry_store_t *store)
 {
     return store->ops->rollback(store);
@@ -111,6 +124,11 @@ int ferry_writer_put(ferry_writer_t *w, const ferry_value_t *row, int *inserted,
                      size_t errstr_size)
 {
     return w->put(w, row, inserted, errstr, errstr_size);
+}
+
+int ferry_writer_flush(ferry_writer_t *w, int64_t *updated, char *errstr, size_t errstr_size)
+{
+    return w->flush(w, updated, errstr, errstr_size);
 }
 
 void ferry_writer_destroy(ferry_writer_t *w)

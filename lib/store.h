@@ -55,6 +55,16 @@ int ferry_store_begin(ferry_store_t *store, char *errstr, size_t errstr_size);
 int ferry_store_commit(ferry_store_t *store, char *errstr, size_t errstr_size);
 int ferry_store_rollback(ferry_store_t *store);
 
+/* Log housekeeping, for stores with a write-ahead log (no-ops otherwise). By
+ * default a commit may also fold the log back into the database, which makes
+ * that commit slower by about the time it took to write the data. After
+ * ferry_store_checkpoint_later, commits never do: the caller runs
+ * ferry_store_checkpoint when it has time (the importer: after reporting
+ * the export applied). A checkpoint never waits for readers; what readers
+ * still use is folded back by a later one. */
+int ferry_store_checkpoint_later(ferry_store_t *store, char *errstr, size_t errstr_size);
+int ferry_store_checkpoint(ferry_store_t *store, char *errstr, size_t errstr_size);
+
 /* Starts a read transaction so that every later read (metadata, cursors,
  * checksums) sees one consistent snapshot of the store until
  * ferry_store_destroy (or ferry_store_rollback, which ends it). Meant for
@@ -87,10 +97,17 @@ int ferry_store_has_object(ferry_store_t *store, const char *name);
  * ferry_writer_destroy before commit/rollback. */
 int ferry_store_writer_open(ferry_store_t *store, const ferry_object_t *obj,
                             ferry_writer_t **out, char *errstr, size_t errstr_size);
-/* Writes one row (obj->nfields values); *inserted (if not NULL) is 1 for an
- * insert, 0 for an update. */
+/* Writes one row (obj->nfields values, only read during the call); *inserted
+ * (if not NULL) is 1 for an insert, 0 for an update.
+ * Into a table that was empty when the writer opened, rows are new as a rule:
+ * the writer may then keep a copy of the row and insert many in one statement
+ * later (*inserted is 1). ferry_writer_flush writes what is kept; a kept row
+ * whose key turns out to exist after all is upserted like any other and
+ * counted in *updated (if not NULL). ferry_writer_destroy flushes too; a
+ * failure there makes the transaction's commit fail with its message. */
 int ferry_writer_put(ferry_writer_t *w, const ferry_value_t *row, int *inserted, char *errstr,
                      size_t errstr_size);
+int ferry_writer_flush(ferry_writer_t *w, int64_t *updated, char *errstr, size_t errstr_size);
 void ferry_writer_destroy(ferry_writer_t *w);
 
 /* Inside a transaction: finds the first foreign-key violation (a row whose

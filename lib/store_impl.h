@@ -21,6 +21,8 @@ typedef struct ferry_store_ops {
     int (*begin)(ferry_store_t *s, char *errstr, size_t errstr_size);
     int (*commit)(ferry_store_t *s, char *errstr, size_t errstr_size);
     int (*rollback)(ferry_store_t *s);
+    int (*checkpoint_later)(ferry_store_t *s, char *errstr, size_t errstr_size); /* or NULL */
+    int (*checkpoint)(ferry_store_t *s, char *errstr, size_t errstr_size);       /* or NULL */
     int (*snapshot)(ferry_store_t *s, char *errstr, size_t errstr_size);
     int (*apply_object)(ferry_store_t *s, const ferry_object_t *obj, int *created, char *errstr,
                         size_t errstr_size);
@@ -50,6 +52,7 @@ struct ferry_cursor {
 struct ferry_writer {
     int (*put)(ferry_writer_t *w, const ferry_value_t *row, int *inserted, char *errstr,
                size_t errstr_size);
+    int (*flush)(ferry_writer_t *w, int64_t *updated, char *errstr, size_t errstr_size);
     void (*destroy)(ferry_writer_t *w);
 };
 

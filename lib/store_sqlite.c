@@ -60,6 +60,8 @@ typedef struct sqlite_store {
     char **created;          /* tables created by the open transaction */
     size_t ncreated;
     int books_ready;         /* bookkeeping tables exist and statements below are prepared */
+    char *flush_error;       /* a writer's flush failed in its destroy: commit fails with it */
+    struct sqlite_writer *writers; /* open writers, detached when the store goes first */
     sqlite3_stmt *applied_get, *applied_put, *offset_get, *offset_put;
 } sqlite_store_t;
 
@@ -328,12 +330,16 @@ static void books_finalize(sqlite_store_t *s)
 
 static const ferry_store_ops_t sqlite_ops;
 
+static void detach_writers(sqlite_store_t *s);
+
 static void sqlite_destroy(ferry_store_t *base)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
 
     if (s->txn != TXN_IDLE)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    detach_writers(s);
+    free(s->flush_error);
     books_finalize(s);
     sqlite3_finalize(s->version);
     forget_catalog(s);
@@ -348,8 +354,10 @@ static void sqlite_destroy(ferry_store_t *base)
 int ferry_store_sqlite_open(const char *path, int mode, ferry_store_t **out, char *errstr,
                             size_t errstr_size)
 {
-    int flags = mode == FERRY_STORE_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                                          : SQLITE_OPEN_READONLY;
+    /* One thread at a time uses a store (store.h): no per-call locking. */
+    int flags = SQLITE_OPEN_NOMUTEX | (mode == FERRY_STORE_WRITE
+                                           ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                           : SQLITE_OPEN_READONLY);
     sqlite_store_t *s = calloc(1, sizeof(*s));
     int rc;
 
@@ -542,6 +550,28 @@ static int sqlite_begin(ferry_store_t *base, char *errstr, size_t errstr_size)
 
 static int sqlite_check_fks(ferry_store_t *base, char *errstr, size_t errstr_size);
 
+static int sqlite_checkpoint_later(ferry_store_t *base, char *errstr, size_t errstr_size)
+{
+    return exec((sqlite_store_t *)base, "PRAGMA wal_autocheckpoint=0", errstr, errstr_size,
+                "deferring checkpoints");
+}
+
+static int sqlite_checkpoint(ferry_store_t *base, char *errstr, size_t errstr_size)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+
+    int rc;
+
+    if (s->mode != FERRY_STORE_WRITE || s->txn != TXN_IDLE)
+        return FERRY_OK;
+    /* PASSIVE: folds back what no reader needs, never waits for one (BUSY:
+     * another connection is checkpointing already). */
+    rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        return db_err(s, errstr, errstr_size, "checkpointing");
+    return FERRY_OK;
+}
+
 static int sqlite_commit(ferry_store_t *base, char *errstr, size_t errstr_size)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
@@ -550,6 +580,8 @@ static int sqlite_commit(ferry_store_t *base, char *errstr, size_t errstr_size)
     if (s->txn != TXN_OPEN)
         return ferry_errf(errstr, errstr_size, FERRY_EORDER,
                           "store %s: commit without a transaction", s->path);
+    if (s->flush_error) /* the caller rolls back */
+        return ferry_errf(errstr, errstr_size, FERRY_ESTORE, "%s", s->flush_error);
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         if (sqlite3_extended_errcode(s->db) != SQLITE_CONSTRAINT_FOREIGNKEY)
             return db_err(s, errstr, errstr_size, "committing");
@@ -574,6 +606,8 @@ static int sqlite_rollback(ferry_store_t *base)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
         rc = FERRY_ESTORE;
     s->txn = TXN_IDLE;
+    free(s->flush_error);
+    s->flush_error = NULL;
     forget_created(s);
     forget_catalog(s);
     books_finalize(s);
@@ -994,6 +1028,9 @@ static int sqlite_apply_object(ferry_store_t *base, const ferry_object_t *obj, i
 
 /* ---- writer ---- */
 
+/* Rows one multi-row INSERT of a writer carries at most. */
+#define BATCH_ROWS 64
+
 typedef struct sqlite_writer {
     ferry_writer_t base;
     sqlite_store_t *s;
@@ -1003,7 +1040,24 @@ typedef struct sqlite_writer {
     size_t *key;          /* incoming indexes of the key columns, for messages */
     size_t nkey;
     char *table;
+    /* Into a table empty at open: rows kept (values copied, text and blob
+     * bytes in `bytes` at offsets) and inserted batch_rows at a time. */
+    sqlite3_stmt *batch;  /* plain multi-row INSERT; NULL: no batching */
+    size_t batch_rows;
+    size_t kept;
+    int64_t updated;      /* kept rows that were updates, since the last flush */
+    ferry_value_t *vals;  /* batch_rows * n */
+    size_t *offs;         /* byte offsets of text and blob values */
+    ferry_buf_t bytes;
+    struct sqlite_writer *next; /* in s->writers */
 } sqlite_writer_t;
+
+/* A writer outliving its store must not touch it. */
+static void detach_writers(sqlite_store_t *s)
+{
+    for (sqlite_writer_t *w = s->writers; w; w = w->next)
+        w->s = NULL;
+}
 
 static int bind_row(sqlite3_stmt *st, const ferry_value_t *row, size_t n)
 {
@@ -1036,10 +1090,10 @@ static int writer_fail(sqlite_writer_t *w, const ferry_value_t *row, char *errst
     return err;
 }
 
-static int writer_put(ferry_writer_t *base, const ferry_value_t *row, int *inserted,
-                      char *errstr, size_t errstr_size)
+/* The upsert of one row: insert, or update by key when it exists. */
+static int upsert(sqlite_writer_t *w, const ferry_value_t *row, int *inserted, char *errstr,
+                  size_t errstr_size)
 {
-    sqlite_writer_t *w = (sqlite_writer_t *)base;
     int ins;
 
     if (bind_row(w->insert, row, w->n))
@@ -1060,9 +1114,98 @@ static int writer_put(ferry_writer_t *base, const ferry_value_t *row, int *inser
     return FERRY_OK;
 }
 
+/* Kept row i, its text and blob values pointing into w->bytes. */
+static const ferry_value_t *kept_row(sqlite_writer_t *w, size_t i)
+{
+    ferry_value_t *row = &w->vals[i * w->n];
+    for (size_t f = 0; f < w->n; f++)
+        if (row[f].kind == FERRY_V_TEXT || row[f].kind == FERRY_V_BLOB)
+            row[f].p = row[f].n ? w->bytes.data + w->offs[i * w->n + f] : NULL;
+    return row;
+}
+
+/* Writes the kept rows; those that met their key present are counted in
+ * w->updated. */
+static int write_kept(sqlite_writer_t *w, char *errstr, size_t errstr_size)
+{
+    size_t kept = w->kept;
+    int rc = FERRY_OK, ins;
+
+    w->kept = 0;
+    for (size_t i = 0; i < kept; i++)
+        kept_row(w, i);
+    /* A full batch in one statement. If it fails (a key present after all,
+     * or any other constraint), SQLite has undone the statement: the rows
+     * then go one by one, which names the culprit or updates the row. */
+    if (kept == w->batch_rows) {
+        for (size_t i = 0; i < kept * w->n; i++)
+            if (bind_value(w->batch, (int)i + 1, &w->vals[i]) != SQLITE_OK)
+                return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                                  "table %s: a value cannot be bound", w->table);
+        if (step_done(w->batch) == SQLITE_OK)
+            kept = 0;
+    }
+    for (size_t i = 0; !rc && i < kept; i++)
+        if (!(rc = upsert(w, &w->vals[i * w->n], &ins, errstr, errstr_size)) && !ins)
+            w->updated++;
+    ferry_buf_reset(&w->bytes);
+    return rc;
+}
+
+static int writer_flush(ferry_writer_t *base, int64_t *updated, char *errstr, size_t errstr_size)
+{
+    sqlite_writer_t *w = (sqlite_writer_t *)base;
+    int rc = write_kept(w, errstr, errstr_size);
+
+    if (updated)
+        *updated = w->updated;
+    w->updated = 0;
+    return rc;
+}
+
+static int writer_put(ferry_writer_t *base, const ferry_value_t *row, int *inserted,
+                      char *errstr, size_t errstr_size)
+{
+    sqlite_writer_t *w = (sqlite_writer_t *)base;
+    ferry_value_t *slot;
+
+    if (!w->batch)
+        return upsert(w, row, inserted, errstr, errstr_size);
+    slot = &w->vals[w->kept * w->n];
+    for (size_t f = 0; f < w->n; f++) {
+        slot[f] = row[f];
+        if (row[f].kind == FERRY_V_TEXT || row[f].kind == FERRY_V_BLOB) {
+            w->offs[w->kept * w->n + f] = w->bytes.len;
+            if (row[f].n && ferry_buf_append(&w->bytes, row[f].p, row[f].n))
+                return ferry_errf(errstr, errstr_size, FERRY_ENOMEM,
+                                  "table %s: out of memory keeping a row", w->table);
+        }
+    }
+    if (inserted)
+        *inserted = 1;
+    if (++w->kept == w->batch_rows)
+        return write_kept(w, errstr, errstr_size);
+    return FERRY_OK;
+}
+
 static void writer_destroy(ferry_writer_t *base)
 {
     sqlite_writer_t *w = (sqlite_writer_t *)base;
+    char why[512];
+
+    /* Kept rows belong to the open transaction; never write them outside. */
+    if (w->s && w->kept && w->s->txn == TXN_OPEN && !sqlite3_get_autocommit(w->s->db) &&
+        write_kept(w, why, sizeof(why)) && !w->s->flush_error)
+        w->s->flush_error = strdup(why);
+    for (sqlite_writer_t **at = w->s ? &w->s->writers : NULL; at && *at; at = &(*at)->next)
+        if (*at == w) {
+            *at = w->next;
+            break;
+        }
+    sqlite3_finalize(w->batch);
+    free(w->vals);
+    free(w->offs);
+    ferry_buf_free(&w->bytes);
 
     sqlite3_finalize(w->insert);
     sqlite3_finalize(w->update);
@@ -1135,6 +1278,57 @@ static int writer_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *co
     return rc;
 }
 
+/* 1 if table t holds no row (or cannot be read: then the plain path). */
+static int table_empty(sqlite_store_t *s, const ferry_object_t *t)
+{
+    sql_t q = {FERRY_BUF_INIT, 0};
+    sqlite3_stmt *st = NULL;
+    int empty = 0;
+
+    sql_add(&q, "SELECT 1 FROM ");
+    sql_ident(&q, t->name);
+    sql_add(&q, " LIMIT 1");
+    if (sql_text(&q) && sqlite3_prepare_v2(s->db, sql_text(&q), -1, &st, NULL) == SQLITE_OK)
+        empty = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    ferry_buf_free(&q.b);
+    return empty;
+}
+
+/* The plain multi-row INSERT of w->batch_rows rows, and room to keep them. */
+static int batch_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *col, char *errstr,
+                     size_t errstr_size)
+{
+    sql_t q = {FERRY_BUF_INIT, 0};
+    size_t vars = (size_t)sqlite3_limit(w->s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
+    int rc;
+
+    w->batch_rows = vars / w->n < BATCH_ROWS ? vars / w->n : BATCH_ROWS;
+    if (w->batch_rows < 2)
+        return FERRY_OK;
+    sql_add(&q, "INSERT INTO ");
+    sql_ident(&q, t->name);
+    sql_add(&q, " (");
+    for (size_t i = 0; i < w->n; i++) {
+        sql_add(&q, i ? ", " : "");
+        sql_ident(&q, t->fields[col[i]].name);
+    }
+    sql_add(&q, ") VALUES ");
+    for (size_t r = 0, p = 1; r < w->batch_rows; r++) {
+        sql_add(&q, r ? ", (" : "(");
+        for (size_t i = 0; i < w->n; i++, p++)
+            sql_addf(&q, "%s?%zu", i ? ", " : "", p);
+        sql_add(&q, ")");
+    }
+    rc = prepare(w->s, sql_text(&q), &w->batch, errstr, errstr_size, "preparing a batch insert");
+    ferry_buf_free(&q.b);
+    if (!rc && (!(w->vals = calloc(w->batch_rows * w->n, sizeof(*w->vals))) ||
+                !(w->offs = calloc(w->batch_rows * w->n, sizeof(*w->offs)))))
+        rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory",
+                        w->s->path);
+    return rc;
+}
+
 static int sqlite_writer_open(ferry_store_t *base, const ferry_object_t *obj,
                               ferry_writer_t **out, char *errstr, size_t errstr_size)
 {
@@ -1161,8 +1355,11 @@ static int sqlite_writer_open(ferry_store_t *base, const ferry_object_t *obj,
         goto done;
     }
     w->base.put = writer_put;
+    w->base.flush = writer_flush;
     w->base.destroy = writer_destroy;
     w->s = s;
+    w->next = s->writers;
+    s->writers = w;
     w->n = obj->nfields;
     for (size_t i = 0; i < obj->nfields; i++) {
         if ((col[i] = field_ci(t, obj->fields[i].name)) < 0) {
@@ -1185,6 +1382,10 @@ static int sqlite_writer_open(ferry_store_t *base, const ferry_object_t *obj,
         w->key[w->nkey++] = i;
     }
     rc = writer_sql(w, t, col, tpk, ntpk, errstr, errstr_size);
+    /* Rows into an empty table (a new one, for a table without a key) are
+     * new as a rule: they go in many to a statement. */
+    if (!rc && (ntpk ? table_empty(s, t) : was_created(s, t->name)))
+        rc = batch_sql(w, t, col, errstr, errstr_size);
 done:
     free(col);
     free(tpk);
@@ -1449,6 +1650,8 @@ static const ferry_store_ops_t sqlite_ops = {
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
+    .checkpoint_later = sqlite_checkpoint_later,
+    .checkpoint = sqlite_checkpoint,
     .snapshot = sqlite_snapshot,
     .apply_object = sqlite_apply_object,
     .has_object = sqlite_has_object,

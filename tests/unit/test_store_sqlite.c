@@ -546,6 +546,103 @@ START_TEST(test_upsert_counts_inserts_and_updates)
 }
 END_TEST
 
+/* Into an empty table the writer keeps rows and inserts them many to a
+ * statement: everything put arrives, in a batch that meets a repeated key the
+ * row is updated (and counted so by the flush), a row a batch cannot take is
+ * named, and rows still kept when the writer goes are committed with it. */
+START_TEST(test_empty_table_takes_rows_in_batches)
+{
+    enum { NROWS = 1000 };
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+    ferry_writer_t *w;
+    int64_t updated = -1;
+    char v[32];
+    int ins, rc = 0;
+
+    sql_on("dst.db", "CREATE TABLE kv(id INTEGER PRIMARY KEY, v TEXT NOT NULL, b BLOB);"
+                     "CREATE TABLE kv2(id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+    s = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+
+    /* Every row put arrives; row 101 repeats key 100 and updates it. The
+     * text buffer is reused, so the writer must copy what it keeps; empty
+     * text and blobs stay values, not NULL. */
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_find(objs, "kv"), &w, err,
+                                             sizeof(err)), 0);
+    for (int i = 1; i <= NROWS; i++) {
+        snprintf(v, sizeof(v), i == 101 ? "again" : i % 7 ? "v%d" : "", i);
+        ferry_value_t row[3] = {{.kind = FERRY_V_INT, .i = i == 101 ? 100 : i},
+                                {.kind = FERRY_V_TEXT, .p = v, .n = strlen(v)},
+                                {.kind = FERRY_V_BLOB, .p = v, .n = i % 5 ? strlen(v) : 0}};
+        ck_assert_msg(ferry_writer_put(w, row, &ins, err, sizeof(err)) == 0, "%s", err);
+    }
+    ck_assert_int_eq(ferry_writer_flush(w, &updated, err, sizeof(err)), 0);
+    ck_assert_int_eq(updated, 1);
+    ferry_writer_destroy(w);
+    ck_assert_msg(ferry_store_commit(s, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM kv"), "999");
+    ck_assert_str_eq(query("dst.db", "SELECT v FROM kv WHERE id = 100"), "again");
+    ck_assert_str_eq(query("dst.db", "SELECT v || '|' || CAST(b AS TEXT) FROM kv WHERE id = 999"),
+                     "v999|v999");
+    ck_assert_str_eq(query("dst.db", "SELECT quote(v) || quote(b) FROM kv WHERE id = 35"),
+                     "''X''");
+
+    /* A row no statement can take (NULL into NOT NULL) is named, whether
+     * its batch is full or still kept; nothing of the transaction stays. */
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_find(objs, "kv2"), &w, err,
+                                             sizeof(err)), 0);
+    for (int i = 0; i < 200 && !rc; i++) {
+        ferry_value_t row[2] = {{.kind = FERRY_V_INT, .i = 5000 + i},
+                                {.kind = FERRY_V_TEXT, .p = "ok", .n = 2}};
+        if (i == 150)
+            row[1] = (ferry_value_t){.kind = FERRY_V_NULL};
+        rc = ferry_writer_put(w, row, &ins, err, sizeof(err));
+    }
+    if (!rc)
+        rc = ferry_writer_flush(w, NULL, err, sizeof(err));
+    ck_assert_int_eq(rc, FERRY_ECONFLICT);
+    ck_assert_msg(strstr(err, "table kv2 row with key (5150)"), "%s", err);
+    ferry_writer_destroy(w);
+    ck_assert_int_eq(ferry_store_rollback(s), 0);
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM kv2"), "0");
+
+    /* Rows still kept when the writer goes are written with it... */
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_find(objs, "kv2"), &w, err,
+                                             sizeof(err)), 0);
+    for (int i = 1; i <= 70; i++) {
+        snprintf(v, sizeof(v), "w%d", i);
+        ferry_value_t row[2] = {{.kind = FERRY_V_INT, .i = i},
+                                {.kind = FERRY_V_TEXT, .p = v, .n = strlen(v)}};
+        ck_assert_msg(ferry_writer_put(w, row, &ins, err, sizeof(err)) == 0, "%s", err);
+    }
+    ferry_writer_destroy(w);
+    ck_assert_msg(ferry_store_commit(s, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) || ' ' || max(id) FROM kv2"), "70 70");
+    ck_assert_str_eq(query("dst.db", "SELECT v FROM kv2 WHERE id = 70"), "w70");
+
+    /* ...and a failure there fails the commit, naming the row. */
+    sql_on("dst.db", "DELETE FROM kv2");
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_find(objs, "kv2"), &w, err,
+                                             sizeof(err)), 0);
+    for (int i = 1; i <= 3; i++) {
+        ferry_value_t row[2] = {{.kind = FERRY_V_INT, .i = i}, {.kind = FERRY_V_NULL}};
+        ck_assert_msg(ferry_writer_put(w, row, &ins, err, sizeof(err)) == 0, "%s", err);
+    }
+    ferry_writer_destroy(w);
+    ck_assert_int_eq(ferry_store_commit(s, err, sizeof(err)), FERRY_ESTORE);
+    ck_assert_msg(strstr(err, "table kv2 row with key (1)"), "%s", err);
+    ck_assert_int_eq(ferry_store_rollback(s), 0);
+    ferry_store_destroy(s);
+    ferry_objset_destroy(objs);
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM kv2"), "0");
+}
+END_TEST
+
 START_TEST(test_table_without_key_skips_identical_rows)
 {
     ferry_store_t *s;
@@ -948,6 +1045,7 @@ static Suite *store_suite(void)
     tcase_add_loop_test(tc, test_apply_evolves_or_conflicts, 0, N(evolutions));
     tcase_add_test(tc, test_apply_needs_a_transaction);
     tcase_add_test(tc, test_upsert_counts_inserts_and_updates);
+    tcase_add_test(tc, test_empty_table_takes_rows_in_batches);
     tcase_add_test(tc, test_table_without_key_skips_identical_rows);
     tcase_add_test(tc, test_writer_checks_names_against_the_store);
     tcase_add_test(tc, test_missing_parent_fails_commit_naming_row_and_parent);
