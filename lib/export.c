@@ -171,27 +171,30 @@ static int send_begin(ferry_export_t *ex, rd_kafka_t *rk, ferry_export_stats_t *
     return rc;
 }
 
-/* Sends the rows gathered in ex->bodies as one Rows message. */
+/* Sends the first nrows rows gathered in ex->bodies (their first len bytes)
+ * as one Rows message; what follows them moves to the front. */
 static int flush_rows(ferry_export_t *ex, rd_kafka_t *rk, const ferry_object_t *obj,
-                      const ferry_rowcodec_t *codec, size_t *nrows, ferry_export_stats_t *stats,
-                      char *errstr, size_t errstr_size)
+                      const ferry_rowcodec_t *codec, size_t nrows, size_t len,
+                      ferry_export_stats_t *stats, char *errstr, size_t errstr_size)
 {
     int rc;
 
     ferry_buf_reset(&ex->buf);
-    rc = ferry_rowcodec_frame_rows(codec, *nrows, ex->bodies.data, ex->bodies.len, &ex->buf,
-                                   errstr, errstr_size);
+    rc = ferry_rowcodec_frame_rows(codec, nrows, ex->bodies.data, len, &ex->buf, errstr,
+                                   errstr_size);
     if (!rc)
         rc = send_buf(ex, rk, FERRY_MSG_ROWS, obj->name, stats, errstr, errstr_size);
     if (!rc && ++stats->messages % POLL_EVERY_MESSAGES == 0)
         rd_kafka_poll(rk, 0);
-    ferry_buf_reset(&ex->bodies);
-    *nrows = 0;
+    memmove(ex->bodies.data, ex->bodies.data + len, ex->bodies.len - len);
+    ex->bodies.len -= len;
     return rc;
 }
 
 /* Streams the rows of obj through codec, packed into Rows messages of about
- * ex->rows_message_bytes each. */
+ * ex->rows_message_bytes each: a message ends once it reaches that size, and
+ * a row that would take it past that size starts the next one, so a message
+ * is never larger than the target or than its only row. */
 static int send_rows(ferry_export_t *ex, rd_kafka_t *rk, const ferry_object_t *obj,
                      ferry_rowcodec_t *codec, const uint64_t *seeds, ferry_checksum_t *sum,
                      const volatile sig_atomic_t *stop, ferry_export_stats_t *stats,
@@ -199,7 +202,7 @@ static int send_rows(ferry_export_t *ex, rd_kafka_t *rk, const ferry_object_t *o
 {
     ferry_cursor_t *cur = NULL;
     const ferry_value_t *row;
-    size_t nrows = 0;
+    size_t nrows = 0, before;
     int rc = ferry_store_cursor_open(ex->source, obj, &cur, errstr, errstr_size);
 
     ferry_buf_reset(&ex->bodies);
@@ -210,16 +213,26 @@ static int send_rows(ferry_export_t *ex, rd_kafka_t *rk, const ferry_object_t *o
                             ex->req->export_id, obj->name);
             break;
         }
+        before = ex->bodies.len;
         if ((rc = ferry_rowcodec_encode(codec, row, &ex->bodies, errstr, errstr_size)))
             break;
         ferry_checksum_add(sum, seeds, row, obj->nfields);
+        if (nrows && ex->bodies.len > ex->rows_message_bytes) {
+            /* Past the target with this row: the rows before it go now. */
+            if ((rc = flush_rows(ex, rk, obj, codec, nrows, before, stats, errstr, errstr_size)))
+                break;
+            nrows = 0;
+        }
         nrows++;
-        if (ex->bodies.len >= ex->rows_message_bytes &&
-            (rc = flush_rows(ex, rk, obj, codec, &nrows, stats, errstr, errstr_size)))
-            break;
+        if (ex->bodies.len >= ex->rows_message_bytes) {
+            if ((rc = flush_rows(ex, rk, obj, codec, nrows, ex->bodies.len, stats, errstr,
+                                 errstr_size)))
+                break;
+            nrows = 0;
+        }
     }
     if (!rc && nrows)
-        rc = flush_rows(ex, rk, obj, codec, &nrows, stats, errstr, errstr_size);
+        rc = flush_rows(ex, rk, obj, codec, nrows, ex->bodies.len, stats, errstr, errstr_size);
     ferry_cursor_destroy(cur);
     return rc;
 }

@@ -2,8 +2,9 @@
  * configuration and the source environment, plan it, and write its stream
  * (DESIGN.md section 5) to the target's records topic:
  *
- *   ExportBegin, then per table in plan order TableMetadata, one Row message
- *   per row (content all|data), TableEnd; then ExportEnd.
+ *   ExportBegin, then per table in plan order TableMetadata, Rows messages
+ *   packing its rows (content all|data; rowcodec.h), TableEnd; then
+ *   ExportEnd.
  *
  * Every message carries the stream key and the headers ferry.type,
  * ferry.export and (per table) ferry.table. The caller owns the Kafka

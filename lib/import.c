@@ -251,6 +251,16 @@ static void report(ferry_import_t *imp, ferry_status_state_t state, const char *
 }
 
 /* Stores next as the partition's next offset in a transaction of its own. */
+/* Folds the store's log back into the database after a commit, once what
+ * the commit reports is out (store.h). Housekeeping: a failure loses nothing. */
+static void checkpoint(ferry_import_t *imp)
+{
+    char why[512];
+
+    if (ferry_store_checkpoint(imp->store, why, sizeof(why)))
+        ferry_log(FERRY_LOG_WARN, "target=%s checkpoint failed: %s", imp->target, why);
+}
+
 static int store_offset(ferry_import_t *imp, int32_t partition, int64_t next, char *errstr,
                         size_t errstr_size)
 {
@@ -263,6 +273,8 @@ static int store_offset(ferry_import_t *imp, int32_t partition, int64_t next, ch
         rc = ferry_store_commit(imp->store, errstr, errstr_size);
     if (rc)
         ferry_store_rollback(imp->store);
+    else
+        checkpoint(imp);
     return rc;
 }
 
@@ -610,10 +622,7 @@ static int commit_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int
     report(imp, FERRY_STATUS_APPLIED, b->export_id, b, NULL);
     *seek = imp->resume;
     close_export(imp);
-    /* Folding the log back into the database is housekeeping: after the
-     * report, so that it does not delay it. A failure loses nothing. */
-    if (ferry_store_checkpoint(imp->store, why, why_size))
-        ferry_log(FERRY_LOG_WARN, "target=%s checkpoint failed: %s", imp->target, why);
+    checkpoint(imp);
     return FERRY_OK;
 }
 

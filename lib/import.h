@@ -38,7 +38,7 @@ typedef struct ferry_import_msg {
     int64_t offset;
     const char *type;      /* ferry.type: "ExportBegin", "TableMetadata", "Rows"... */
     const char *export_id; /* ferry.export */
-    const char *table;     /* ferry.table (TableMetadata, Row, TableEnd) */
+    const char *table;     /* ferry.table (TableMetadata, Rows, TableEnd) */
     const void *payload;
     size_t len;
 } ferry_import_msg_t;

@@ -688,6 +688,12 @@ int ferry_rowcodec_rows_next(ferry_rowcodec_t *c, const ferry_value_t **row, cha
     if (!c->rows_block_left) {
         if (ferry_avro_read_block(r, &c->rows_block_left))
             goto bad_block;
+        /* Rows of no bytes: one per block (as frame_rows writes them), so a
+         * message cannot claim more rows than it has bytes. */
+        if (c->obj->nfields == 0 && c->rows_block_left > 1) {
+            r->why = "a block of several rows of a table without columns";
+            goto bad_block;
+        }
         if (!c->rows_block_left) {
             if (ferry_avro_reader_left(r)) {
                 c->rows_state = ROWS_FAILED;

@@ -559,7 +559,6 @@ static int sqlite_checkpoint_later(ferry_store_t *base, char *errstr, size_t err
 static int sqlite_checkpoint(ferry_store_t *base, char *errstr, size_t errstr_size)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
-
     int rc;
 
     if (s->mode != FERRY_STORE_WRITE || s->txn != TXN_IDLE)
@@ -1028,8 +1027,10 @@ static int sqlite_apply_object(ferry_store_t *base, const ferry_object_t *obj, i
 
 /* ---- writer ---- */
 
-/* Rows one multi-row INSERT of a writer carries at most. */
+/* Rows one multi-row INSERT of a writer carries at most, and the text and
+ * blob bytes kept before the rows are written anyway (one by one). */
 #define BATCH_ROWS 64
+#define KEPT_BYTES_MAX (4 << 20)
 
 typedef struct sqlite_writer {
     ferry_writer_t base;
@@ -1134,16 +1135,22 @@ static int write_kept(sqlite_writer_t *w, char *errstr, size_t errstr_size)
     w->kept = 0;
     for (size_t i = 0; i < kept; i++)
         kept_row(w, i);
-    /* A full batch in one statement. If it fails (a key present after all,
-     * or any other constraint), SQLite has undone the statement: the rows
-     * then go one by one, which names the culprit or updates the row. */
-    if (kept == w->batch_rows) {
+    /* A full batch in one statement. If a constraint fails (a key present
+     * after all, a NULL in a NOT NULL column...), OR ABORT has undone the
+     * statement alone: the rows then go one by one, which names the culprit
+     * or updates the row. Any other failure is the transaction's. */
+    if (kept && kept == w->batch_rows) {
         for (size_t i = 0; i < kept * w->n; i++)
             if (bind_value(w->batch, (int)i + 1, &w->vals[i]) != SQLITE_OK)
                 return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                                   "table %s: a value cannot be bound", w->table);
-        if (step_done(w->batch) == SQLITE_OK)
+        if ((rc = step_done(w->batch)) == SQLITE_OK)
             kept = 0;
+        else if ((rc & 0xff) != SQLITE_CONSTRAINT || sqlite3_get_autocommit(w->s->db))
+            return ferry_errf(errstr, errstr_size, err_code(w->s->db),
+                              "table %s: inserting %zu rows: %s", w->table, kept,
+                              sqlite3_errmsg(w->s->db));
+        rc = FERRY_OK;
     }
     for (size_t i = 0; !rc && i < kept; i++)
         if (!(rc = upsert(w, &w->vals[i * w->n], &ins, errstr, errstr_size)) && !ins)
@@ -1183,7 +1190,7 @@ static int writer_put(ferry_writer_t *base, const ferry_value_t *row, int *inser
     }
     if (inserted)
         *inserted = 1;
-    if (++w->kept == w->batch_rows)
+    if (++w->kept == w->batch_rows || w->bytes.len >= KEPT_BYTES_MAX)
         return write_kept(w, errstr, errstr_size);
     return FERRY_OK;
 }
@@ -1193,6 +1200,8 @@ static void writer_destroy(ferry_writer_t *base)
     sqlite_writer_t *w = (sqlite_writer_t *)base;
     char why[512];
 
+    if (!w)
+        return;
     /* Kept rows belong to the open transaction; never write them outside. */
     if (w->s && w->kept && w->s->txn == TXN_OPEN && !sqlite3_get_autocommit(w->s->db) &&
         write_kept(w, why, sizeof(why)) && !w->s->flush_error)
@@ -1223,7 +1232,9 @@ static int writer_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *co
     sql_t ins = {FERRY_BUF_INIT, 0}, upd = {FERRY_BUF_INIT, 0};
     int rc, nset = 0;
 
-    sql_add(&ins, "INSERT INTO ");
+    /* OR ABORT: whatever conflict clause the table declares, a failing
+     * statement undoes itself only, never the transaction around it. */
+    sql_add(&ins, "INSERT OR ABORT INTO ");
     sql_ident(&ins, t->name);
     sql_add(&ins, " (");
     for (size_t i = 0; i < w->n; i++) {
@@ -1250,7 +1261,7 @@ static int writer_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *co
     }
     if (ntpk) {
         sql_add(&ins, " ON CONFLICT ");
-        sql_add(&upd, "UPDATE ");
+        sql_add(&upd, "UPDATE OR ABORT ");
         sql_ident(&upd, t->name);
         sql_add(&upd, " SET ");
         for (size_t i = 0; i < w->n; i++) {
@@ -1301,12 +1312,11 @@ static int batch_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *col
 {
     sql_t q = {FERRY_BUF_INIT, 0};
     size_t vars = (size_t)sqlite3_limit(w->s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
-    int rc;
 
     w->batch_rows = vars / w->n < BATCH_ROWS ? vars / w->n : BATCH_ROWS;
     if (w->batch_rows < 2)
         return FERRY_OK;
-    sql_add(&q, "INSERT INTO ");
+    sql_add(&q, "INSERT OR ABORT INTO ");
     sql_ident(&q, t->name);
     sql_add(&q, " (");
     for (size_t i = 0; i < w->n; i++) {
@@ -1320,13 +1330,17 @@ static int batch_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *col
             sql_addf(&q, "%s?%zu", i ? ", " : "", p);
         sql_add(&q, ")");
     }
-    rc = prepare(w->s, sql_text(&q), &w->batch, errstr, errstr_size, "preparing a batch insert");
+    /* A statement SQLite will not take (too long, say) leaves rows one by one. */
+    if (!sql_text(&q) || sqlite3_prepare_v2(w->s->db, sql_text(&q), -1, &w->batch, NULL)) {
+        sqlite3_finalize(w->batch);
+        w->batch = NULL;
+    }
     ferry_buf_free(&q.b);
-    if (!rc && (!(w->vals = calloc(w->batch_rows * w->n, sizeof(*w->vals))) ||
-                !(w->offs = calloc(w->batch_rows * w->n, sizeof(*w->offs)))))
-        rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory",
-                        w->s->path);
-    return rc;
+    if (w->batch && (!(w->vals = calloc(w->batch_rows * w->n, sizeof(*w->vals))) ||
+                     !(w->offs = calloc(w->batch_rows * w->n, sizeof(*w->offs)))))
+        return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory",
+                          w->s->path);
+    return FERRY_OK;
 }
 
 static int sqlite_writer_open(ferry_store_t *base, const ferry_object_t *obj,
@@ -1383,8 +1397,8 @@ static int sqlite_writer_open(ferry_store_t *base, const ferry_object_t *obj,
     }
     rc = writer_sql(w, t, col, tpk, ntpk, errstr, errstr_size);
     /* Rows into an empty table (a new one, for a table without a key) are
-     * new as a rule: they go in many to a statement. */
-    if (!rc && (ntpk ? table_empty(s, t) : was_created(s, t->name)))
+     * new as a rule: inside a transaction they go in many to a statement. */
+    if (!rc && s->txn == TXN_OPEN && (ntpk ? table_empty(s, t) : was_created(s, t->name)))
         rc = batch_sql(w, t, col, errstr, errstr_size);
 done:
     free(col);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -643,6 +644,136 @@ START_TEST(test_empty_table_takes_rows_in_batches)
 }
 END_TEST
 
+/* The table's own conflict clauses do not change what a write does: a
+ * failing batch never takes the transaction with it (ON CONFLICT ROLLBACK)
+ * and a repeated key updates the row (ON CONFLICT IGNORE would keep the
+ * first). */
+START_TEST(test_batches_ignore_the_tables_conflict_clauses)
+{
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+    ferry_writer_t *w;
+    int64_t updated = 0;
+    char v[32];
+    int ins, rc = 0;
+
+    sql_on("dst.db", "CREATE TABLE rb(id INTEGER PRIMARY KEY, v TEXT NOT NULL ON CONFLICT ROLLBACK);"
+                     "CREATE TABLE ig(id INTEGER PRIMARY KEY ON CONFLICT IGNORE, v TEXT);"
+                     "CREATE TABLE other(id INTEGER PRIMARY KEY)");
+    s = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_find(objs, "other"), &w, err,
+                                             sizeof(err)), 0);
+    {
+        ferry_value_t row[1] = {{.kind = FERRY_V_INT, .i = 1}};
+        ck_assert_int_eq(ferry_writer_put(w, row, &ins, err, sizeof(err)), 0);
+    }
+    ferry_writer_destroy(w);
+    ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_find(objs, "rb"), &w, err,
+                                             sizeof(err)), 0);
+    for (int i = 0; i < 100 && !rc; i++) {
+        ferry_value_t row[2] = {{.kind = FERRY_V_INT, .i = i},
+                                {.kind = FERRY_V_TEXT, .p = "x", .n = 1}};
+        if (i == 10)
+            row[1] = (ferry_value_t){.kind = FERRY_V_NULL};
+        rc = ferry_writer_put(w, row, &ins, err, sizeof(err));
+    }
+    ck_assert_int_eq(rc, FERRY_ECONFLICT);
+    ck_assert_msg(strstr(err, "table rb row with key (10)"), "%s", err);
+    ferry_writer_destroy(w);
+    /* Still one transaction: what it wrote before is there until it ends. */
+    ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_find(objs, "ig"), &w, err,
+                                             sizeof(err)), 0);
+    for (int i = 0; i < 100; i++) {
+        snprintf(v, sizeof(v), "v%d", i);
+        ferry_value_t row[2] = {{.kind = FERRY_V_INT, .i = i == 50 ? 7 : i},
+                                {.kind = FERRY_V_TEXT, .p = v, .n = strlen(v)}};
+        ck_assert_msg(ferry_writer_put(w, row, &ins, err, sizeof(err)) == 0, "%s", err);
+    }
+    ck_assert_int_eq(ferry_writer_flush(w, &updated, err, sizeof(err)), 0);
+    ck_assert_int_eq(updated, 1);
+    ferry_writer_destroy(w);
+    ck_assert_msg(ferry_store_commit(s, err, sizeof(err)) == 0, "%s", err);
+    ferry_store_destroy(s);
+    ferry_objset_destroy(objs);
+    /* The transaction survived the failure (the caller chose to commit):
+     * the row written before it and rb's rows before the culprit. */
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM other"), "1");
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM rb"), "10");
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) || ' ' || (SELECT v FROM ig WHERE id = 7) FROM ig"),
+                     "99 v50");
+}
+END_TEST
+
+/* A writer may outlive its store: its destroy then touches nothing of it. */
+START_TEST(test_writer_destroyed_after_its_store)
+{
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+    ferry_writer_t *w;
+    int ins;
+
+    sql_on("dst.db", "CREATE TABLE kv(id INTEGER PRIMARY KEY, v TEXT)");
+    s = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_find(objs, "kv"), &w, err,
+                                             sizeof(err)), 0);
+    for (int i = 0; i < 10; i++) {
+        ferry_value_t row[2] = {{.kind = FERRY_V_INT, .i = i},
+                                {.kind = FERRY_V_TEXT, .p = "kept", .n = 4}};
+        ck_assert_int_eq(ferry_writer_put(w, row, &ins, err, sizeof(err)), 0);
+    }
+    ferry_store_destroy(s); /* rolls back; the kept rows go nowhere */
+    ferry_writer_destroy(w);
+    ferry_objset_destroy(objs);
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM kv"), "0");
+}
+END_TEST
+
+/* After checkpoint_later a commit leaves its pages in the log; a checkpoint
+ * then writes them into the database file. */
+START_TEST(test_checkpoint_runs_when_asked)
+{
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+    ferry_writer_t *w;
+    struct stat before, after, wal;
+    char path[600], walpath[620];
+    int ins;
+
+    sql_on("dst.db", "CREATE TABLE kv(id INTEGER PRIMARY KEY, v TEXT)");
+    s = open_store("dst.db", FERRY_STORE_WRITE);
+    snprintf(path, sizeof(path), "%s", uri("dst.db") + strlen("sqlite:"));
+    snprintf(walpath, sizeof(walpath), "%s-wal", path);
+    ck_assert_int_eq(ferry_store_checkpoint_later(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(stat(path, &before), 0);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_find(objs, "kv"), &w, err,
+                                             sizeof(err)), 0);
+    for (int i = 0; i < 200000; i++) {
+        ferry_value_t row[2] = {{.kind = FERRY_V_INT, .i = i},
+                                {.kind = FERRY_V_TEXT, .p = "some text to fill pages", .n = 23}};
+        ck_assert_int_eq(ferry_writer_put(w, row, &ins, err, sizeof(err)), 0);
+    }
+    ferry_writer_destroy(w);
+    ck_assert_msg(ferry_store_commit(s, err, sizeof(err)) == 0, "%s", err);
+    /* More pages in the log than SQLite's automatic checkpoint lets pass
+     * (1000), none folded back yet. */
+    ck_assert_int_eq(stat(walpath, &wal), 0);
+    ck_assert_int_gt(wal.st_size, 1000 * 4096);
+    ck_assert_int_eq(stat(path, &after), 0);
+    ck_assert_int_eq(after.st_size, before.st_size);
+    ck_assert_int_eq(ferry_store_checkpoint(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(stat(path, &after), 0);
+    ck_assert_int_gt(after.st_size, before.st_size + 1000 * 4096);
+    ferry_store_destroy(s);
+    ferry_objset_destroy(objs);
+}
+END_TEST
+
 START_TEST(test_table_without_key_skips_identical_rows)
 {
     ferry_store_t *s;
@@ -1046,6 +1177,9 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_apply_needs_a_transaction);
     tcase_add_test(tc, test_upsert_counts_inserts_and_updates);
     tcase_add_test(tc, test_empty_table_takes_rows_in_batches);
+    tcase_add_test(tc, test_batches_ignore_the_tables_conflict_clauses);
+    tcase_add_test(tc, test_writer_destroyed_after_its_store);
+    tcase_add_test(tc, test_checkpoint_runs_when_asked);
     tcase_add_test(tc, test_table_without_key_skips_identical_rows);
     tcase_add_test(tc, test_writer_checks_names_against_the_store);
     tcase_add_test(tc, test_missing_parent_fails_commit_naming_row_and_parent);
