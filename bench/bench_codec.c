@@ -45,7 +45,7 @@ static void fail(const char *what, const char *detail)
 /* The row of iteration i: values vary a little so that nothing is constant. */
 static void fill_row(ferry_value_t *row, long i)
 {
-    static const char *const names[] = {"Queue", "Approval process", "\xc3\x9cnic\xc3\xb6" "de"};
+    static const char *const names[] = {"Queue", "Approval process", ("\xc3\x9cnic\xc3\xb6" "de")};
     const char *name = names[i % 3];
     row[0] = (ferry_value_t){.kind = FERRY_V_INT, .i = i};
     row[1] = (ferry_value_t){.kind = FERRY_V_TEXT, .p = name, .n = strlen(name)};

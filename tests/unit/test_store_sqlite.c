@@ -573,7 +573,12 @@ START_TEST(test_empty_table_takes_rows_in_batches)
     ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_find(objs, "kv"), &w, err,
                                              sizeof(err)), 0);
     for (int i = 1; i <= NROWS; i++) {
-        snprintf(v, sizeof(v), i == 101 ? "again" : i % 7 ? "v%d" : "", i);
+        if (i == 101)
+            snprintf(v, sizeof(v), "again");
+        else if (i % 7)
+            snprintf(v, sizeof(v), "v%d", i);
+        else
+            v[0] = '\0';
         ferry_value_t row[3] = {{.kind = FERRY_V_INT, .i = i == 101 ? 100 : i},
                                 {.kind = FERRY_V_TEXT, .p = v, .n = strlen(v)},
                                 {.kind = FERRY_V_BLOB, .p = v, .n = i % 5 ? strlen(v) : 0}};
