@@ -40,6 +40,15 @@ static const char *const importer_keys[] = {"group_id_prefix", "session_timeout_
 static const char *const scheduler_keys[] = {"group_id", "session_timeout_ms",
                                              "min_interval_ms", NULL};
 
+/* Keys whose value must be an integer within bounds: refused here rather
+ * than silently replaced by a default where they are used. */
+static const struct {
+    const char *section, *key;
+    json_int_t min, max;
+} bounded[] = {
+    {"worker", "rows_message_bytes", 1, 8 << 20},
+};
+
 static const struct {
     const char *name;
     const char *const *keys;
@@ -241,6 +250,15 @@ static int parse_sections(const json_t *root, const char *name, char *errstr,
                 return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                                   "%s: \"%s.%s\" must be a string or an integer", name,
                                   sections[i].name, key);
+            for (size_t b = 0; b < sizeof(bounded) / sizeof(bounded[0]); b++)
+                if (!strcmp(bounded[b].section, sections[i].name) &&
+                    !strcmp(bounded[b].key, key) &&
+                    (!json_is_integer(value) || json_integer_value(value) < bounded[b].min ||
+                     json_integer_value(value) > bounded[b].max))
+                    return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                                      "%s: \"%s.%s\" must be an integer from %" JSON_INTEGER_FORMAT
+                                      " to %" JSON_INTEGER_FORMAT, name, sections[i].name, key,
+                                      bounded[b].min, bounded[b].max);
         }
     }
     return FERRY_OK;

@@ -73,6 +73,15 @@ static const struct {
     {"{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" } }, \"worker\": {\"grup_id\": "
      "\"x\"} }",
      FERRY_EINVAL, "worker.grup_id"},
+    {"{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" } }, \"worker\": "
+     "{\"rows_message_bytes\": 0} }",
+     FERRY_EINVAL, "\"worker.rows_message_bytes\" must be an integer from 1 to 8388608"},
+    {"{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" } }, \"worker\": "
+     "{\"rows_message_bytes\": 8388609} }",
+     FERRY_EINVAL, "\"worker.rows_message_bytes\" must be an integer from 1 to 8388608"},
+    {"{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" } }, \"worker\": "
+     "{\"rows_message_bytes\": \"64k\"} }",
+     FERRY_EINVAL, "\"worker.rows_message_bytes\" must be an integer from 1 to 8388608"},
     {"{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" } }, \"topics\": {\"partitions\": "
      "0} }",
      FERRY_EINVAL, "topics.partitions"},
