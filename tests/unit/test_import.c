@@ -214,6 +214,7 @@ typedef enum mutation {
     M_MISSING_PARENT,      /* a visibility row refers to Application 99 */
     M_NO_EXPORT_END,       /* committed without ExportEnd: cut off */
     M_ASSOC_TABLE_MISSING, /* the plan's association target is not in prod */
+    M_REPEATED_KEY,        /* after Profile's 10th row, its 5th id again, renamed "again" */
 } mutation_t;
 
 typedef struct spec {
@@ -325,7 +326,14 @@ static void add_table(stream_t *s, const spec_t *sp, const char *table, int32_t 
         }
         ck_assert_msg(ferry_rowcodec_encode(codec, row, &bodies, err, sizeof(err)) == 0, "%s",
                       err);
-        if (++nbodies == 2 || id == sp->last) {
+        if (profile && sp->mut == M_REPEATED_KEY && id == sp->first + 9) {
+            ferry_value_t again[2] = {{FERRY_V_INT, sp->first + 4, 0, NULL, 0},
+                                      {FERRY_V_TEXT, 0, 0, "again", 5}};
+            ferry_checksum_add(&sum, seeds, again, o->nfields);
+            ck_assert_int_eq(ferry_rowcodec_encode(codec, again, &bodies, err, sizeof(err)), 0);
+            nbodies++;
+        }
+        if (++nbodies >= 2 || id == sp->last) {
             m = add(s, "Rows", sp->export_id, table);
             ck_assert_int_eq(ferry_rowcodec_frame_rows(codec, nbodies, bodies.data, bodies.len,
                                                        &m->payload, err, sizeof(err)), 0);
@@ -529,6 +537,26 @@ START_TEST(test_second_export_updates_without_duplicates)
     ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile WHERE name LIKE 'v2-%'"), 10);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile WHERE name = 'v1-5'"), 1);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM ProfileAppVisibility"), 15);
+    stream_free(&log);
+}
+END_TEST
+
+/* A key the stream repeats among the first rows into an empty table: their
+ * multi-row insert fails and is redone row by row, the repeat updates the
+ * row, and the outcome counts one update. */
+START_TEST(test_repeated_key_into_empty_table_counts_an_update)
+{
+    static stream_t log;
+    spec_t sp = {"rep-1", FERRY_CONTENT_ALL, 1, 100, "v1", M_REPEATED_KEY};
+
+    build(&log, &sp);
+    consume(&log, 0, 0);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_msg(outcomes[0].state == FERRY_STATUS_APPLIED, "%s", outcomes[0].reason);
+    ck_assert_int_eq(outcomes[0].inserted, 200); /* 100 profiles, 100 visibilities */
+    ck_assert_int_eq(outcomes[0].updated, 1);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile"), 100);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile WHERE id = 5 AND name = 'again'"), 1);
     stream_free(&log);
 }
 END_TEST
@@ -754,6 +782,7 @@ int main(void)
                         sizeof(refusals) / sizeof(refusals[0]));
     tcase_add_test(tc, test_export_applied_in_order_with_offset_and_id);
     tcase_add_test(tc, test_second_export_updates_without_duplicates);
+    tcase_add_test(tc, test_repeated_key_into_empty_table_counts_an_update);
     tcase_add_test(tc, test_metadata_only_creates_empty_tables);
     tcase_add_test(tc, test_data_only_into_existing_tables);
     tcase_add_test(tc, test_redelivered_export_is_skipped);
