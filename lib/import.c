@@ -250,7 +250,6 @@ static void report(ferry_import_t *imp, ferry_status_state_t state, const char *
         imp->report(&st, imp->opaque);
 }
 
-/* Stores next as the partition's next offset in a transaction of its own. */
 /* Folds the store's log back into the database after a commit, once what
  * the commit reports is out (store.h). Housekeeping: a failure loses nothing. */
 static void checkpoint(ferry_import_t *imp)
@@ -261,6 +260,7 @@ static void checkpoint(ferry_import_t *imp)
         ferry_log(FERRY_LOG_WARN, "target=%s checkpoint failed: %s", imp->target, why);
 }
 
+/* Stores next as the partition's next offset in a transaction of its own. */
 static int store_offset(ferry_import_t *imp, int32_t partition, int64_t next, char *errstr,
                         size_t errstr_size)
 {

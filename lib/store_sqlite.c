@@ -1115,14 +1115,13 @@ static int upsert(sqlite_writer_t *w, const ferry_value_t *row, int *inserted, c
     return FERRY_OK;
 }
 
-/* Kept row i, its text and blob values pointing into w->bytes. */
-static const ferry_value_t *kept_row(sqlite_writer_t *w, size_t i)
+/* Points the text and blob values of the kept rows into w->bytes (which may
+ * have moved while they were kept). */
+static void point_kept_rows(sqlite_writer_t *w)
 {
-    ferry_value_t *row = &w->vals[i * w->n];
-    for (size_t f = 0; f < w->n; f++)
-        if (row[f].kind == FERRY_V_TEXT || row[f].kind == FERRY_V_BLOB)
-            row[f].p = row[f].n ? w->bytes.data + w->offs[i * w->n + f] : NULL;
-    return row;
+    for (size_t i = 0; i < w->kept * w->n; i++)
+        if (w->vals[i].kind == FERRY_V_TEXT || w->vals[i].kind == FERRY_V_BLOB)
+            w->vals[i].p = w->vals[i].n ? w->bytes.data + w->offs[i] : NULL;
 }
 
 /* Writes the kept rows; those that met their key present are counted in
@@ -1132,9 +1131,8 @@ static int write_kept(sqlite_writer_t *w, char *errstr, size_t errstr_size)
     size_t kept = w->kept;
     int rc = FERRY_OK, ins;
 
+    point_kept_rows(w);
     w->kept = 0;
-    for (size_t i = 0; i < kept; i++)
-        kept_row(w, i);
     /* A full batch in one statement. If a constraint fails (a key present
      * after all, a NULL in a NOT NULL column...), OR ABORT has undone the
      * statement alone: the rows then go one by one, which names the culprit
@@ -1223,6 +1221,31 @@ static void writer_destroy(ferry_writer_t *base)
     free(w);
 }
 
+/* Appends "INSERT OR ABORT INTO t (c1, c2...)": the table's columns for the
+ * n incoming fields (col[i], see writer_sql). OR ABORT: whatever conflict
+ * clause the table declares, a failing statement undoes itself only, never
+ * the transaction around it. */
+static void insert_into(sql_t *q, const ferry_object_t *t, const int *col, size_t n)
+{
+    sql_add(q, "INSERT OR ABORT INTO ");
+    sql_ident(q, t->name);
+    sql_add(q, " (");
+    for (size_t i = 0; i < n; i++) {
+        sql_add(q, i ? ", " : "");
+        sql_ident(q, t->fields[col[i]].name);
+    }
+    sql_add(q, ")");
+}
+
+/* Appends "(?first, ..., ?first+n-1)". */
+static void values_tuple(sql_t *q, size_t first, size_t n)
+{
+    sql_add(q, "(");
+    for (size_t i = 0; i < n; i++)
+        sql_addf(q, "%s?%zu", i ? ", " : "", first + i);
+    sql_add(q, ")");
+}
+
 /* The writer's statements, from the store's spelling of every name. col[i] is
  * the table's field for incoming field i; parameter ?i+1 is incoming value i
  * in both statements, so one binding loop serves either. */
@@ -1232,22 +1255,12 @@ static int writer_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *co
     sql_t ins = {FERRY_BUF_INIT, 0}, upd = {FERRY_BUF_INIT, 0};
     int rc, nset = 0;
 
-    /* OR ABORT: whatever conflict clause the table declares, a failing
-     * statement undoes itself only, never the transaction around it. */
-    sql_add(&ins, "INSERT OR ABORT INTO ");
-    sql_ident(&ins, t->name);
-    sql_add(&ins, " (");
-    for (size_t i = 0; i < w->n; i++) {
-        sql_add(&ins, i ? ", " : "");
-        sql_ident(&ins, t->fields[col[i]].name);
-    }
+    insert_into(&ins, t, col, w->n);
     if (ntpk || was_created(w->s, t->name)) {
-        sql_add(&ins, ") VALUES (");
-        for (size_t i = 0; i < w->n; i++)
-            sql_addf(&ins, "%s?%zu", i ? ", " : "", i + 1);
-        sql_add(&ins, ")");
+        sql_add(&ins, " VALUES ");
+        values_tuple(&ins, 1, w->n);
     } else {
-        sql_add(&ins, ") SELECT ");
+        sql_add(&ins, " SELECT ");
         for (size_t i = 0; i < w->n; i++)
             sql_addf(&ins, "%s?%zu", i ? ", " : "", i + 1);
         sql_add(&ins, " WHERE NOT EXISTS (SELECT 1 FROM ");
@@ -1316,19 +1329,11 @@ static int batch_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *col
     w->batch_rows = vars / w->n < BATCH_ROWS ? vars / w->n : BATCH_ROWS;
     if (w->batch_rows < 2)
         return FERRY_OK;
-    sql_add(&q, "INSERT OR ABORT INTO ");
-    sql_ident(&q, t->name);
-    sql_add(&q, " (");
-    for (size_t i = 0; i < w->n; i++) {
-        sql_add(&q, i ? ", " : "");
-        sql_ident(&q, t->fields[col[i]].name);
-    }
-    sql_add(&q, ") VALUES ");
-    for (size_t r = 0, p = 1; r < w->batch_rows; r++) {
-        sql_add(&q, r ? ", (" : "(");
-        for (size_t i = 0; i < w->n; i++, p++)
-            sql_addf(&q, "%s?%zu", i ? ", " : "", p);
-        sql_add(&q, ")");
+    insert_into(&q, t, col, w->n);
+    sql_add(&q, " VALUES ");
+    for (size_t r = 0; r < w->batch_rows; r++) {
+        sql_add(&q, r ? ", " : "");
+        values_tuple(&q, 1 + r * w->n, w->n);
     }
     /* A statement SQLite will not take (too long, say) leaves rows one by one. */
     if (!sql_text(&q) || sqlite3_prepare_v2(w->s->db, sql_text(&q), -1, &w->batch, NULL)) {
