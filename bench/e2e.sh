@@ -50,6 +50,7 @@ ferry_rate=() base_rate=() ratio=() worker_rss=() import_rss=() moved=()
 run_ferry() {
   deploy/local/make-target.sh "$dev" "$work/prod.db"
   tag=bench.$(date +%s).$$.$1
+  topic_prefixes=("$tag.") # deleted after the run, or on exit (session.sh)
   cat >"$work/ferry.json" <<EOF
 { "kafka": { "bootstrap.servers": "127.0.0.1:$port" },
   "environments": { "dev": { "store": "sqlite:$dev" }, "prod": { "store": "sqlite:$work/prod.db" } },
@@ -71,6 +72,10 @@ EOF
   kill -TERM "$wpid" "$ipid"
   wait "$wpid" "$ipid" || true
   pids=()
+  # A run's topics hold ~80 MB: keep the broker as small as it started.
+  deploy/local/kafka.sh delete-topics "$tag." 2>"$work/delete-topics.log" ||
+    cat "$work/delete-topics.log" >&2
+  topic_prefixes=()
   n=$(sqlite3 "$work/prod.db" "SELECT sum(cnt) FROM (SELECT 0 AS cnt $(
     sqlite3 "$dev" "SELECT ' UNION ALL SELECT count(*) FROM \"' || replace(name, '\"', '\"\"') || '\"'
       FROM sqlite_master WHERE type='table' AND name NOT IN ('User','Application')

@@ -38,6 +38,7 @@ echo "dev:  $(sqlite3 "$work/dev.db" "SELECT count(*) FROM sqlite_master WHERE t
 echo "prod: $(sqlite3 "$work/prod.db" "SELECT group_concat(name, ', ') FROM sqlite_master WHERE type='table'")"
 
 run=demo.$(date +%s).$$
+topic_prefixes=("$run.") # deleted on exit (session.sh)
 cat >"$work/ferry.json" <<EOF
 {
   "kafka": { "bootstrap.servers": "127.0.0.1:$port" },

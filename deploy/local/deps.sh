@@ -9,6 +9,7 @@ packages=(
   clang libclang-rt-14-dev                 # the fuzz target (libFuzzer)
   openjdk-17-jre-headless maven            # the local Kafka broker
   kcat sqlite3                             # broker readiness, baseline benchmark
+  python3-confluent-kafka                  # kafka.sh delete-topics
   python3 python3-avro python3-yaml        # interop with an independent Avro, YAML checks
   systemd                                  # systemd-analyze verify of the units
   procps bc                                # scripts: process status, arithmetic

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# deploy/local/kafka.sh start|stop|status|reset
+# deploy/local/kafka.sh start|stop|status|reset|delete-topics PREFIX
 #
 # A real, single-node Apache Kafka broker (KRaft, broker and controller in one
 # process) on 127.0.0.1 for development and tests. The broker's own jars are
 # resolved from Maven Central with Maven once and copied into a cache, so a
-# second start downloads nothing.
+# second start downloads nothing. `delete-topics PREFIX` deletes every topic
+# whose name starts with PREFIX (the demo and the benchmark clean up after
+# themselves with it; each of their runs uses topics of its own).
 #
 # Environment:
 #   FERRY_KAFKA_PORT     client port (default 9092); the controller uses PORT+1
@@ -183,11 +185,37 @@ status() {
   return 3
 }
 
+# Deletes the topics whose names start with $1 (not the broker's internal ones).
+delete_topics() {
+  [ -n "${1:-}" ] || die "delete-topics needs a topic name prefix"
+  /usr/bin/python3 - "127.0.0.1:$port" "$1" <<'PYEOF'
+import sys
+from confluent_kafka.admin import AdminClient
+admin = AdminClient({"bootstrap.servers": sys.argv[1]})
+try:
+    topics = admin.list_topics(timeout=30).topics
+except Exception as e:
+    sys.exit(f"kafka.sh: cannot list the topics of the broker at {sys.argv[1]}: {e}")
+names = [t for t in topics if t.startswith(sys.argv[2]) and not t.startswith("__")]
+failed = 0
+for name, future in (admin.delete_topics(names, operation_timeout=30).items() if names else []):
+    try:
+        future.result()
+    except Exception as e:  # the broker's reason, named with the topic
+        print(f"kafka.sh: could not delete topic {name}: {e}", file=sys.stderr)
+        failed = 1
+print(f"kafka.sh: deleted {len(names) - failed} topic(s) starting with {sys.argv[2]}",
+      file=sys.stderr)
+sys.exit(failed)
+PYEOF
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
   reset) stop; rm -rf "$dir"; say "removed $dir" ;;
   fetch) fetch_jars ;;
-  *) echo "usage: $0 start|stop|status|reset" >&2; exit 2 ;;
+  delete-topics) delete_topics "${2:-}" ;;
+  *) echo "usage: $0 start|stop|status|reset|delete-topics PREFIX" >&2; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 # deploy/local/session.sh - sourced by demo.sh and bench/e2e.sh: builds ferry in
 # $build, starts the local broker unless it runs, and stops on exit what the
-# caller started (the processes it adds to `pids`, and the broker).
+# caller started (the processes it adds to `pids`, and the broker), and deletes
+# the topics whose name prefixes it adds to `topic_prefixes`.
 #
 # Needs: $top (the source tree) and $build (the build directory). Sets: port.
 
@@ -16,9 +17,11 @@ fi
 port=$(cat "$FERRY_KAFKA_DIR/port")
 
 pids=()
+topic_prefixes=()
 session_cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for t in "${topic_prefixes[@]}"; do "$top/deploy/local/kafka.sh" delete-topics "$t" || true; done
   if [ "$broker_started" = 1 ]; then "$top/deploy/local/kafka.sh" stop || true; fi
 }
 trap session_cleanup EXIT
