@@ -113,6 +113,7 @@ struct ferry_import {
     uint64_t *seeds;
     ferry_checksum_t sum;
 
+    ferry_buf_t event;       /* an encoded StatusEvent, reused */
     begin_pos_t recent[RECENT_MAX]; /* ExportBegins already reported SKIPPED */
     size_t nrecent;
 };
@@ -200,6 +201,7 @@ void ferry_import_destroy(ferry_import_t *imp)
     free(imp->target);
     free(imp->topic);
     free(imp->component);
+    ferry_buf_free(&imp->event);
     free(imp);
 }
 
@@ -212,12 +214,14 @@ int32_t ferry_import_open_partition(const ferry_import_t *imp)
 
 /* Publishes one outcome through the callback and writes the export's log
  * line. begin may be NULL (an ExportBegin that did not decode). */
-static void report(ferry_import_t *imp, ferry_status_state_t state, const char *export_id,
-                   const ferry_export_begin_t *begin, const char *reason)
+/* The StatusEvent of an outcome: of the open export when begin is it (with
+ * its duration, bytes and, when applied, its counts), else of export_id
+ * alone. Its strings are borrowed from the job and the caller. */
+static ferry_status_t status_of(const ferry_import_t *imp, ferry_status_state_t state,
+                                const char *export_id, const ferry_export_begin_t *begin,
+                                const char *reason)
 {
     ferry_status_t st = {0};
-    int64_t inserted = 0, updated = 0;
-    int applied = state == FERRY_STATUS_APPLIED;
 
     st.export_id = (char *)export_id;
     st.state = state;
@@ -229,25 +233,58 @@ static void report(ferry_import_t *imp, ferry_status_state_t state, const char *
     if (begin == imp->begin && imp->begin) {
         st.duration_ms = st.at_ms - imp->started_ms;
         st.bytes = imp->bytes;
-        if (applied) {
+        if (state == FERRY_STATUS_APPLIED) {
             st.tables = (int32_t)imp->begin->ntables;
             st.rows = (int64_t)imp->total.rows;
             st.table_stats = imp->stats;
             st.ntable_stats = imp->begin->ntables;
         }
     }
-    for (size_t i = 0; i < st.ntable_stats; i++) {
-        inserted += st.table_stats[i].inserted;
-        updated += st.table_stats[i].updated;
+    return st;
+}
+
+/* Queues st in the store's status outbox, inside the open transaction: it
+ * reaches ferry.status even if the importer dies right after the commit. */
+static int queue_status(ferry_import_t *imp, const ferry_status_t *st, char *errstr,
+                        size_t errstr_size)
+{
+    int rc;
+
+    ferry_buf_reset(&imp->event);
+    if ((rc = ferry_status_encode(st, &imp->event, errstr, errstr_size)))
+        return rc;
+    return ferry_store_outbox_add(imp->store, st->export_id, imp->event.data, imp->event.len,
+                                  errstr, errstr_size);
+}
+
+/* Logs an outcome and hands it to the report callback; queued says whether
+ * it waits in the store's outbox (the callback then need not publish it). */
+static void report_status(ferry_import_t *imp, const ferry_status_t *st, int queued)
+{
+    int64_t inserted = 0, updated = 0;
+
+    for (size_t i = 0; i < st->ntable_stats; i++) {
+        inserted += st->table_stats[i].inserted;
+        updated += st->table_stats[i].updated;
     }
-    ferry_log(state == FERRY_STATUS_FAILED ? FERRY_LOG_WARN : FERRY_LOG_INFO,
+    ferry_log(st->state == FERRY_STATUS_FAILED ? FERRY_LOG_WARN : FERRY_LOG_INFO,
               "export=%s target=%s tables=%" PRId32 " rows=%" PRId64 " inserted=%" PRId64
               " updated=%" PRId64 " ms=%" PRId64 " outcome=%s%s%s%s",
-              export_id, imp->target, st.tables, st.rows, inserted, updated, st.duration_ms,
-              applied ? "applied" : state == FERRY_STATUS_SKIPPED ? "skipped" : "failed",
-              reason ? " reason=\"" : "", reason ? reason : "", reason ? "\"" : "");
+              st->export_id, imp->target, st->tables, st->rows, inserted, updated,
+              st->duration_ms, ferry_status_state_name(st->state),
+              st->reason ? " reason=\"" : "", st->reason ? st->reason : "",
+              st->reason ? "\"" : "");
     if (imp->report)
-        imp->report(&st, imp->opaque);
+        imp->report(st, queued, imp->opaque);
+}
+
+/* An outcome that is not queued: re-reading the log reports it again. */
+static void report(ferry_import_t *imp, ferry_status_state_t state, const char *export_id,
+                   const ferry_export_begin_t *begin, const char *reason)
+{
+    ferry_status_t st = status_of(imp, state, export_id, begin, reason);
+
+    report_status(imp, &st, 0);
 }
 
 /* Folds the store's log back into the database after a commit, once what
@@ -260,15 +297,18 @@ static void checkpoint(ferry_import_t *imp)
         ferry_log(FERRY_LOG_WARN, "target=%s checkpoint failed: %s", imp->target, why);
 }
 
-/* Stores next as the partition's next offset in a transaction of its own. */
-static int store_offset(ferry_import_t *imp, int32_t partition, int64_t next, char *errstr,
-                        size_t errstr_size)
+/* Stores next as the partition's next offset in a transaction of its own,
+ * and queues st with it unless st is NULL. */
+static int store_offset(ferry_import_t *imp, int32_t partition, int64_t next,
+                        const ferry_status_t *st, char *errstr, size_t errstr_size)
 {
     int rc = ferry_store_begin(imp->store, errstr, errstr_size);
 
     if (!rc)
         rc = ferry_store_offset_set(imp->store, imp->topic, partition, next, errstr,
                                     errstr_size);
+    if (!rc && st)
+        rc = queue_status(imp, st, errstr, errstr_size);
     if (!rc)
         rc = ferry_store_commit(imp->store, errstr, errstr_size);
     if (rc)
@@ -286,16 +326,18 @@ static int fail_export(ferry_import_t *imp, const char *reason, int64_t past, in
                        char *errstr, size_t errstr_size)
 {
     int64_t next = imp->resume >= 0 ? imp->resume : past;
+    ferry_status_t st;
     int rc;
 
     close_table(imp);
     ferry_store_rollback(imp->store);
-    rc = store_offset(imp, imp->partition, next, errstr, errstr_size);
+    st = status_of(imp, FERRY_STATUS_FAILED, imp->begin->export_id, imp->begin, reason);
+    rc = store_offset(imp, imp->partition, next, &st, errstr, errstr_size);
     if (rc) {
         close_export(imp);
         return rc;
     }
-    report(imp, FERRY_STATUS_FAILED, imp->begin->export_id, imp->begin, reason);
+    report_status(imp, &st, 1);
     *seek = imp->resume;
     close_export(imp);
     return FERRY_OK;
@@ -584,6 +626,7 @@ static int commit_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int
     ferry_export_end_t *end = NULL;
     int64_t next = imp->resume >= 0 ? imp->resume : msg->offset + 1;
     char hex[17], *detail = NULL;
+    ferry_status_t st;
     int rc;
 
     if (imp->state == IMPORT_TABLE)
@@ -615,11 +658,14 @@ static int commit_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int
     free(detail);
     if (!rc)
         rc = ferry_store_offset_set(imp->store, imp->topic, imp->partition, next, why, why_size);
+    st = status_of(imp, FERRY_STATUS_APPLIED, b->export_id, b, NULL);
+    if (!rc)
+        rc = queue_status(imp, &st, why, why_size);
     if (!rc)
         rc = ferry_store_commit(imp->store, why, why_size);
     if (rc)
         return rc;
-    report(imp, FERRY_STATUS_APPLIED, b->export_id, b, NULL);
+    report_status(imp, &st, 1);
     *seek = imp->resume;
     close_export(imp);
     checkpoint(imp);
@@ -701,7 +747,7 @@ static int begin_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int6
     rc = ferry_store_export_applied(imp->store, b->export_id, &applied, errstr, errstr_size);
     if (!rc && applied) {
         report_skipped(imp, msg, b->export_id, b);
-        rc = store_offset(imp, msg->partition, msg->offset + 1, errstr, errstr_size);
+        rc = store_offset(imp, msg->partition, msg->offset + 1, NULL, errstr, errstr_size);
     }
     if (rc || applied) {
         ferry_export_begin_free(b);
@@ -785,6 +831,7 @@ int ferry_import_eof(ferry_import_t *imp, int32_t partition, int64_t eof_offset,
 #define SEEK_TIMEOUT_MS 10000
 #define STATUS_TIMEOUT_MS 5000
 #define FLUSH_TIMEOUT_MS 10000
+#define OUTBOX_RETRY_MS 2000
 
 /* What the loop knows of each partition of the records topic. */
 typedef struct part_state {
@@ -808,6 +855,9 @@ struct ferry_import_consumer {
     ferry_buf_t hdr[3];   /* NUL-terminated header copies, reused */
     ferry_buf_t status;
     int delivery_failures;
+    int outbox_pending;     /* the store's status outbox may hold events */
+    int64_t outbox_retry_ms; /* not drained again before this time */
+    ferry_buf_t outbox_key;
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -822,25 +872,89 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
-/* The job's report callback: each outcome becomes a StatusEvent on
- * ferry.status keyed by export id. Status events are notifications: a
- * failure to publish one is logged, never fatal. */
-static void publish_status(const ferry_status_t *st, void *opaque)
+/* Produces one encoded StatusEvent on ferry.status, keyed by export id. */
+static int produce_status(ferry_import_consumer_t *c, const char *export_id, const void *event,
+                          size_t len, char *errstr, size_t errstr_size)
+{
+    ferry_kafka_header_t hdrs[2] = {{"ferry.type", "StatusEvent", (size_t)-1},
+                                    {"ferry.export", export_id, (size_t)-1}};
+
+    return ferry_kafka_produce(c->producer, ferry_config_topic(c->cfg, FERRY_TOPIC_STATUS),
+                               RD_KAFKA_PARTITION_UA, export_id, strlen(export_id), event, len,
+                               hdrs, 2, STATUS_TIMEOUT_MS, errstr, errstr_size);
+}
+
+/* The job's report callback: an outcome queued in the store's outbox is
+ * published by drain_outbox once the job is between exports; any other
+ * becomes a StatusEvent now. A failure to publish one is logged, never
+ * fatal. */
+static void publish_status(const ferry_status_t *st, int queued, void *opaque)
 {
     ferry_import_consumer_t *c = opaque;
-    const char *topic = ferry_config_topic(c->cfg, FERRY_TOPIC_STATUS);
-    ferry_kafka_header_t hdrs[2] = {{"ferry.type", "StatusEvent", (size_t)-1},
-                                    {"ferry.export", st->export_id, (size_t)-1}};
     char err[512];
 
+    if (queued) {
+        c->outbox_pending = 1;
+        c->outbox_retry_ms = 0;
+        return;
+    }
     ferry_buf_reset(&c->status);
     if (ferry_status_encode(st, &c->status, err, sizeof(err)) ||
-        ferry_kafka_produce(c->producer, topic, RD_KAFKA_PARTITION_UA, st->export_id,
-                            strlen(st->export_id), c->status.data, c->status.len, hdrs, 2,
-                            STATUS_TIMEOUT_MS, err, sizeof(err)))
+        produce_status(c, st->export_id, c->status.data, c->status.len, err, sizeof(err)))
         ferry_log(FERRY_LOG_WARN, "status %s of %s not published: %s",
                   ferry_status_state_name(st->state), st->export_id, err);
     rd_kafka_poll(c->producer, 0);
+}
+
+/* Publishes the status events queued in the store's outbox, oldest first,
+ * waits for their delivery and then removes them. Runs between exports only
+ * (removing is a transaction of its own). If anything fails they stay queued
+ * and are published again OUTBOX_RETRY_MS later: at least once, perhaps
+ * twice. */
+static void drain_outbox(ferry_import_consumer_t *c)
+{
+    int failures = c->delivery_failures;
+    int64_t id = 0, last = 0;
+    size_t n = 0;
+    char err[512] = "";
+    int rc;
+
+    for (;;) {
+        if ((rc = ferry_store_outbox_next(c->store, id, &id, &c->outbox_key, &c->status, err,
+                                          sizeof(err))) ||
+            id < 0)
+            break;
+        if ((rc = produce_status(c, (const char *)c->outbox_key.data, c->status.data,
+                                 c->status.len, err, sizeof(err))))
+            break;
+        last = id;
+        n++;
+    }
+    if (!rc && n)
+        rc = ferry_kafka_flush(c->producer, FLUSH_TIMEOUT_MS, err, sizeof(err));
+    if (!rc && c->delivery_failures != failures)
+        rc = ferry_errf(err, sizeof(err), FERRY_EKAFKA, "a delivery failed");
+    /* Delivered: remove what was published, all in one transaction. */
+    if (!rc && n && !(rc = ferry_store_begin(c->store, err, sizeof(err)))) {
+        for (id = 0; !rc;) {
+            rc = ferry_store_outbox_next(c->store, id, &id, &c->outbox_key, &c->status, err,
+                                         sizeof(err));
+            if (rc || id < 0 || id > last)
+                break;
+            rc = ferry_store_outbox_remove(c->store, id, err, sizeof(err));
+        }
+        if (!rc)
+            rc = ferry_store_commit(c->store, err, sizeof(err));
+        if (rc)
+            ferry_store_rollback(c->store);
+    }
+    if (rc) {
+        ferry_log(FERRY_LOG_WARN, "status events queued in %s not published yet (again in %d ms): %s",
+                  c->target, OUTBOX_RETRY_MS, err);
+        c->outbox_retry_ms = ferry_now_ms() + OUTBOX_RETRY_MS;
+        return;
+    }
+    c->outbox_pending = 0;
 }
 
 static part_state_t *part(ferry_import_consumer_t *c, int32_t partition)
@@ -1011,6 +1125,7 @@ int ferry_import_consumer_new(const ferry_config_t *cfg, const char *target,
         return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "out of memory");
     }
     c->cfg = cfg;
+    c->outbox_pending = 1; /* what a previous run queued and did not publish */
     rc = ferry_config_records_topic(cfg, target, c->topic, sizeof(c->topic));
     if (rc)
         ferry_errf(errstr, errstr_size, rc,
@@ -1054,6 +1169,7 @@ void ferry_import_consumer_destroy(ferry_import_consumer_t *c)
     for (size_t i = 0; i < sizeof(c->hdr) / sizeof(c->hdr[0]); i++)
         ferry_buf_free(&c->hdr[i]);
     ferry_buf_free(&c->status);
+    ferry_buf_free(&c->outbox_key);
     free(c->parts);
     free(c->target);
     free(c);
@@ -1195,6 +1311,9 @@ int ferry_import_consumer_run(ferry_import_consumer_t *c, int once,
             rd_kafka_message_destroy(m);
         }
         rd_kafka_poll(c->producer, 0);
+        if (c->outbox_pending && ferry_import_open_partition(c->job) < 0 &&
+            ferry_now_ms() >= c->outbox_retry_ms)
+            drain_outbox(c);
         if (!rc && c->fatal)
             rc = ferry_errf(errstr, errstr_size, c->fatal, "%s", c->fatal_msg);
         if (!rc)
@@ -1205,5 +1324,7 @@ int ferry_import_consumer_run(ferry_import_consumer_t *c, int once,
     /* Stopping (or failing) mid-export: roll back; the stored offset still
      * points at its ExportBegin, so it is redone from there. */
     ferry_import_abandon(c->job, -1);
+    if (c->outbox_pending)
+        drain_outbox(c); /* a last try; what fails waits for the next run */
     return rc;
 }

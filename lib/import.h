@@ -12,7 +12,9 @@
  *  - ferry_import_consumer_t, the consumer loop around it: the consumer group
  *    member on ferry.records.<target> (offsets kept in the target store, not
  *    in Kafka), the pauses and seeks the job asks for, and a status producer
- *    that publishes each outcome on ferry.status.
+ *    that publishes each outcome on ferry.status (APPLIED and FAILED through
+ *    the store's status outbox, so that they are published at least once even
+ *    when the importer dies right after the commit).
  *
  * Outcomes: APPLIED (every table's rows, inserted and updated counts verified
  * against TableEnd and ExportEnd, committed with the export id and the next
@@ -45,8 +47,14 @@ typedef struct ferry_import_msg {
 
 /* Receives each export's outcome as the StatusEvent to publish (state
  * APPLIED, FAILED or SKIPPED; component "import:<target>"). The event and its
- * strings are valid only during the call. */
-typedef void (*ferry_import_report_cb)(const ferry_status_t *status, void *opaque);
+ * strings are valid only during the call. queued is 1 when the event was
+ * also queued in the store's status outbox (ferry_store_outbox_add) in the
+ * transaction that stored the outcome - every APPLIED, and the FAILED of an
+ * export that was rolled back and passed: whoever drains the outbox
+ * publishes it, at least once even across a crash. Outcomes that are not
+ * queued (SKIPPED, an undecodable ExportBegin) are reported again when their
+ * message is read again. */
+typedef void (*ferry_import_report_cb)(const ferry_status_t *status, int queued, void *opaque);
 
 /* A new job applying to store (borrowed: it must outlive the job, and nothing
  * else may write to it meanwhile) the records of topic, which belongs to the

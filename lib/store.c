@@ -166,6 +166,24 @@ int ferry_store_offset_set(ferry_store_t *store, const char *topic, int32_t part
     return store->ops->offset_set(store, topic, partition, next_offset, errstr, errstr_size);
 }
 
+int ferry_store_outbox_add(ferry_store_t *store, const char *key, const void *event, size_t len,
+                           char *errstr, size_t errstr_size)
+{
+    return store->ops->outbox_add(store, key, event, len, errstr, errstr_size);
+}
+
+int ferry_store_outbox_next(ferry_store_t *store, int64_t after, int64_t *id, ferry_buf_t *key,
+                            ferry_buf_t *event, char *errstr, size_t errstr_size)
+{
+    return store->ops->outbox_next(store, after, id, key, event, errstr, errstr_size);
+}
+
+int ferry_store_outbox_remove(ferry_store_t *store, int64_t id, char *errstr,
+                              size_t errstr_size)
+{
+    return store->ops->outbox_remove(store, id, errstr, errstr_size);
+}
+
 int ferry_store_checksum_table(ferry_store_t *store, const ferry_object_t *obj,
                                ferry_checksum_t *out, char *errstr, size_t errstr_size)
 {

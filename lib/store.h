@@ -9,6 +9,7 @@
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
 
+#include "buf.h"
 #include "checksum.h"
 #include "meta.h"
 #include "value.h"
@@ -126,6 +127,21 @@ int ferry_store_offset_get(ferry_store_t *store, const char *topic, int32_t part
                            int64_t *next_offset, char *errstr, size_t errstr_size);
 int ferry_store_offset_set(ferry_store_t *store, const char *topic, int32_t partition,
                            int64_t next_offset, char *errstr, size_t errstr_size);
+
+/* The status outbox (write stores): status events that must reach
+ * ferry.status at least once, whatever dies when. ferry_store_outbox_add
+ * queues one (its Kafka key and encoded value) in the caller's transaction,
+ * so that it commits or rolls back with the outcome it reports.
+ * ferry_store_outbox_next copies the queued event with the smallest id above
+ * after into key (NUL-terminated) and event, and sets *id (-1 when there is
+ * none); ferry_store_outbox_remove deletes one once it was delivered. Both
+ * work inside or outside a transaction. */
+int ferry_store_outbox_add(ferry_store_t *store, const char *key, const void *event, size_t len,
+                           char *errstr, size_t errstr_size);
+int ferry_store_outbox_next(ferry_store_t *store, int64_t after, int64_t *id, ferry_buf_t *key,
+                            ferry_buf_t *event, char *errstr, size_t errstr_size);
+int ferry_store_outbox_remove(ferry_store_t *store, int64_t id, char *errstr,
+                              size_t errstr_size);
 
 /* The content checksum (checksum.h) and row count of obj's rows as its cursor
  * yields them: one column seed per field name, every row added. *out is

@@ -38,6 +38,11 @@ typedef struct ferry_store_ops {
                       int64_t *next_offset, char *errstr, size_t errstr_size);
     int (*offset_set)(ferry_store_t *s, const char *topic, int32_t partition,
                       int64_t next_offset, char *errstr, size_t errstr_size);
+    int (*outbox_add)(ferry_store_t *s, const char *key, const void *event, size_t len,
+                      char *errstr, size_t errstr_size);
+    int (*outbox_next)(ferry_store_t *s, int64_t after, int64_t *id, ferry_buf_t *key,
+                       ferry_buf_t *event, char *errstr, size_t errstr_size);
+    int (*outbox_remove)(ferry_store_t *s, int64_t id, char *errstr, size_t errstr_size);
 } ferry_store_ops_t;
 
 struct ferry_store {

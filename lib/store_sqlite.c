@@ -63,6 +63,7 @@ typedef struct sqlite_store {
     char *flush_error;       /* a writer's flush failed in its destroy: commit fails with it */
     struct sqlite_writer *writers; /* open writers, detached when the store goes first */
     sqlite3_stmt *applied_get, *applied_put, *offset_get, *offset_put;
+    sqlite3_stmt *outbox_put, *outbox_get, *outbox_del; /* write stores only */
 } sqlite_store_t;
 
 /* ---- small helpers ---- */
@@ -322,7 +323,11 @@ static void books_finalize(sqlite_store_t *s)
     sqlite3_finalize(s->applied_put);
     sqlite3_finalize(s->offset_get);
     sqlite3_finalize(s->offset_put);
+    sqlite3_finalize(s->outbox_put);
+    sqlite3_finalize(s->outbox_get);
+    sqlite3_finalize(s->outbox_del);
     s->applied_get = s->applied_put = s->offset_get = s->offset_put = NULL;
+    s->outbox_put = s->outbox_get = s->outbox_del = NULL;
     s->books_ready = 0;
 }
 
@@ -1538,7 +1543,9 @@ static int books(sqlite_store_t *s, char *errstr, size_t errstr_size)
         "CREATE TABLE IF NOT EXISTS ferry_applied (export_id TEXT PRIMARY KEY, "
         "applied_at INTEGER, detail TEXT);"
         "CREATE TABLE IF NOT EXISTS ferry_offsets (topic TEXT, \"partition\" INTEGER, "
-        "next_offset INTEGER, PRIMARY KEY (topic, \"partition\"))";
+        "next_offset INTEGER, PRIMARY KEY (topic, \"partition\"));"
+        "CREATE TABLE IF NOT EXISTS ferry_outbox (id INTEGER PRIMARY KEY, key TEXT NOT NULL, "
+        "event BLOB NOT NULL)";
     sqlite3_stmt *st;
     int rc, present;
 
@@ -1570,7 +1577,14 @@ static int books(sqlite_store_t *s, char *errstr, size_t errstr_size)
          (rc = prepare(s, "INSERT INTO ferry_offsets (topic, \"partition\", next_offset) "
                           "VALUES (?1, ?2, ?3) ON CONFLICT (topic, \"partition\") "
                           "DO UPDATE SET next_offset = excluded.next_offset",
-                       &s->offset_put, errstr, errstr_size, "preparing bookkeeping"))))
+                       &s->offset_put, errstr, errstr_size, "preparing bookkeeping")) ||
+         (rc = prepare(s, "INSERT INTO ferry_outbox (key, event) VALUES (?1, ?2)",
+                       &s->outbox_put, errstr, errstr_size, "preparing bookkeeping")) ||
+         (rc = prepare(s, "SELECT id, key, event FROM ferry_outbox WHERE id > ?1 ORDER BY id "
+                          "LIMIT 1",
+                       &s->outbox_get, errstr, errstr_size, "preparing bookkeeping")) ||
+         (rc = prepare(s, "DELETE FROM ferry_outbox WHERE id = ?1", &s->outbox_del, errstr,
+                       errstr_size, "preparing bookkeeping"))))
         goto fail;
     s->books_ready = 1;
     return 1;
@@ -1662,6 +1676,70 @@ static int sqlite_offset_set(ferry_store_t *base, const char *topic, int32_t par
     return FERRY_OK;
 }
 
+static int sqlite_outbox_add(ferry_store_t *base, const char *key, const void *event,
+                             size_t len, char *errstr, size_t errstr_size)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    int rc = books_writable(s, errstr, errstr_size);
+
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s->outbox_put, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob64(s->outbox_put, 2, event, len, SQLITE_STATIC);
+    if (step_done(s->outbox_put) != SQLITE_OK)
+        return db_err(s, errstr, errstr_size, "queueing a status event");
+    return FERRY_OK;
+}
+
+static int sqlite_outbox_next(ferry_store_t *base, int64_t after, int64_t *id, ferry_buf_t *key,
+                              ferry_buf_t *event, char *errstr, size_t errstr_size)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    int rc = books_writable(s, errstr, errstr_size);
+    sqlite3_stmt *st = s->outbox_get;
+
+    *id = -1;
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, after);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *v = sqlite3_column_blob(st, 2);
+        size_t vlen = (size_t)sqlite3_column_bytes(st, 2);
+        const char *k = (const char *)sqlite3_column_text(st, 1);
+        size_t klen = (size_t)sqlite3_column_bytes(st, 1);
+
+        ferry_buf_reset(key);
+        ferry_buf_reset(event);
+        if ((k && ferry_buf_append(key, k, klen)) || ferry_buf_append(key, "", 1) ||
+            (vlen && ferry_buf_append(event, v, vlen))) {
+            sqlite3_reset(st);
+            return ferry_errf(errstr, errstr_size, FERRY_ENOMEM,
+                              "store %s: reading a status event: out of memory", s->path);
+        }
+        key->len--; /* the NUL is kept, not counted */
+        *id = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_err(s, errstr, errstr_size, "reading queued status events");
+    return FERRY_OK;
+}
+
+static int sqlite_outbox_remove(ferry_store_t *base, int64_t id, char *errstr,
+                                size_t errstr_size)
+{
+    sqlite_store_t *s = (sqlite_store_t *)base;
+    int rc = books_writable(s, errstr, errstr_size);
+
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s->outbox_del, 1, id);
+    if (step_done(s->outbox_del) != SQLITE_OK)
+        return db_err(s, errstr, errstr_size, "removing a delivered status event");
+    return FERRY_OK;
+}
+
 static const ferry_store_ops_t sqlite_ops = {
     .destroy = sqlite_destroy,
     .read_meta = sqlite_read_meta,
@@ -1680,4 +1758,7 @@ static const ferry_store_ops_t sqlite_ops = {
     .mark_applied = sqlite_mark_applied,
     .offset_get = sqlite_offset_get,
     .offset_set = sqlite_offset_set,
+    .outbox_add = sqlite_outbox_add,
+    .outbox_next = sqlite_outbox_next,
+    .outbox_remove = sqlite_outbox_remove,
 };

@@ -672,6 +672,51 @@ START_TEST(test_interleaved_exports_both_applied)
 }
 END_TEST
 
+/* An importer that died right after committing an export, before its status
+ * was out, left the APPLIED event in the target's status outbox (queued in
+ * the export's own transaction; unit test_import checks that part). The next
+ * run publishes it on ferry.status, once delivered removes it, and publishes
+ * what it applies itself; a run after that publishes the old event no more. */
+START_TEST(test_status_queued_by_a_dead_importer_is_published)
+{
+    env_t e;
+    outcome_t o;
+    ferry_store_t *st;
+    ferry_buf_t event = {0};
+    ferry_status_t lost = {.export_id = "e-lost", .state = FERRY_STATUS_APPLIED,
+                           .component = "import:prod", .target = "prod", .tables = 2,
+                           .rows = 7};
+    char err[256];
+
+    env_setup(&e, 10);
+    lost.at_ms = ferry_now_ms();
+    ck_assert_int_eq(ferry_status_encode(&lost, &event, err, sizeof(err)), 0);
+    ck_assert_msg(ferry_store_open(e.prod, FERRY_STORE_WRITE, &st, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_int_eq(ferry_store_begin(st, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_outbox_add(st, "e-lost", event.data, event.len, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(ferry_store_commit(st, err, sizeof(err)), 0);
+    ferry_store_destroy(st);
+    ferry_buf_free(&event);
+
+    import_once(&e); /* nothing to import: the queued event alone goes out */
+    o = outcome_of(&e, "e-lost");
+    ck_assert_int_eq(o.applied, 1);
+    ck_assert_int_eq(o.rows, 7);
+    ck_assert_int_eq(sql_int(e.prod, "SELECT count(*) FROM ferry_outbox"), 0);
+
+    send_export(&e, "e-1", FERRY_CONTENT_ALL, M_NONE);
+    import_once(&e);
+    o = outcome_of(&e, "e-1");
+    ck_assert_int_eq(o.applied, 1);
+    ck_assert_int_eq(o.rows, 20);
+    ck_assert_int_eq(outcome_of(&e, "e-lost").applied, 1);
+    ck_assert_int_eq(sql_int(e.prod, "SELECT count(*) FROM ferry_outbox"), 0);
+    env_teardown(&e);
+}
+END_TEST
+
 static const char *importer_binary(void)
 {
     static char path[1024];
@@ -782,6 +827,7 @@ int main(void)
     tcase_add_loop_test(tc, test_bad_export_fails_and_changes_nothing, 0,
                         sizeof(refusals) / sizeof(refusals[0]));
     tcase_add_test(tc, test_interleaved_exports_both_applied);
+    tcase_add_test(tc, test_status_queued_by_a_dead_importer_is_published);
     tcase_add_test(tc, test_unknown_environment_exits_2);
     tcase_add_test(tc, test_sigkill_mid_export_then_restart);
     suite_add_tcase(s, tc);

@@ -29,6 +29,7 @@ typedef struct outcome {
     char *export_id;
     char *reason;
     int64_t rows, inserted, updated;
+    int queued; /* also in the store's status outbox */
 } outcome_t;
 
 static char dir[64], db_path[128], uri[160];
@@ -38,11 +39,12 @@ static ferry_objset_t *model;
 static outcome_t outcomes[64];
 static size_t noutcomes;
 
-static void capture(const ferry_status_t *st, void *opaque)
+static void capture(const ferry_status_t *st, int queued, void *opaque)
 {
     outcome_t *o = &outcomes[noutcomes++];
 
     (void)opaque;
+    o->queued = queued;
     ck_assert_uint_lt(noutcomes, 64);
     ck_assert_str_eq(st->component, "import:prod");
     o->state = st->state;
@@ -172,6 +174,37 @@ static int is_applied(const char *export_id)
     ck_assert_msg(ferry_store_export_applied(store, export_id, &applied, err, sizeof(err)) == 0,
                   "%s", err);
     return applied;
+}
+
+/* The status events queued in the store's outbox, decoded, oldest first:
+ * returns how many (at most max); free each with ferry_status_free. */
+static size_t queued_events(ferry_status_t **out, size_t max)
+{
+    ferry_buf_t key = {0}, event = {0};
+    int64_t id = 0;
+    size_t n = 0;
+    char err[256];
+
+    for (;;) {
+        ck_assert_msg(ferry_store_outbox_next(store, id, &id, &key, &event, err, sizeof(err)) == 0,
+                      "%s", err);
+        if (id < 0)
+            break;
+        ck_assert_uint_lt(n, max);
+        ck_assert_msg(ferry_status_decode(event.data, event.len, &out[n], err, sizeof(err)) == 0,
+                      "%s", err);
+        ck_assert_str_eq((const char *)key.data, out[n]->export_id); /* the Kafka key */
+        n++;
+    }
+    ferry_buf_free(&key);
+    ferry_buf_free(&event);
+    return n;
+}
+
+static void free_events(ferry_status_t **events, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ferry_status_free(events[i]);
 }
 
 static int64_t stored_offset(int32_t partition)
@@ -475,6 +508,7 @@ START_TEST(test_bad_export_is_refused_and_nothing_applied)
 {
     static stream_t s;
     spec_t sp = {"bad-1", refusals[_i].content, 1, 3, "v1", refusals[_i].mut};
+    ferry_status_t *events[4];
 
     build(&s, &sp);
     consume(&s, 0, 0);
@@ -484,6 +518,14 @@ START_TEST(test_bad_export_is_refused_and_nothing_applied)
     ck_assert_msg(outcomes[0].reason && strstr(outcomes[0].reason, refusals[_i].reason),
                   "%s: reason \"%s\" lacks \"%s\"", refusals[_i].name,
                   outcomes[0].reason ? outcomes[0].reason : "(none)", refusals[_i].reason);
+    /* The FAILED event was queued with the offset past the export, and
+     * nothing else (no APPLIED left from a commit that failed). */
+    ck_assert(outcomes[0].queued);
+    ck_assert_uint_eq(queued_events(events, 4), 1);
+    ck_assert_int_eq(events[0]->state, FERRY_STATUS_FAILED);
+    ck_assert_str_eq(events[0]->export_id, "bad-1");
+    ck_assert_str_eq(events[0]->reason, outcomes[0].reason);
+    free_events(events, 1);
     ck_assert_msg(!has_table("Profile") && !has_table("ProfileAppVisibility"),
                   "%s: tables were created", refusals[_i].name);
     ck_assert(!is_applied("bad-1"));
@@ -502,6 +544,7 @@ START_TEST(test_export_applied_in_order_with_offset_and_id)
 {
     static stream_t s;
     spec_t sp = {"e-1", FERRY_CONTENT_ALL, 1, 10, "v1", M_NONE};
+    ferry_status_t *events[4];
 
     build(&s, &sp);
     consume(&s, 2, 0);
@@ -516,6 +559,15 @@ START_TEST(test_export_applied_in_order_with_offset_and_id)
     ck_assert(is_applied("e-1"));
     ck_assert_int_eq(stored_offset(2), (int64_t)s.n);
     ck_assert_int_eq(stored_offset(0), -1);
+    /* Committed with it: the APPLIED event, whole, waiting to be published. */
+    ck_assert(outcomes[0].queued);
+    ck_assert_uint_eq(queued_events(events, 4), 1);
+    ck_assert_int_eq(events[0]->state, FERRY_STATUS_APPLIED);
+    ck_assert_str_eq(events[0]->export_id, "e-1");
+    ck_assert_str_eq(events[0]->component, "import:prod");
+    ck_assert_int_eq(events[0]->rows, 20);
+    ck_assert_uint_eq(events[0]->ntable_stats, 2);
+    free_events(events, 1);
     stream_free(&s);
 }
 END_TEST
@@ -600,6 +652,7 @@ START_TEST(test_redelivered_export_is_skipped)
     static stream_t log;
     spec_t first = {"e-1", FERRY_CONTENT_ALL, 1, 3, "v1", M_NONE};
     spec_t again = {"e-1", FERRY_CONTENT_ALL, 1, 3, "changed", M_NONE};
+    ferry_status_t *events[4];
     int64_t seek;
     size_t copy;
 
@@ -611,6 +664,11 @@ START_TEST(test_redelivered_export_is_skipped)
     ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_APPLIED);
     ck_assert_int_eq(outcomes[1].state, FERRY_STATUS_SKIPPED);
     ck_assert_str_eq(outcomes[1].export_id, "e-1");
+    /* SKIPPED is not queued: re-reading the log reports it again. */
+    ck_assert(!outcomes[1].queued);
+    ck_assert_uint_eq(queued_events(events, 4), 1);
+    ck_assert_int_eq(events[0]->state, FERRY_STATUS_APPLIED);
+    free_events(events, 1);
     ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile WHERE name LIKE 'changed%'"), 0);
     ck_assert_int_eq(stored_offset(0), (int64_t)copy + 1);
     /* The same message read again (a seek back, a restart) is not reported again. */

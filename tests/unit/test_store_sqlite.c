@@ -998,6 +998,56 @@ START_TEST(test_bookkeeping_round_trip)
 }
 END_TEST
 
+/* The status outbox: an event queued in a rolled-back transaction is gone;
+ * committed ones come back oldest first with key and bytes intact (NULs
+ * included), across a reopen; removed ones are gone; it is no user object. */
+START_TEST(test_status_outbox_round_trip)
+{
+    static const unsigned char first[] = {0xc3, 0x01, 0x00, 0x7f, 0x00, 0xff};
+    ferry_store_t *s = open_store("dst.db", FERRY_STORE_WRITE);
+    ferry_buf_t key = {0}, event = {0};
+    ferry_objset_t *objs;
+    int64_t id, a;
+
+    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &id, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_eq(id, -1);
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_outbox_add(s, "lost", "x", 1, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_rollback(s), 0);
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_outbox_add(s, "exp-1", first, sizeof(first), err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(ferry_store_outbox_add(s, "exp-2", "second", 6, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_commit(s, err, sizeof(err)), 0);
+    ferry_store_destroy(s);
+
+    s = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_gt(a, 0);
+    ck_assert_str_eq((const char *)key.data, "exp-1");
+    ck_assert_uint_eq(key.len, 5);
+    ck_assert_uint_eq(event.len, sizeof(first));
+    ck_assert_int_eq(memcmp(event.data, first, sizeof(first)), 0);
+    ck_assert_int_eq(ferry_store_outbox_next(s, a, &id, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_gt(id, a);
+    ck_assert_str_eq((const char *)key.data, "exp-2");
+    ck_assert_uint_eq(event.len, 6);
+    ck_assert_int_eq(memcmp(event.data, "second", 6), 0);
+    ck_assert_int_eq(ferry_store_outbox_remove(s, a, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_eq(a, id);
+    ck_assert_int_eq(ferry_store_outbox_remove(s, id, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &id, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_eq(id, -1);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_uint_eq(ferry_objset_count(objs), 0);
+    ferry_objset_destroy(objs);
+    ferry_store_destroy(s);
+    ferry_buf_free(&key);
+    ferry_buf_free(&event);
+}
+END_TEST
+
 /* Regression: SQLite names are case-insensitive, so is ferry's reserved prefix. */
 static const char *const reserved_any_case[] = {"FERRY_APPLIED", "Ferry_Offsets", "fErRy_x"};
 
@@ -1191,6 +1241,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_rollback_leaves_nothing);
     tcase_add_test(tc, test_read_only_store_refuses_writes);
     tcase_add_test(tc, test_bookkeeping_round_trip);
+    tcase_add_test(tc, test_status_outbox_round_trip);
     tcase_add_loop_test(tc, test_reserved_names_in_any_case_are_not_user_objects, 0,
                         N(reserved_any_case));
     tcase_add_test(tc, test_snapshot_hides_later_writes_from_every_table);
