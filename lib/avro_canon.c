@@ -548,10 +548,11 @@ int ferry_avro_read_index(ferry_avro_reader_t *r, size_t n, size_t *index)
     return FERRY_OK;
 }
 
-int ferry_avro_read_block(ferry_avro_reader_t *r, size_t *count)
+int ferry_avro_read_block(ferry_avro_reader_t *r, size_t *count, size_t *end)
 {
     int64_t n, size;
     int rc = ferry_avro_read_long(r, &n);
+    *end = 0;
     if (rc)
         return rc;
     if (n < 0) {
@@ -563,9 +564,17 @@ int ferry_avro_read_block(ferry_avro_reader_t *r, size_t *count)
             return rc;
         if (size < 0 || (uint64_t)size > ferry_avro_reader_left(r))
             return fail(r, "block size exceeds the bytes left");
+        *end = ferry_avro_reader_offset(r) + (size_t)size;
     }
     if ((uint64_t)n > ferry_avro_reader_left(r))
         return fail(r, "block count exceeds the bytes left");
     *count = (size_t)n;
+    return FERRY_OK;
+}
+
+int ferry_avro_end_block(ferry_avro_reader_t *r, size_t end)
+{
+    if (end && ferry_avro_reader_offset(r) != end)
+        return fail(r, "block items do not fill the block's byte size");
     return FERRY_OK;
 }

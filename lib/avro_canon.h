@@ -107,8 +107,13 @@ int ferry_avro_read_fixed(ferry_avro_reader_t *r, size_t size, const uint8_t **d
 /* A union branch or enum symbol index, which must be below n. */
 int ferry_avro_read_index(ferry_avro_reader_t *r, size_t n, size_t *index);
 /* The item count of the next array or map block (0: the end). A negative
- * count's byte size is read and checked. A count above the bytes left is
- * rejected: every item of ferry's messages takes at least one byte. */
-int ferry_avro_read_block(ferry_avro_reader_t *r, size_t *count);
+ * count's byte size is read and checked against the bytes left; *end is then
+ * the reader offset at which the block's items must end, else 0. A count
+ * above the bytes left is rejected: every item of ferry's messages takes at
+ * least one byte. */
+int ferry_avro_read_block(ferry_avro_reader_t *r, size_t *count, size_t *end);
+/* After the last item of a block: fails unless the block announced no byte
+ * size (end 0) or its items took exactly that many bytes. */
+int ferry_avro_end_block(ferry_avro_reader_t *r, size_t end);
 
 #endif

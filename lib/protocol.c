@@ -373,13 +373,15 @@ struct r_iter {
     const char *field;
     size_t max;        /* items allowed in total */
     size_t in_block;   /* items left in the current block */
+    size_t block_end;  /* offset where the current block must end, or 0 */
     size_t total;
 };
 
 static int r_next(struct rd *d, struct r_iter *it)
 {
     while (!d->rc && it->in_block == 0) {
-        if (!r_check(d, it->field, ferry_avro_read_block(&d->r, &it->in_block)))
+        if (!r_check(d, it->field, ferry_avro_end_block(&d->r, it->block_end)) ||
+            !r_check(d, it->field, ferry_avro_read_block(&d->r, &it->in_block, &it->block_end)))
             return 0;
         if (it->in_block == 0)
             return 0; /* the end marker */
@@ -415,7 +417,7 @@ static void *r_push(struct rd *d, void *arr, size_t n, size_t elem, const char *
 /* array of string (opt: of ["null", "string"]), at most max items. */
 static char **r_strv(struct rd *d, const char *field, size_t max, int opt, size_t *n)
 {
-    struct r_iter it = {field, max, 0, 0};
+    struct r_iter it = {field, max, 0, 0, 0};
     char **v = NULL, **grown;
 
     *n = 0;
@@ -878,7 +880,8 @@ int ferry_export_begin_encode(const ferry_export_begin_t *m, ferry_buf_t *out, c
 static void get_export_begin(struct rd *d, void *p)
 {
     ferry_export_begin_t *m = p;
-    struct r_iter tables = {"tables", ARRAY_MAX, 0, 0}, assocs = {"associations", ARRAY_MAX, 0, 0};
+    struct r_iter tables = {"tables", ARRAY_MAX, 0, 0, 0};
+    struct r_iter assocs = {"associations", ARRAY_MAX, 0, 0, 0};
 
     m->export_id = r_str(d, "export_id");
     if (!(m->request = calloc(1, sizeof(*m->request)))) {
@@ -1051,9 +1054,9 @@ static void get_table_metadata(struct rd *d, void *p)
     ferry_table_metadata_t *m = p;
     /* The limits of meta.h, checked on each block's count before any item is
      * read: a hostile object cannot make the importer's name checks crawl. */
-    struct r_iter fields = {"object.fields", FERRY_OBJECT_MAX_FIELDS, 0, 0};
-    struct r_iter uniques = {"object.uniques", FERRY_OBJECT_MAX_UNIQUES, 0, 0};
-    struct r_iter rels = {"object.relations", FERRY_OBJECT_MAX_RELATIONS, 0, 0};
+    struct r_iter fields = {"object.fields", FERRY_OBJECT_MAX_FIELDS, 0, 0, 0};
+    struct r_iter uniques = {"object.uniques", FERRY_OBJECT_MAX_UNIQUES, 0, 0, 0};
+    struct r_iter rels = {"object.relations", FERRY_OBJECT_MAX_RELATIONS, 0, 0, 0};
     ferry_object_t *obj = NULL;
     const uint8_t *fp;
     char *name;
@@ -1260,7 +1263,7 @@ int ferry_status_encode(const ferry_status_t *m, ferry_buf_t *out, char *errstr,
 static void get_status(struct rd *d, void *p)
 {
     ferry_status_t *m = p;
-    struct r_iter stats = {"table_stats", ARRAY_MAX, 0, 0};
+    struct r_iter stats = {"table_stats", ARRAY_MAX, 0, 0, 0};
     char *state;
     int s;
 

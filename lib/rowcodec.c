@@ -62,6 +62,7 @@ struct ferry_rowcodec {
     /* The Rows message being read (ferry_rowcodec_rows_open/next). */
     ferry_avro_reader_t rows;
     size_t rows_block_left;     /* rows left in the current block */
+    size_t rows_block_end;      /* offset where the current block must end, or 0 */
     size_t rows_read;
     enum { ROWS_NONE, ROWS_OPEN, ROWS_FAILED } rows_state;
 };
@@ -669,6 +670,7 @@ int ferry_rowcodec_rows_open(ferry_rowcodec_t *c, const void *msg, size_t len, c
                           (unsigned long long)c->rows_fp);
     ferry_avro_reader_init(&c->rows, body, body_len);
     c->rows_block_left = 0;
+    c->rows_block_end = 0;
     c->rows_read = 0;
     c->rows_state = ROWS_OPEN;
     return FERRY_OK;
@@ -686,7 +688,8 @@ int ferry_rowcodec_rows_next(ferry_rowcodec_t *c, const ferry_value_t **row, cha
         return ferry_errf(errstr, errstr_size, FERRY_EDECODE,
                           "table \"%s\": the Rows message failed to decode", c->obj->name);
     if (!c->rows_block_left) {
-        if (ferry_avro_read_block(r, &c->rows_block_left))
+        if (ferry_avro_end_block(r, c->rows_block_end) ||
+            ferry_avro_read_block(r, &c->rows_block_left, &c->rows_block_end))
             goto bad_block;
         /* Rows of no bytes: one per block (as frame_rows writes them), so a
          * message cannot claim more rows than it has bytes. */

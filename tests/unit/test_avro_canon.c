@@ -337,7 +337,7 @@ START_TEST(test_reader_rejects)
 {
     ferry_avro_reader_t r;
     const uint8_t *p;
-    size_t n;
+    size_t n, end;
     int64_t l;
     int32_t i;
     int flag;
@@ -353,7 +353,7 @@ START_TEST(test_reader_rejects)
     case OP_BYTES: rc = ferry_avro_read_bytes(&r, &p, &n); break;
     case OP_FIXED4: rc = ferry_avro_read_fixed(&r, 4, &p); break;
     case OP_INDEX3: rc = ferry_avro_read_index(&r, 3, &n); break;
-    case OP_BLOCK: rc = ferry_avro_read_block(&r, &n); break;
+    case OP_BLOCK: rc = ferry_avro_read_block(&r, &n, &end); break;
     }
     ck_assert_msg(rc == FERRY_EDECODE, "%s: accepted", bad_reads[_i].what);
     ck_assert_ptr_nonnull(r.why);
@@ -362,13 +362,39 @@ END_TEST
 
 START_TEST(test_block_with_byte_size)
 {
-    /* -2 items, 2 bytes, then the items "\x02\x04": a count of 2. */
+    /* -2 items, 2 bytes, then the items "\x02\x04": a count of 2, ending at
+     * offset 4; the two longs fill it exactly. */
     ferry_avro_reader_t r;
-    size_t n = 0;
+    size_t n = 0, end = 0;
+    int64_t v;
     ferry_avro_reader_init(&r, "\x03\x04\x02\x04", 4);
-    ck_assert_int_eq(ferry_avro_read_block(&r, &n), 0);
+    ck_assert_int_eq(ferry_avro_read_block(&r, &n, &end), 0);
     ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(end, 4);
     ck_assert_uint_eq(ferry_avro_reader_left(&r), 2);
+    ck_assert_int_eq(ferry_avro_read_long(&r, &v), 0);
+    ck_assert_int_eq(ferry_avro_read_long(&r, &v), 0);
+    ck_assert_int_eq(ferry_avro_end_block(&r, end), 0);
+    /* A positive count announces no size: nothing to check. */
+    ferry_avro_reader_init(&r, "\x02\x02", 2);
+    ck_assert_int_eq(ferry_avro_read_block(&r, &n, &end), 0);
+    ck_assert_uint_eq(end, 0);
+    ck_assert_int_eq(ferry_avro_end_block(&r, end), 0);
+}
+END_TEST
+
+START_TEST(test_block_size_must_match_its_items)
+{
+    /* -1 item in 2 bytes, but the item "\x02" takes one: the block's size lies. */
+    ferry_avro_reader_t r;
+    size_t n = 0, end = 0;
+    int64_t v;
+    ferry_avro_reader_init(&r, "\x01\x04\x02\x00", 4);
+    ck_assert_int_eq(ferry_avro_read_block(&r, &n, &end), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ferry_avro_read_long(&r, &v), 0);
+    ck_assert_int_eq(ferry_avro_end_block(&r, end), FERRY_EDECODE);
+    ck_assert_ptr_nonnull(strstr(r.why, "byte size"));
 }
 END_TEST
 
@@ -392,6 +418,7 @@ static Suite *avro_canon_suite(void)
     tcase_add_test(tc, test_scalars_round_trip);
     tcase_add_loop_test(tc, test_reader_rejects, 0, sizeof(bad_reads) / sizeof(bad_reads[0]));
     tcase_add_test(tc, test_block_with_byte_size);
+    tcase_add_test(tc, test_block_size_must_match_its_items);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1023,6 +1023,11 @@ static const struct {
     {"trailing bytes after an empty array", BODY("\x00\x02"), 0, "trailing"},
     {"block size past the end", BODY("\x01\x7e" GOOD "\x00"), 0, "block size"},
     {"negative block size", BODY("\x01\x01" GOOD "\x00"), 0, "block size"},
+    /* count -1 with 27 (zigzag 36) and 25 bytes (32): the row takes 26 */
+    {"block size larger than its rows", BODY("\x01\x36" GOOD "\x02" GOOD2 "\x00"), 1,
+     "byte size"},
+    {"block size smaller than its rows", BODY("\x01\x32" GOOD "\x02" GOOD2 "\x00"), 1,
+     "byte size"},
     {"bad second row", BODY("\x04" GOOD GOOD_ID "\x02\x0ax\x00"), 1, "row 2 column \"name\""},
 };
 
