@@ -46,7 +46,14 @@ static const struct {
     const char *section, *key;
     json_int_t min, max;
 } bounded[] = {
+    {"worker", "transaction_timeout_ms", 1000, 3600000},
+    {"worker", "session_timeout_ms", 1000, 3600000},
+    {"worker", "linger_ms", 0, 900000},
+    {"worker", "batch_size", 1, 2147483647},
     {"worker", "rows_message_bytes", 1, 8 << 20},
+    {"importer", "session_timeout_ms", 1000, 3600000},
+    {"scheduler", "session_timeout_ms", 1000, 3600000},
+    {"scheduler", "min_interval_ms", 1, 86400000},
 };
 
 static const struct {

@@ -90,6 +90,62 @@ static const struct {
      FERRY_EINVAL, "malformed JSON"},
 };
 
+/* Every integer key's range as README states it: the bounds are accepted,
+ * one past either bound and a string are refused, naming the key and range. */
+static const struct {
+    const char *section, *key;
+    long long min, max;
+} ranges[] = {
+    {"worker", "transaction_timeout_ms", 1000, 3600000},
+    {"worker", "session_timeout_ms", 1000, 3600000},
+    {"worker", "linger_ms", 0, 900000},
+    {"worker", "batch_size", 1, 2147483647},
+    {"worker", "rows_message_bytes", 1, 8388608},
+    {"importer", "session_timeout_ms", 1000, 3600000},
+    {"scheduler", "session_timeout_ms", 1000, 3600000},
+    {"scheduler", "min_interval_ms", 1, 86400000},
+};
+
+static int parse_with(const char *section, const char *key, const char *value, char *err,
+                      size_t err_size)
+{
+    char text[512];
+    ferry_config_t *cfg = NULL;
+    int rc;
+
+    snprintf(text, sizeof(text),
+             "{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" } }, \"%s\": "
+             "{ \"%s\": %s } }",
+             section, key, value);
+    rc = ferry_config_parse(text, "r.json", &cfg, err, err_size);
+    ferry_config_destroy(cfg);
+    return rc;
+}
+
+START_TEST(test_integer_keys_are_range_checked)
+{
+    char value[64], want[160], err[512];
+    long long bad_numbers[3] = {ranges[_i].min - 1, ranges[_i].max + 1, ranges[_i].min};
+
+    snprintf(value, sizeof(value), "%lld", ranges[_i].min);
+    ck_assert_msg(parse_with(ranges[_i].section, ranges[_i].key, value, err, sizeof(err)) == 0,
+                  "%s", err);
+    snprintf(value, sizeof(value), "%lld", ranges[_i].max);
+    ck_assert_msg(parse_with(ranges[_i].section, ranges[_i].key, value, err, sizeof(err)) == 0,
+                  "%s", err);
+    snprintf(want, sizeof(want), "\"%s.%s\" must be an integer from %lld to %lld",
+             ranges[_i].section, ranges[_i].key, ranges[_i].min, ranges[_i].max);
+    for (int b = 0; b < 3; b++) {
+        /* below, above, and the lower bound as a string */
+        snprintf(value, sizeof(value), b == 2 ? "\"%lld\"" : "%lld", bad_numbers[b]);
+        ck_assert_int_eq(parse_with(ranges[_i].section, ranges[_i].key, value, err, sizeof(err)),
+                         FERRY_EINVAL);
+        ck_assert_msg(strstr(err, want) && strstr(err, "r.json"), "%s = %s: '%s'",
+                      ranges[_i].key, value, err);
+    }
+}
+END_TEST
+
 START_TEST(test_bad_config_names_file_and_key)
 {
     ferry_config_t *cfg = (ferry_config_t *)1;
@@ -138,6 +194,8 @@ int main(void)
     TCase *tc = tcase_create("config");
 
     tcase_add_test(tc, test_parse_good_config);
+    tcase_add_loop_test(tc, test_integer_keys_are_range_checked, 0,
+                        sizeof(ranges) / sizeof(ranges[0]));
     tcase_add_loop_test(tc, test_bad_config_names_file_and_key, 0,
                         (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, test_missing_file_is_not_found);
