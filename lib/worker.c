@@ -59,8 +59,9 @@ struct ferry_worker {
     char component[128];
     ferry_catalog_t *cat;
     rd_kafka_t *consumer;
-    rd_kafka_t *txp;    /* transactional: the export streams, DLQ records, offsets */
-    rd_kafka_t *status; /* idempotent: lifecycle events */
+    rd_kafka_t *txp;    /* transactional: the export streams, DLQ records, outcome
+                         * statuses, offsets */
+    rd_kafka_t *status; /* idempotent: ACCEPTED notifications */
     ferry_buf_t buf;
     enum worker_state state;
     rd_kafka_resp_err_t delivery_err; /* the first delivery error of the transaction */
@@ -222,12 +223,12 @@ void ferry_worker_destroy(ferry_worker_t *w)
 }
 
 /* Publishes a lifecycle event; failures are logged, never fatal. */
-static void publish_status(ferry_worker_t *w, const ferry_request_t *req, const char *export_id,
-                           ferry_status_state_t state, const ferry_export_stats_t *stats,
-                           int64_t ms, const char *reason)
+/* Encodes the StatusEvent of an outcome into w->buf. */
+static int encode_status(ferry_worker_t *w, const ferry_request_t *req, const char *export_id,
+                         ferry_status_state_t state, const ferry_export_stats_t *stats,
+                         int64_t ms, const char *reason, char *errstr, size_t errstr_size)
 {
     ferry_status_t st = {0};
-    char err[512];
 
     st.export_id = (char *)export_id;
     st.state = state;
@@ -241,15 +242,43 @@ static void publish_status(ferry_worker_t *w, const ferry_request_t *req, const 
     st.duration_ms = ms;
     st.reason = (char *)reason;
     ferry_buf_reset(&w->buf);
-    if (ferry_status_encode(&st, &w->buf, err, sizeof(err)) ||
-        ferry_kafka_produce(w->status, ferry_config_topic(w->cfg, FERRY_TOPIC_STATUS),
-                            RD_KAFKA_PARTITION_UA, export_id, strlen(export_id), w->buf.data,
-                            w->buf.len,
-                            (ferry_kafka_header_t[]){{"ferry.type", "StatusEvent", (size_t)-1}},
-                            1, 5000, err, sizeof(err)))
+    return ferry_status_encode(&st, &w->buf, errstr, errstr_size);
+}
+
+static int produce_status(ferry_worker_t *w, rd_kafka_t *rk, const char *export_id,
+                          char *errstr, size_t errstr_size)
+{
+    return ferry_kafka_produce(rk, ferry_config_topic(w->cfg, FERRY_TOPIC_STATUS),
+                               RD_KAFKA_PARTITION_UA, export_id, strlen(export_id), w->buf.data,
+                               w->buf.len,
+                               (ferry_kafka_header_t[]){{"ferry.type", "StatusEvent", (size_t)-1}},
+                               1, 5000, errstr, errstr_size);
+}
+
+/* A notification outside any transaction (ACCEPTED): logged, never fatal, if
+ * it cannot be published. */
+static void publish_status(ferry_worker_t *w, const ferry_request_t *req, const char *export_id,
+                           ferry_status_state_t state)
+{
+    char err[512];
+
+    if (encode_status(w, req, export_id, state, NULL, 0, NULL, err, sizeof(err)) ||
+        produce_status(w, w->status, export_id, err, sizeof(err)))
         ferry_log(FERRY_LOG_WARN, "status %s of %s not published: %s",
                   ferry_status_state_name(state), export_id, err);
     rd_kafka_poll(w->status, 0);
+}
+
+/* An outcome (PUBLISHED, REJECTED, FAILED) in the open transaction: a
+ * read_committed reader of ferry.status sees it exactly when what it reports
+ * commits, once, and never for an aborted attempt. */
+static int status_in_txn(ferry_worker_t *w, const ferry_request_t *req, const char *export_id,
+                         ferry_status_state_t state, const ferry_export_stats_t *stats,
+                         int64_t ms, const char *reason, char *errstr, size_t errstr_size)
+{
+    int rc = encode_status(w, req, export_id, state, stats, ms, reason, errstr, errstr_size);
+
+    return rc ? rc : produce_status(w, w->txp, export_id, errstr, errstr_size);
 }
 
 /* A transactional call's error, classified the way librdkafka's contract
@@ -426,13 +455,15 @@ static int settle_bad_request(ferry_worker_t *w, const rd_kafka_message_t *m,
         return rc;
     rc = produce_dlq(w, m, reason, errstr, errstr_size);
     if (!rc)
+        rc = status_in_txn(w, req, export_id, state, NULL, ferry_now_ms() - started, reason,
+                           errstr, errstr_size);
+    if (!rc)
         rc = commit_request(w, m, errstr, errstr_size);
     if (rc) {
         if (abort_txn(w) == FERRY_OK)
             rewind_to(w, m);
         return w->state == W_FATAL ? FERRY_EFATAL : rc;
     }
-    publish_status(w, req, export_id, state, NULL, ferry_now_ms() - started, reason);
     log_export(export_id, "-", req, NULL, ferry_now_ms() - started,
                ferry_status_state_name(state), reason);
     return FERRY_OK;
@@ -526,21 +557,21 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
         goto out;
     }
     if (!rc) {
-        publish_status(w, req, req->export_id, FERRY_STATUS_ACCEPTED, NULL, 0, NULL);
+        publish_status(w, req, req->export_id, FERRY_STATUS_ACCEPTED);
         w->state = W_STREAMING;
         rc = ferry_export_stream(ex, w->txp, stop, &stats, why, sizeof(why));
+        if (!rc)
+            rc = status_in_txn(w, req, req->export_id, FERRY_STATUS_PUBLISHED, &stats,
+                               ferry_now_ms() - started, NULL, why, sizeof(why));
         if (!rc)
             rc = commit_request(w, m, why, sizeof(why));
     }
     switch (classify(rc)) {
-    case ATTEMPT_DONE: {
-        int64_t ms = ferry_now_ms() - started;
+    case ATTEMPT_DONE:
         w->retry_count = 0;
-        publish_status(w, req, req->export_id, FERRY_STATUS_PUBLISHED, &stats, ms, NULL);
-        log_export(req->export_id, ferry_export_stream_key(ex), req, &stats, ms, "published",
-                   NULL);
+        log_export(req->export_id, ferry_export_stream_key(ex), req, &stats,
+                   ferry_now_ms() - started, "published", NULL);
         break;
-    }
     case ATTEMPT_FATAL:
         break;
     case ATTEMPT_RETRY:
