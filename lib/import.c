@@ -884,9 +884,12 @@ static int produce_status(ferry_import_consumer_t *c, const char *export_id, con
                                hdrs, 2, STATUS_TIMEOUT_MS, errstr, errstr_size);
 }
 
+static void drain_outbox(ferry_import_consumer_t *c);
+
 /* The job's report callback: an outcome queued in the store's outbox is
- * published by drain_outbox once the job is between exports; any other
- * becomes a StatusEvent now. A failure to publish one is logged, never
+ * published from there at once (the job calls back after the transaction
+ * that queued it, and before its checkpoint, which may take a while); any
+ * other becomes a StatusEvent now. A failure to publish one is logged, never
  * fatal. */
 static void publish_status(const ferry_status_t *st, int queued, void *opaque)
 {
@@ -895,7 +898,7 @@ static void publish_status(const ferry_status_t *st, int queued, void *opaque)
 
     if (queued) {
         c->outbox_pending = 1;
-        c->outbox_retry_ms = 0;
+        drain_outbox(c);
         return;
     }
     ferry_buf_reset(&c->status);
@@ -907,10 +910,10 @@ static void publish_status(const ferry_status_t *st, int queued, void *opaque)
 }
 
 /* Publishes the status events queued in the store's outbox, oldest first,
- * waits for their delivery and then removes them. Runs between exports only
- * (removing is a transaction of its own). If anything fails they stay queued
- * and are published again OUTBOX_RETRY_MS later: at least once, perhaps
- * twice. */
+ * waits for their delivery and then removes them. Runs only while no store
+ * transaction is open (removing is a transaction of its own). If anything
+ * fails they stay queued and are published again OUTBOX_RETRY_MS later: at
+ * least once, perhaps twice. */
 static void drain_outbox(ferry_import_consumer_t *c)
 {
     int failures = c->delivery_failures;

@@ -216,6 +216,31 @@ int ferry_kafka_ensure_ferry_topics(rd_kafka_t *rk, const ferry_config_t *cfg, c
     return ferry_kafka_ensure_topics(rk, specs, n, timeout_ms, errstr, errstr_size);
 }
 
+int ferry_kafka_know_topic(rd_kafka_t *rk, const char *topic, rd_kafka_topic_t **handle,
+                           int timeout_ms, char *errstr, size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err;
+    rd_kafka_topic_t *rkt;
+
+    *handle = NULL;
+    if (!(rkt = rd_kafka_topic_new(rk, topic, NULL)))
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "topic %s: %s", topic,
+                          rd_kafka_err2str(rd_kafka_last_error()));
+    err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+    if (!err && (md->topic_cnt != 1 || md->topics[0].err))
+        err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (err) {
+        rd_kafka_topic_destroy(rkt);
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "metadata of topic %s: %s", topic,
+                          rd_kafka_err2str(err));
+    }
+    *handle = rkt;
+    return FERRY_OK;
+}
+
 int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
                         size_t key_len, const void *value, size_t value_len,
                         const ferry_kafka_header_t *headers, size_t nheaders, int timeout_ms,

@@ -43,6 +43,15 @@ int ferry_kafka_ensure_topics(rd_kafka_t *rk, const ferry_topic_spec_t *specs, s
 int ferry_kafka_ensure_ferry_topics(rd_kafka_t *rk, const ferry_config_t *cfg, const char *target,
                                     int timeout_ms, char *errstr, size_t errstr_size);
 
+/* Makes producer rk learn the partitions of topic now, and keep them known:
+ * otherwise its first message to a topic waits for the next periodic
+ * metadata scan, up to a second (a transactional producer also registers the
+ * partition with its transaction only then). *handle keeps the topic known;
+ * release it with rd_kafka_topic_destroy before rk. FERRY_EKAFKA naming the
+ * topic when its metadata cannot be had in timeout_ms. */
+int ferry_kafka_know_topic(rd_kafka_t *rk, const char *topic, rd_kafka_topic_t **handle,
+                           int timeout_ms, char *errstr, size_t errstr_size);
+
 /* A header to attach to a produced message. */
 typedef struct ferry_kafka_header {
     const char *name;

@@ -62,6 +62,8 @@ struct ferry_worker {
     rd_kafka_t *txp;    /* transactional: the export streams, DLQ records, outcome
                          * statuses, offsets */
     rd_kafka_t *status; /* idempotent: ACCEPTED notifications */
+    rd_kafka_topic_t **known; /* the topics txp writes, known to it from the start */
+    size_t nknown;
     ferry_buf_t buf;
     enum worker_state state;
     rd_kafka_resp_err_t delivery_err; /* the first delivery error of the transaction */
@@ -158,6 +160,27 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
             return rc;
     }
 
+    /* Every topic the transactions write, known to txp before the first
+     * export: else its first message to each waits up to a second. */
+    w->known = calloc(ferry_config_env_count(cfg) + 2, sizeof(*w->known));
+    if (!w->known)
+        return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < ferry_config_env_count(cfg) + 2; i++) {
+        char records[256];
+        const char *topic = i == 0   ? ferry_config_topic(cfg, FERRY_TOPIC_STATUS)
+                            : i == 1 ? ferry_config_topic(cfg, FERRY_TOPIC_DLQ)
+                                     : records;
+        if (i >= 2 && ferry_config_records_topic(cfg, ferry_config_env_name(cfg, i - 2), records,
+                                                 sizeof(records)))
+            continue; /* an environment with no legal records topic is never a target */
+        rc = ferry_kafka_know_topic(w->txp, topic, &w->known[w->nknown], 30000, errstr,
+                                    errstr_size);
+        if (!rc)
+            w->nknown++;
+    }
+    if (rc)
+        return rc;
+
     rd_kafka_error_t *error = rd_kafka_init_transactions(w->txp, TXN_CALL_TIMEOUT_MS);
     if (error) {
         rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "init_transactions: %s",
@@ -210,6 +233,9 @@ void ferry_worker_destroy(ferry_worker_t *w)
         rd_kafka_consumer_close(w->consumer);
         rd_kafka_destroy(w->consumer);
     }
+    for (size_t i = 0; i < w->nknown; i++)
+        rd_kafka_topic_destroy(w->known[i]);
+    free(w->known);
     if (w->txp)
         rd_kafka_destroy(w->txp);
     if (w->status) {
