@@ -808,6 +808,137 @@ START_TEST(test_undecodable_message_outside_export_is_skipped)
 END_TEST
 
 /* After a failure the partition goes on with the next export. */
+/* ---- speculative mode: read before the transaction commits ---- */
+
+/* Feeds messages [from, to) without the end-of-partition step. */
+static void feed_range(const stream_t *s, size_t from, size_t to)
+{
+    int64_t seek;
+
+    for (size_t i = from; i < to; i++) {
+        feed_one(s, 0, i, &seek);
+        ck_assert_int_eq(seek, -1);
+    }
+}
+
+START_TEST(test_speculative_export_waits_for_its_confirmation)
+{
+    static stream_t s;
+    spec_t sp = {"e-1", FERRY_CONTENT_ALL, 1, 10, "v1", M_NONE};
+    ferry_status_t *events[4];
+    int64_t seek;
+    char err[512];
+
+    build(&s, &sp);
+    ferry_import_speculate(job, 1);
+    feed_range(&s, 0, s.n);
+    /* Checked and written, not committed: nothing reported, nothing visible
+     * to another connection, no offset stored. */
+    ck_assert(ferry_import_ready(job));
+    ck_assert_uint_eq(noutcomes, 0);
+    ck_assert(!has_table("Profile"));
+    ck_assert_int_le(sql_int("SELECT count(*) FROM ferry_offsets"), 0); /* -1: no table yet */
+    ck_assert_msg(ferry_import_confirm(job, &seek, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(seek, -1);
+    ck_assert(!ferry_import_ready(job));
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_APPLIED);
+    ck_assert_int_eq(outcomes[0].rows, 20);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM ProfileAppVisibility"), 10);
+    ck_assert(is_applied("e-1"));
+    ck_assert_int_eq(stored_offset(0), (int64_t)s.n);
+    ck_assert_uint_eq(queued_events(events, 4), 1);
+    free_events(events, 1);
+    stream_free(&s);
+}
+END_TEST
+
+/* Its transaction aborted: abandoning the READY export leaves no trace. */
+START_TEST(test_speculative_export_abandoned_leaves_nothing)
+{
+    static stream_t s;
+    spec_t sp = {"e-1", FERRY_CONTENT_ALL, 1, 10, "v1", M_NONE};
+    ferry_status_t *events[4];
+
+    build(&s, &sp);
+    ferry_import_speculate(job, 1);
+    feed_range(&s, 0, s.n);
+    ck_assert(ferry_import_ready(job));
+    ferry_import_abandon(job, 0);
+    ck_assert_int_eq(ferry_import_open_partition(job), -1);
+    ck_assert_uint_eq(noutcomes, 0);
+    ck_assert(!has_table("Profile"));
+    ck_assert(!is_applied("e-1"));
+    ck_assert_int_eq(stored_offset(0), -1);
+    ck_assert_uint_eq(queued_events(events, 4), 0);
+    stream_free(&s);
+}
+END_TEST
+
+/* A bad export read speculatively is dropped without a word (it may be an
+ * aborted transaction's); read committed, it fails as usual. */
+START_TEST(test_speculative_bad_export_is_judged_when_committed)
+{
+    static stream_t s;
+    spec_t sp = {"bad-1", FERRY_CONTENT_ALL, 1, 3, "v1", M_TABLE_CHECKSUM};
+
+    build(&s, &sp);
+    ferry_import_speculate(job, 1);
+    feed_range(&s, 0, s.n);
+    ck_assert_int_eq(ferry_import_open_partition(job), -1);
+    ck_assert_uint_eq(noutcomes, 0);
+    ck_assert_int_eq(stored_offset(0), -1);
+    ferry_import_speculate(job, 0);
+    consume(&s, 0, 0);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_FAILED);
+    ck_assert_int_ge(stored_offset(0), 1);
+    stream_free(&s);
+}
+END_TEST
+
+/* The transaction committed while the export was half applied: the rest is
+ * read committed and the export applies as if read so from its start. */
+START_TEST(test_speculation_turned_off_midway_goes_on)
+{
+    static stream_t s;
+    spec_t sp = {"e-1", FERRY_CONTENT_ALL, 1, 10, "v1", M_NONE};
+
+    build(&s, &sp);
+    ferry_import_speculate(job, 1);
+    feed_range(&s, 0, s.n / 2);
+    ck_assert_int_eq(ferry_import_open_partition(job), 0);
+    ferry_import_speculate(job, 0);
+    consume(&s, 0, s.n / 2);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_APPLIED);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile"), 10);
+    ck_assert_int_eq(stored_offset(0), (int64_t)s.n);
+    stream_free(&s);
+}
+END_TEST
+
+/* An export applied before, met speculatively, is neither reported nor
+ * passed: read committed, it is reported SKIPPED and passed. */
+START_TEST(test_speculative_applied_export_is_left_for_later)
+{
+    static stream_t log;
+    spec_t first = {"e-1", FERRY_CONTENT_ALL, 1, 3, "v1", M_NONE};
+    size_t copy;
+
+    build(&log, &first);
+    copy = log.n;
+    build(&log, &first);
+    consume(&log, 0, 0); /* applied, then skipped */
+    ck_assert_uint_eq(noutcomes, 2);
+    ferry_import_speculate(job, 1);
+    feed_range(&log, copy, copy + 1);
+    ck_assert_uint_eq(noutcomes, 2);
+    ck_assert_int_eq(ferry_import_open_partition(job), -1);
+    stream_free(&log);
+}
+END_TEST
+
 START_TEST(test_failed_export_does_not_stop_the_next)
 {
     static stream_t log;
@@ -850,6 +981,11 @@ int main(void)
     tcase_add_test(tc, test_abandoned_export_is_redone);
     tcase_add_test(tc, test_undecodable_message_outside_export_is_skipped);
     tcase_add_test(tc, test_failed_export_does_not_stop_the_next);
+    tcase_add_test(tc, test_speculative_export_waits_for_its_confirmation);
+    tcase_add_test(tc, test_speculative_export_abandoned_leaves_nothing);
+    tcase_add_test(tc, test_speculative_bad_export_is_judged_when_committed);
+    tcase_add_test(tc, test_speculation_turned_off_midway_goes_on);
+    tcase_add_test(tc, test_speculative_applied_export_is_left_for_later);
     suite_add_tcase(s, tc);
     return ferry_check_run(s);
 }
