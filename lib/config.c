@@ -36,14 +36,7 @@ static const char *const topic_keys[] = {"requests", "records_prefix", "status",
 static const char *const worker_keys[] = {"group_id", "transaction_timeout_ms",
                                           "session_timeout_ms", "linger_ms", "compression",
                                           "batch_size", "rows_message_bytes", NULL};
-static const char *const importer_keys[] = {"group_id_prefix", "session_timeout_ms",
-                                            "speculate", NULL};
-/* Keys whose value must be true or false. */
-static const struct {
-    const char *section, *key;
-} booleans[] = {
-    {"importer", "speculate"},
-};
+static const char *const importer_keys[] = {"group_id_prefix", "session_timeout_ms", NULL};
 static const char *const scheduler_keys[] = {"group_id", "session_timeout_ms",
                                              "min_interval_ms", NULL};
 
@@ -264,12 +257,6 @@ static int parse_sections(const json_t *root, const char *name, char *errstr,
                 return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                                   "%s: \"%s.%s\" must be a string or an integer", name,
                                   sections[i].name, key);
-            for (size_t b = 0; b < sizeof(booleans) / sizeof(booleans[0]); b++)
-                if (!strcmp(booleans[b].section, sections[i].name) &&
-                    !strcmp(booleans[b].key, key) && !json_is_boolean(value))
-                    return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                                      "%s: \"%s.%s\" must be true or false", name,
-                                      sections[i].name, key);
             for (size_t b = 0; b < sizeof(bounded) / sizeof(bounded[0]); b++)
                 if (!strcmp(bounded[b].section, sections[i].name) &&
                     !strcmp(bounded[b].key, key) &&
@@ -441,12 +428,6 @@ static const json_t *section_value(const ferry_config_t *cfg, const char *sectio
 {
     const json_t *sec = json_object_get(cfg->root, section);
     return sec ? json_object_get(sec, key) : NULL;
-}
-
-int ferry_config_bool(const ferry_config_t *cfg, const char *section, const char *key, int dflt)
-{
-    const json_t *v = section_value(cfg, section, key);
-    return json_is_boolean(v) ? json_is_true(v) : dflt;
 }
 
 int64_t ferry_config_int(const ferry_config_t *cfg, const char *section, const char *key,

@@ -68,7 +68,5 @@ int64_t ferry_config_int(const ferry_config_t *cfg, const char *section, const c
                          int64_t dflt);
 const char *ferry_config_str(const ferry_config_t *cfg, const char *section, const char *key,
                              const char *dflt);
-/* A boolean setting of a section, or dflt when absent. */
-int ferry_config_bool(const ferry_config_t *cfg, const char *section, const char *key, int dflt);
 
 #endif

@@ -80,7 +80,7 @@
 #define RECENT_MAX 1024
 #define REASON_MAX 1024
 
-enum job_state { IMPORT_IDLE, IMPORT_OPEN, IMPORT_TABLE, IMPORT_READY };
+enum job_state { IMPORT_IDLE, IMPORT_OPEN, IMPORT_TABLE };
 
 typedef struct begin_pos {
     int32_t partition;
@@ -95,8 +95,6 @@ struct ferry_import {
     ferry_import_report_cb report;
     void *opaque;
     enum job_state state;
-    int speculative;         /* the messages may belong to a transaction not committed yet */
-    int64_t ready_past;      /* READY: the offset past its ExportEnd */
 
     /* The open export (state != IDLE). */
     ferry_export_begin_t *begin;
@@ -211,7 +209,6 @@ int32_t ferry_import_open_partition(const ferry_import_t *imp)
 {
     return imp->state == IMPORT_IDLE ? -1 : imp->partition;
 }
-
 
 /* ---- outcomes ---- */
 
@@ -334,13 +331,6 @@ static int fail_export(ferry_import_t *imp, const char *reason, int64_t past, in
 
     close_table(imp);
     ferry_store_rollback(imp->store);
-    if (imp->speculative) {
-        /* Perhaps an aborted transaction's: judged again once committed. */
-        ferry_log(FERRY_LOG_INFO, "export=%s target=%s speculative apply dropped: %s",
-                  imp->begin->export_id, imp->target, reason);
-        close_export(imp);
-        return FERRY_OK;
-    }
     st = status_of(imp, FERRY_STATUS_FAILED, imp->begin->export_id, imp->begin, reason);
     rc = store_offset(imp, imp->partition, next, &st, errstr, errstr_size);
     if (rc) {
@@ -368,7 +358,7 @@ static int recent_has(const ferry_import_t *imp, int32_t partition, int64_t offs
 static void report_skipped(ferry_import_t *imp, const ferry_import_msg_t *msg,
                            const char *export_id, const ferry_export_begin_t *begin)
 {
-    if (imp->speculative || recent_has(imp, msg->partition, msg->offset))
+    if (recent_has(imp, msg->partition, msg->offset))
         return;
     imp->recent[imp->nrecent++ % RECENT_MAX] = (begin_pos_t){msg->partition, msg->offset};
     report(imp, FERRY_STATUS_SKIPPED, export_id, begin, NULL);
@@ -629,23 +619,6 @@ static char *applied_detail(const ferry_import_t *imp, const ferry_import_msg_t 
     return text;
 }
 
-/* Commits the checked export (its id, next offset and APPLIED status written)
- * and reports it. */
-static int commit_ready(ferry_import_t *imp, int64_t *seek, char *why, size_t why_size)
-{
-    ferry_status_t st;
-    int rc = ferry_store_commit(imp->store, why, why_size);
-
-    if (rc)
-        return rc;
-    st = status_of(imp, FERRY_STATUS_APPLIED, imp->begin->export_id, imp->begin, NULL);
-    report_status(imp, &st, 1);
-    *seek = imp->resume;
-    close_export(imp);
-    checkpoint(imp);
-    return FERRY_OK;
-}
-
 static int commit_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int64_t *seek,
                          char *why, size_t why_size)
 {
@@ -688,14 +661,15 @@ static int commit_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int
     st = status_of(imp, FERRY_STATUS_APPLIED, b->export_id, b, NULL);
     if (!rc)
         rc = queue_status(imp, &st, why, why_size);
+    if (!rc)
+        rc = ferry_store_commit(imp->store, why, why_size);
     if (rc)
         return rc;
-    if (imp->speculative) {
-        imp->state = IMPORT_READY; /* committed by ferry_import_confirm */
-        imp->ready_past = msg->offset + 1;
-        return FERRY_OK;
-    }
-    return commit_ready(imp, seek, why, why_size);
+    report_status(imp, &st, 1);
+    *seek = imp->resume;
+    close_export(imp);
+    checkpoint(imp);
+    return FERRY_OK;
 }
 
 /* A message of another export on the open export's partition: skipped now,
@@ -710,10 +684,10 @@ static int other_export(ferry_import_t *imp, const ferry_import_msg_t *msg, ferr
         return FERRY_OK;
     if ((rc = ferry_store_export_applied(imp->store, msg->export_id, &applied, why, why_size)))
         return rc;
-    if (applied && !imp->speculative)
+    if (applied)
         report_skipped(imp, msg, msg->export_id, NULL);
     else if (imp->resume < 0 || msg->offset < imp->resume)
-        imp->resume = msg->offset; /* speculative: reported when read again */
+        imp->resume = msg->offset;
     return FERRY_OK;
 }
 
@@ -766,12 +740,12 @@ static int begin_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int6
         ferry_export_begin_free(b);
         ferry_log(FERRY_LOG_WARN, "%s[%" PRId32 "]@%" PRId64 ": undecodable ExportBegin: %s",
                   imp->topic, msg->partition, msg->offset, why);
-        if (msg->export_id && !imp->speculative)
+        if (msg->export_id)
             report(imp, FERRY_STATUS_FAILED, msg->export_id, NULL, why);
         return FERRY_OK;
     }
     rc = ferry_store_export_applied(imp->store, b->export_id, &applied, errstr, errstr_size);
-    if (!rc && applied && !imp->speculative) {
+    if (!rc && applied) {
         report_skipped(imp, msg, b->export_id, b);
         rc = store_offset(imp, msg->partition, msg->offset + 1, NULL, errstr, errstr_size);
     }
@@ -824,9 +798,6 @@ int ferry_import_feed(ferry_import_t *imp, const ferry_import_msg_t *msg, int64_
         *seek = msg->offset; /* fetched before the pause: read it after this export */
         return FERRY_OK;
     }
-    if (imp->state == IMPORT_READY)
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                          "export %s waits for ferry_import_confirm", imp->begin->export_id);
     rc = feed_open(imp, msg, t, seek, why, sizeof(why));
     check_invariants(imp);
     if (rc)
@@ -853,39 +824,6 @@ int ferry_import_eof(ferry_import_t *imp, int32_t partition, int64_t eof_offset,
              PRId64 "%s%s)", imp->begin->export_id, imp->topic, partition, eof_offset,
              imp->tm ? ", inside table " : "", imp->tm ? imp->tm->object->name : "");
     return fail_export(imp, why, eof_offset, seek, errstr, errstr_size);
-}
-
-/* ---- speculative mode (import.h) ---- */
-
-const char *ferry_import_open_export(const ferry_import_t *imp)
-{
-    return imp->state == IMPORT_IDLE ? NULL : imp->begin->export_id;
-}
-
-void ferry_import_speculate(ferry_import_t *imp, int on)
-{
-    assert(imp->state != IMPORT_READY);
-    imp->speculative = on;
-}
-
-int ferry_import_ready(const ferry_import_t *imp)
-{
-    return imp->state == IMPORT_READY;
-}
-
-int ferry_import_confirm(ferry_import_t *imp, int64_t *seek, char *errstr, size_t errstr_size)
-{
-    char why[REASON_MAX];
-    int rc;
-
-    *seek = -1;
-    if (imp->state != IMPORT_READY)
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "no export waits for its confirmation");
-    imp->speculative = 0;
-    if ((rc = commit_ready(imp, seek, why, sizeof(why))))
-        /* The commit itself failed (a missing parent row): as in normal mode. */
-        return fail_export(imp, why, imp->ready_past, seek, errstr, errstr_size);
-    return FERRY_OK;
 }
 
 /* ---- the consumer loop ---- */

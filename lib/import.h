@@ -63,25 +63,6 @@ typedef void (*ferry_import_report_cb)(const ferry_status_t *status, int queued,
 int ferry_import_new(ferry_store_t *store, const char *target, const char *topic,
                      ferry_import_report_cb report, void *opaque, ferry_import_t **out,
                      char *errstr, size_t errstr_size);
-/* Speculative mode, for messages read with read_uncommitted whose
- * transaction may still abort. While on, the job applies as usual but
- * decides nothing for good: a bad export is rolled back without a status or
- * a stored offset (it is judged again when read committed), SKIPPED is not
- * reported, and an export that passes every check stops short of its commit
- * in the READY state (transaction open, export id, offset and APPLIED status
- * written) until ferry_import_confirm commits it - or ferry_import_abandon
- * rolls it back. Turning it off while an export is open (not READY) goes on
- * with that export as if it had been read committed from its start. */
-void ferry_import_speculate(ferry_import_t *imp, int on);
-/* 1 when an export waits in the READY state. */
-int ferry_import_ready(const ferry_import_t *imp);
-/* Commits the READY export and reports it APPLIED (leaving speculative
- * mode); a commit that fails (a missing parent row) fails the export as in
- * normal mode. *seek as for ferry_import_feed. */
-int ferry_import_confirm(ferry_import_t *imp, int64_t *seek, char *errstr, size_t errstr_size);
-/* The export id of the open export, or NULL. */
-const char *ferry_import_open_export(const ferry_import_t *imp);
-
 /* Rolls back an open export (it is redone from the stored offset) and frees
  * the job. Accepts NULL. */
 void ferry_import_destroy(ferry_import_t *imp);

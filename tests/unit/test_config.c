@@ -82,9 +82,6 @@ static const struct {
     {"{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" } }, \"worker\": "
      "{\"rows_message_bytes\": \"64k\"} }",
      FERRY_EINVAL, "\"worker.rows_message_bytes\" must be an integer from 1 to 8388608"},
-    {"{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" } }, \"importer\": "
-     "{\"speculate\": 1} }",
-     FERRY_EINVAL, "\"importer.speculate\" must be true or false"},
     {"{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" } }, \"topics\": {\"partitions\": "
      "0} }",
      FERRY_EINVAL, "topics.partitions"},
