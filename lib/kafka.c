@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 int64_t ferry_now_ms(void)
@@ -227,11 +228,20 @@ int ferry_kafka_know_topic(rd_kafka_t *rk, const char *topic, rd_kafka_topic_t *
     if (!(rkt = rd_kafka_topic_new(rk, topic, NULL)))
         return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "topic %s: %s", topic,
                           rd_kafka_err2str(rd_kafka_last_error()));
-    err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-    if (!err && (md->topic_cnt != 1 || md->topics[0].err))
-        err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-    if (md)
-        rd_kafka_metadata_destroy(md);
+    /* A topic created a moment ago may have no leader yet: asked again. */
+    for (int64_t deadline = ferry_now_ms() + timeout_ms;;) {
+        err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+        if (!err && (md->topic_cnt != 1 || md->topics[0].err))
+            err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        md = NULL;
+        if ((err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+             err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) ||
+            ferry_now_ms() + 100 >= deadline)
+            break;
+        usleep(100000);
+    }
     if (err) {
         rd_kafka_topic_destroy(rkt);
         return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "metadata of topic %s: %s", topic,

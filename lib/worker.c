@@ -59,9 +59,8 @@ struct ferry_worker {
     char component[128];
     ferry_catalog_t *cat;
     rd_kafka_t *consumer;
-    rd_kafka_t *txp;    /* transactional: the export streams, DLQ records, outcome
-                         * statuses, offsets */
-    rd_kafka_t *status; /* idempotent: ACCEPTED notifications */
+    rd_kafka_t *txp;    /* transactional: the export streams, DLQ records, offsets */
+    rd_kafka_t *status; /* idempotent: lifecycle events */
     rd_kafka_topic_t **known; /* the topics txp writes, known to it from the start */
     size_t nknown;
     ferry_buf_t buf;
@@ -162,24 +161,24 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
 
     /* Every topic the transactions write, known to txp before the first
      * export: else its first message to each waits up to a second. */
-    w->known = calloc(ferry_config_env_count(cfg) + 2, sizeof(*w->known));
+    w->known = calloc(ferry_config_env_count(cfg) + 1, sizeof(*w->known));
     if (!w->known)
         return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < ferry_config_env_count(cfg) + 2; i++) {
+    for (size_t i = 0; i < ferry_config_env_count(cfg) + 1; i++) {
         char records[256];
-        const char *topic = i == 0   ? ferry_config_topic(cfg, FERRY_TOPIC_STATUS)
-                            : i == 1 ? ferry_config_topic(cfg, FERRY_TOPIC_DLQ)
-                                     : records;
-        if (i >= 2 && ferry_config_records_topic(cfg, ferry_config_env_name(cfg, i - 2), records,
+        const char *topic = i == 0 ? ferry_config_topic(cfg, FERRY_TOPIC_DLQ) : records;
+        if (i >= 1 && ferry_config_records_topic(cfg, ferry_config_env_name(cfg, i - 1), records,
                                                  sizeof(records)))
             continue; /* an environment with no legal records topic is never a target */
-        rc = ferry_kafka_know_topic(w->txp, topic, &w->known[w->nknown], 30000, errstr,
-                                    errstr_size);
-        if (!rc)
+        char why[512];
+        /* Only a matter of speed: a topic whose leader is not there yet is
+         * learnt by the first message instead. */
+        if (ferry_kafka_know_topic(w->txp, topic, &w->known[w->nknown], 10000, why,
+                                   sizeof(why)))
+            ferry_log(FERRY_LOG_WARN, "%s; its first message may wait for metadata", why);
+        else
             w->nknown++;
     }
-    if (rc)
-        return rc;
 
     rd_kafka_error_t *error = rd_kafka_init_transactions(w->txp, TXN_CALL_TIMEOUT_MS);
     if (error) {
@@ -249,12 +248,12 @@ void ferry_worker_destroy(ferry_worker_t *w)
 }
 
 /* Publishes a lifecycle event; failures are logged, never fatal. */
-/* Encodes the StatusEvent of an outcome into w->buf. */
-static int encode_status(ferry_worker_t *w, const ferry_request_t *req, const char *export_id,
-                         ferry_status_state_t state, const ferry_export_stats_t *stats,
-                         int64_t ms, const char *reason, char *errstr, size_t errstr_size)
+static void publish_status(ferry_worker_t *w, const ferry_request_t *req, const char *export_id,
+                           ferry_status_state_t state, const ferry_export_stats_t *stats,
+                           int64_t ms, const char *reason)
 {
     ferry_status_t st = {0};
+    char err[512];
 
     st.export_id = (char *)export_id;
     st.state = state;
@@ -268,43 +267,15 @@ static int encode_status(ferry_worker_t *w, const ferry_request_t *req, const ch
     st.duration_ms = ms;
     st.reason = (char *)reason;
     ferry_buf_reset(&w->buf);
-    return ferry_status_encode(&st, &w->buf, errstr, errstr_size);
-}
-
-static int produce_status(ferry_worker_t *w, rd_kafka_t *rk, const char *export_id,
-                          char *errstr, size_t errstr_size)
-{
-    return ferry_kafka_produce(rk, ferry_config_topic(w->cfg, FERRY_TOPIC_STATUS),
-                               RD_KAFKA_PARTITION_UA, export_id, strlen(export_id), w->buf.data,
-                               w->buf.len,
-                               (ferry_kafka_header_t[]){{"ferry.type", "StatusEvent", (size_t)-1}},
-                               1, 5000, errstr, errstr_size);
-}
-
-/* A notification outside any transaction (ACCEPTED): logged, never fatal, if
- * it cannot be published. */
-static void publish_status(ferry_worker_t *w, const ferry_request_t *req, const char *export_id,
-                           ferry_status_state_t state)
-{
-    char err[512];
-
-    if (encode_status(w, req, export_id, state, NULL, 0, NULL, err, sizeof(err)) ||
-        produce_status(w, w->status, export_id, err, sizeof(err)))
+    if (ferry_status_encode(&st, &w->buf, err, sizeof(err)) ||
+        ferry_kafka_produce(w->status, ferry_config_topic(w->cfg, FERRY_TOPIC_STATUS),
+                            RD_KAFKA_PARTITION_UA, export_id, strlen(export_id), w->buf.data,
+                            w->buf.len,
+                            (ferry_kafka_header_t[]){{"ferry.type", "StatusEvent", (size_t)-1}},
+                            1, 5000, err, sizeof(err)))
         ferry_log(FERRY_LOG_WARN, "status %s of %s not published: %s",
                   ferry_status_state_name(state), export_id, err);
     rd_kafka_poll(w->status, 0);
-}
-
-/* An outcome (PUBLISHED, REJECTED, FAILED) in the open transaction: a
- * read_committed reader of ferry.status sees it exactly when what it reports
- * commits, once, and never for an aborted attempt. */
-static int status_in_txn(ferry_worker_t *w, const ferry_request_t *req, const char *export_id,
-                         ferry_status_state_t state, const ferry_export_stats_t *stats,
-                         int64_t ms, const char *reason, char *errstr, size_t errstr_size)
-{
-    int rc = encode_status(w, req, export_id, state, stats, ms, reason, errstr, errstr_size);
-
-    return rc ? rc : produce_status(w, w->txp, export_id, errstr, errstr_size);
 }
 
 /* A transactional call's error, classified the way librdkafka's contract
@@ -481,15 +452,13 @@ static int settle_bad_request(ferry_worker_t *w, const rd_kafka_message_t *m,
         return rc;
     rc = produce_dlq(w, m, reason, errstr, errstr_size);
     if (!rc)
-        rc = status_in_txn(w, req, export_id, state, NULL, ferry_now_ms() - started, reason,
-                           errstr, errstr_size);
-    if (!rc)
         rc = commit_request(w, m, errstr, errstr_size);
     if (rc) {
         if (abort_txn(w) == FERRY_OK)
             rewind_to(w, m);
         return w->state == W_FATAL ? FERRY_EFATAL : rc;
     }
+    publish_status(w, req, export_id, state, NULL, ferry_now_ms() - started, reason);
     log_export(export_id, "-", req, NULL, ferry_now_ms() - started,
                ferry_status_state_name(state), reason);
     return FERRY_OK;
@@ -583,21 +552,21 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
         goto out;
     }
     if (!rc) {
-        publish_status(w, req, req->export_id, FERRY_STATUS_ACCEPTED);
+        publish_status(w, req, req->export_id, FERRY_STATUS_ACCEPTED, NULL, 0, NULL);
         w->state = W_STREAMING;
         rc = ferry_export_stream(ex, w->txp, stop, &stats, why, sizeof(why));
-        if (!rc)
-            rc = status_in_txn(w, req, req->export_id, FERRY_STATUS_PUBLISHED, &stats,
-                               ferry_now_ms() - started, NULL, why, sizeof(why));
         if (!rc)
             rc = commit_request(w, m, why, sizeof(why));
     }
     switch (classify(rc)) {
-    case ATTEMPT_DONE:
+    case ATTEMPT_DONE: {
+        int64_t ms = ferry_now_ms() - started;
         w->retry_count = 0;
-        log_export(req->export_id, ferry_export_stream_key(ex), req, &stats,
-                   ferry_now_ms() - started, "published", NULL);
+        publish_status(w, req, req->export_id, FERRY_STATUS_PUBLISHED, &stats, ms, NULL);
+        log_export(req->export_id, ferry_export_stream_key(ex), req, &stats, ms, "published",
+                   NULL);
         break;
+    }
     case ATTEMPT_FATAL:
         break;
     case ATTEMPT_RETRY:

@@ -45,28 +45,26 @@ static void check_error(rd_kafka_error_t *error, const char *what)
 
 static const char *codecs[] = {"none", "gzip", "snappy", "lz4", "zstd"};
 
-/* ferry_kafka_know_topic: a topic that exists gives a handle (the partition
- * count it learnt is the topic's); one that does not is an error naming it.
- * (That the first message then goes out without waiting for a metadata scan
- * is a matter of speed: bench/e2e.sh shows it.) */
-START_TEST(test_know_topic_learns_partitions_or_names_the_missing_topic)
+/* ferry_kafka_know_topic: a topic that exists gives a handle of that topic;
+ * one that does not is an error naming it (after retrying for the timeout,
+ * as a topic created a moment ago may have no leader yet). That the first
+ * message then goes out without waiting for a metadata scan is a matter of
+ * speed, shown by bench/e2e.sh, not asserted here. */
+START_TEST(test_know_topic_gives_a_handle_or_names_the_missing_topic)
 {
     char *topic = it_unique("it.know"), *missing = it_unique("it.know-missing");
     rd_kafka_t *rk = it_client(RD_KAFKA_PRODUCER, NULL);
     rd_kafka_topic_t *rkt = NULL;
-    const struct rd_kafka_metadata *md;
     char err[512] = "";
 
     it_create_topic(topic, 3, 0);
     ck_assert_msg(ferry_kafka_know_topic(rk, topic, &rkt, 10000, err, sizeof(err)) == 0, "%s",
                   err);
     ck_assert_ptr_nonnull(rkt);
-    ck_assert_int_eq(rd_kafka_metadata(rk, 0, rkt, &md, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    ck_assert_int_eq(md->topics[0].partition_cnt, 3);
-    rd_kafka_metadata_destroy(md);
+    ck_assert_str_eq(rd_kafka_topic_name(rkt), topic);
     rd_kafka_topic_destroy(rkt);
 
-    ck_assert_int_eq(ferry_kafka_know_topic(rk, missing, &rkt, 10000, err, sizeof(err)),
+    ck_assert_int_eq(ferry_kafka_know_topic(rk, missing, &rkt, 1000, err, sizeof(err)),
                      FERRY_EKAFKA);
     ck_assert_ptr_null(rkt);
     ck_assert_msg(strstr(err, missing), "%s", err);
@@ -296,7 +294,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_every_compression_codec_round_trips, 0,
                         (int)(sizeof(codecs) / sizeof(codecs[0])));
-    tcase_add_test(tc, test_know_topic_learns_partitions_or_names_the_missing_topic);
+    tcase_add_test(tc, test_know_topic_gives_a_handle_or_names_the_missing_topic);
     tcase_add_test(tc, test_idempotent_producer_delivers_once);
     tcase_add_test(tc, test_consumer_group_commits_offsets);
     tcase_add_test(tc, test_transaction_commit_and_abort);
