@@ -833,6 +833,43 @@ int ferry_import_eof(ferry_import_t *imp, int32_t partition, int64_t eof_offset,
 #define FLUSH_TIMEOUT_MS 10000
 #define OUTBOX_RETRY_MS 2000
 
+/* A set of outbox event ids (few: one per export in flight). */
+typedef struct id_list {
+    int64_t *ids;
+    size_t n, cap;
+} id_list_t;
+
+static int ids_has(const id_list_t *l, int64_t id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->ids[i] == id)
+            return 1;
+    return 0;
+}
+
+static int ids_add(id_list_t *l, int64_t id)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        int64_t *ids = realloc(l->ids, cap * sizeof(*ids));
+        if (!ids)
+            return FERRY_ENOMEM;
+        l->ids = ids;
+        l->cap = cap;
+    }
+    l->ids[l->n++] = id;
+    return FERRY_OK;
+}
+
+static void ids_remove(id_list_t *l, int64_t id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->ids[i] == id) {
+            l->ids[i] = l->ids[--l->n];
+            return;
+        }
+}
+
 /* What the loop knows of each partition of the records topic. */
 typedef struct part_state {
     int assigned;
@@ -854,34 +891,47 @@ struct ferry_import_consumer {
     char fatal_msg[512];
     ferry_buf_t hdr[3];   /* NUL-terminated header copies, reused */
     ferry_buf_t status;
-    int delivery_failures;
-    int outbox_pending;     /* the store's status outbox may hold events */
+    int outbox_pending;     /* the store's status outbox may hold events not sent */
     int64_t outbox_retry_ms; /* not drained again before this time */
     ferry_buf_t outbox_key;
+    id_list_t in_flight;    /* outbox events produced, not reported delivered yet */
+    id_list_t delivered;    /* outbox events delivered, to remove */
 };
 
+/* A status event's delivery report. An outbox event (its id as the
+ * message's opaque) delivered is removed later, between exports; one that
+ * failed is produced again by the next drain. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     ferry_import_consumer_t *c = opaque;
+    int64_t id = (int64_t)(intptr_t)m->_private;
 
     (void)rk;
-    if (m->err) {
-        c->delivery_failures++;
+    if (m->err)
         ferry_log(FERRY_LOG_WARN, "status delivery to %s failed: %s",
                   rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    if (id <= 0)
+        return;
+    ids_remove(&c->in_flight, id);
+    if (m->err || ids_add(&c->delivered, id)) {
+        c->outbox_pending = 1; /* still in the outbox: sent again */
+        c->outbox_retry_ms = ferry_now_ms() + OUTBOX_RETRY_MS;
     }
 }
 
 /* Produces one encoded StatusEvent on ferry.status, keyed by export id. */
+/* Produces one encoded StatusEvent on ferry.status, keyed by export id; id
+ * is its outbox id, or 0 for an event that is not in the outbox. */
 static int produce_status(ferry_import_consumer_t *c, const char *export_id, const void *event,
-                          size_t len, char *errstr, size_t errstr_size)
+                          size_t len, int64_t id, char *errstr, size_t errstr_size)
 {
     ferry_kafka_header_t hdrs[2] = {{"ferry.type", "StatusEvent", (size_t)-1},
                                     {"ferry.export", export_id, (size_t)-1}};
 
-    return ferry_kafka_produce(c->producer, ferry_config_topic(c->cfg, FERRY_TOPIC_STATUS),
-                               RD_KAFKA_PARTITION_UA, export_id, strlen(export_id), event, len,
-                               hdrs, 2, STATUS_TIMEOUT_MS, errstr, errstr_size);
+    return ferry_kafka_produce_opaque(c->producer, ferry_config_topic(c->cfg, FERRY_TOPIC_STATUS),
+                                      RD_KAFKA_PARTITION_UA, export_id, strlen(export_id), event,
+                                      len, hdrs, 2, (void *)(intptr_t)id, STATUS_TIMEOUT_MS,
+                                      errstr, errstr_size);
 }
 
 static void drain_outbox(ferry_import_consumer_t *c);
@@ -903,22 +953,21 @@ static void publish_status(const ferry_status_t *st, int queued, void *opaque)
     }
     ferry_buf_reset(&c->status);
     if (ferry_status_encode(st, &c->status, err, sizeof(err)) ||
-        produce_status(c, st->export_id, c->status.data, c->status.len, err, sizeof(err)))
+        produce_status(c, st->export_id, c->status.data, c->status.len, 0, err, sizeof(err)))
         ferry_log(FERRY_LOG_WARN, "status %s of %s not published: %s",
                   ferry_status_state_name(st->state), st->export_id, err);
     rd_kafka_poll(c->producer, 0);
 }
 
-/* Publishes the status events queued in the store's outbox, oldest first,
- * waits for their delivery and then removes them. Runs only while no store
- * transaction is open (removing is a transaction of its own). If anything
- * fails they stay queued and are published again OUTBOX_RETRY_MS later: at
- * least once, perhaps twice. */
+/* Produces the status events queued in the store's outbox that are neither
+ * in flight nor delivered, oldest first, each with its outbox id: it is
+ * removed once its delivery is reported (remove_delivered), and produced
+ * again after a failure, OUTBOX_RETRY_MS later - at least once, perhaps
+ * twice. Never waits for a delivery. Runs only while no store transaction is
+ * open. */
 static void drain_outbox(ferry_import_consumer_t *c)
 {
-    int failures = c->delivery_failures;
-    int64_t id = 0, last = 0;
-    size_t n = 0;
+    int64_t id = 0;
     char err[512] = "";
     int rc;
 
@@ -927,30 +976,19 @@ static void drain_outbox(ferry_import_consumer_t *c)
                                           sizeof(err))) ||
             id < 0)
             break;
-        if ((rc = produce_status(c, (const char *)c->outbox_key.data, c->status.data,
-                                 c->status.len, err, sizeof(err))))
+        if (ids_has(&c->in_flight, id) || ids_has(&c->delivered, id))
+            continue;
+        if ((rc = ids_add(&c->in_flight, id))) {
+            snprintf(err, sizeof(err), "out of memory");
             break;
-        last = id;
-        n++;
-    }
-    if (!rc && n)
-        rc = ferry_kafka_flush(c->producer, FLUSH_TIMEOUT_MS, err, sizeof(err));
-    if (!rc && c->delivery_failures != failures)
-        rc = ferry_errf(err, sizeof(err), FERRY_EKAFKA, "a delivery failed");
-    /* Delivered: remove what was published, all in one transaction. */
-    if (!rc && n && !(rc = ferry_store_begin(c->store, err, sizeof(err)))) {
-        for (id = 0; !rc;) {
-            rc = ferry_store_outbox_next(c->store, id, &id, &c->outbox_key, &c->status, err,
-                                         sizeof(err));
-            if (rc || id < 0 || id > last)
-                break;
-            rc = ferry_store_outbox_remove(c->store, id, err, sizeof(err));
         }
-        if (!rc)
-            rc = ferry_store_commit(c->store, err, sizeof(err));
-        if (rc)
-            ferry_store_rollback(c->store);
+        if ((rc = produce_status(c, (const char *)c->outbox_key.data, c->status.data,
+                                 c->status.len, id, err, sizeof(err)))) {
+            ids_remove(&c->in_flight, id);
+            break;
+        }
     }
+    rd_kafka_poll(c->producer, 0);
     if (rc) {
         ferry_log(FERRY_LOG_WARN, "status events queued in %s not published yet (again in %d ms): %s",
                   c->target, OUTBOX_RETRY_MS, err);
@@ -958,6 +996,29 @@ static void drain_outbox(ferry_import_consumer_t *c)
         return;
     }
     c->outbox_pending = 0;
+}
+
+/* Removes the delivered outbox events, in one transaction of their own;
+ * only while no export is open. On failure they stay, and are sent again. */
+static void remove_delivered(ferry_import_consumer_t *c)
+{
+    char err[512];
+    int rc;
+
+    if (!c->delivered.n || (c->job && ferry_import_open_partition(c->job) >= 0))
+        return;
+    rc = ferry_store_begin(c->store, err, sizeof(err));
+    for (size_t i = 0; !rc && i < c->delivered.n; i++)
+        rc = ferry_store_outbox_remove(c->store, c->delivered.ids[i], err, sizeof(err));
+    if (!rc)
+        rc = ferry_store_commit(c->store, err, sizeof(err));
+    if (rc) {
+        ferry_store_rollback(c->store);
+        ferry_log(FERRY_LOG_WARN, "delivered status events stay queued in %s: %s", c->target,
+                  err);
+        c->outbox_pending = 1;
+    }
+    c->delivered.n = 0;
 }
 
 static part_state_t *part(ferry_import_consumer_t *c, int32_t partition)
@@ -1163,11 +1224,16 @@ void ferry_import_consumer_destroy(ferry_import_consumer_t *c)
         rd_kafka_destroy(c->consumer);
     }
     ferry_import_destroy(c->job);
+    c->job = NULL;
     if (c->producer) {
         if (ferry_kafka_flush(c->producer, FLUSH_TIMEOUT_MS, err, sizeof(err)))
             ferry_log(FERRY_LOG_WARN, "status events: %s", err);
+        if (c->store)
+            remove_delivered(c); /* the job is gone: no export is open */
         rd_kafka_destroy(c->producer);
     }
+    free(c->in_flight.ids);
+    free(c->delivered.ids);
     ferry_store_destroy(c->store);
     for (size_t i = 0; i < sizeof(c->hdr) / sizeof(c->hdr[0]); i++)
         ferry_buf_free(&c->hdr[i]);
@@ -1314,9 +1380,11 @@ int ferry_import_consumer_run(ferry_import_consumer_t *c, int once,
             rd_kafka_message_destroy(m);
         }
         rd_kafka_poll(c->producer, 0);
-        if (c->outbox_pending && ferry_import_open_partition(c->job) < 0 &&
-            ferry_now_ms() >= c->outbox_retry_ms)
-            drain_outbox(c);
+        if (ferry_import_open_partition(c->job) < 0) {
+            remove_delivered(c);
+            if (c->outbox_pending && ferry_now_ms() >= c->outbox_retry_ms)
+                drain_outbox(c);
+        }
         if (!rc && c->fatal)
             rc = ferry_errf(errstr, errstr_size, c->fatal, "%s", c->fatal_msg);
         if (!rc)

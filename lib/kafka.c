@@ -256,6 +256,16 @@ int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, co
                         const ferry_kafka_header_t *headers, size_t nheaders, int timeout_ms,
                         char *errstr, size_t errstr_size)
 {
+    return ferry_kafka_produce_opaque(rk, topic, partition, key, key_len, value, value_len,
+                                      headers, nheaders, NULL, timeout_ms, errstr, errstr_size);
+}
+
+int ferry_kafka_produce_opaque(rd_kafka_t *rk, const char *topic, int32_t partition,
+                               const void *key, size_t key_len, const void *value,
+                               size_t value_len, const ferry_kafka_header_t *headers,
+                               size_t nheaders, void *opaque, int timeout_ms, char *errstr,
+                               size_t errstr_size)
+{
     rd_kafka_headers_t *hdrs = NULL;
     rd_kafka_resp_err_t err;
     int64_t deadline = 0; /* read the clock only once the queue is full */
@@ -271,7 +281,8 @@ int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, co
                                 RD_KAFKA_V_KEY(key, key_len),
                                 RD_KAFKA_V_VALUE((void *)value, value_len),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque),
+                                RD_KAFKA_V_END);
         if (!err)
             return FERRY_OK; /* the message owns the headers now */
         if (hdrs)

@@ -69,6 +69,14 @@ int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, co
                         const ferry_kafka_header_t *headers, size_t nheaders, int timeout_ms,
                         char *errstr, size_t errstr_size);
 
+/* The same, with opaque as the message's own opaque (rd_kafka_message_t's
+ * _private in its delivery report). */
+int ferry_kafka_produce_opaque(rd_kafka_t *rk, const char *topic, int32_t partition,
+                               const void *key, size_t key_len, const void *value,
+                               size_t value_len, const ferry_kafka_header_t *headers,
+                               size_t nheaders, void *opaque, int timeout_ms, char *errstr,
+                               size_t errstr_size);
+
 /* The value of header name of msg (NULL if absent); *len receives its size. */
 const void *ferry_kafka_header_get(const rd_kafka_message_t *msg, const char *name, size_t *len);
 

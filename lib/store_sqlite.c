@@ -1544,8 +1544,10 @@ static int books(sqlite_store_t *s, char *errstr, size_t errstr_size)
         "applied_at INTEGER, detail TEXT);"
         "CREATE TABLE IF NOT EXISTS ferry_offsets (topic TEXT, \"partition\" INTEGER, "
         "next_offset INTEGER, PRIMARY KEY (topic, \"partition\"));"
-        "CREATE TABLE IF NOT EXISTS ferry_outbox (id INTEGER PRIMARY KEY, key TEXT NOT NULL, "
-        "event BLOB NOT NULL)";
+        /* AUTOINCREMENT: an id is never reused, even once the table is empty,
+         * so a late delivery report cannot remove a newer event. */
+        "CREATE TABLE IF NOT EXISTS ferry_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "key TEXT NOT NULL, event BLOB NOT NULL)";
     sqlite3_stmt *st;
     int rc, present;
 

@@ -1037,8 +1037,13 @@ START_TEST(test_status_outbox_round_trip)
     ck_assert_int_eq(ferry_store_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
     ck_assert_int_eq(a, id);
     ck_assert_int_eq(ferry_store_outbox_remove(s, id, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &id, &key, &event, err, sizeof(err)), 0);
-    ck_assert_int_eq(id, -1);
+    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_eq(a, -1);
+    /* Empty again, an id is still never reused. */
+    ck_assert_int_eq(ferry_store_outbox_add(s, "exp-3", "third", 5, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_gt(a, id);
+    ck_assert_int_eq(ferry_store_outbox_remove(s, a, err, sizeof(err)), 0);
     ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
     ck_assert_uint_eq(ferry_objset_count(objs), 0);
     ferry_objset_destroy(objs);
