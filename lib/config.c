@@ -4,6 +4,7 @@
 #include "error.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +52,9 @@ static const struct {
     {"worker", "linger_ms", 0, 900000},
     {"worker", "batch_size", 1, 2147483647},
     {"worker", "rows_message_bytes", 1, 8 << 20},
-    {"importer", "session_timeout_ms", 1000, 3600000},
-    {"scheduler", "session_timeout_ms", 1000, 3600000},
+    /* librdkafka's max.poll.interval.ms (300000) may not be shorter */
+    {"importer", "session_timeout_ms", 1000, 300000},
+    {"scheduler", "session_timeout_ms", 1000, 300000},
     {"scheduler", "min_interval_ms", 1, 86400000},
 };
 
@@ -271,6 +273,27 @@ static int parse_sections(const json_t *root, const char *name, char *errstr,
     return FERRY_OK;
 }
 
+/* What librdkafka requires of the worker's settings together: its messages
+ * time out with the transaction (message.timeout.ms > linger.ms), and a
+ * transaction may last the poll interval (max.poll.interval.ms, the
+ * transaction timeout + 60000, >= session.timeout.ms). */
+static int check_worker_timing(const ferry_config_t *cfg, const char *name, char *errstr,
+                               size_t errstr_size)
+{
+    int64_t txn = ferry_config_int(cfg, "worker", "transaction_timeout_ms", 300000);
+
+    if (ferry_config_int(cfg, "worker", "linger_ms", 20) >= txn)
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "%s: \"worker.linger_ms\" must be below \"worker.transaction_timeout_ms\""
+                          " (%" PRId64 ")", name, txn);
+    if (ferry_config_int(cfg, "worker", "session_timeout_ms", 10000) > txn + 60000)
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "%s: \"worker.session_timeout_ms\" may exceed "
+                          "\"worker.transaction_timeout_ms\" (%" PRId64 ") by 60000 at most",
+                          name, txn);
+    return FERRY_OK;
+}
+
 static int parse_root(ferry_config_t *cfg, const char *name, char *errstr, size_t errstr_size)
 {
     const json_t *v;
@@ -291,6 +314,8 @@ static int parse_root(ferry_config_t *cfg, const char *name, char *errstr, size_
                            errstr_size)))
         return rc;
     if ((rc = parse_sections(cfg->root, name, errstr, errstr_size)))
+        return rc;
+    if ((rc = check_worker_timing(cfg, name, errstr, errstr_size)))
         return rc;
     v = json_object_get(cfg->root, "catalog");
     if (v && !json_is_string(v))

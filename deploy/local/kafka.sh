@@ -203,10 +203,10 @@ for name, future in (admin.delete_topics(names, operation_timeout=30).items() if
         future.result()
     except Exception as e:  # the broker's reason, named with the topic
         print(f"kafka.sh: could not delete topic {name}: {e}", file=sys.stderr)
-        failed = 1
+        failed += 1
 print(f"kafka.sh: deleted {len(names) - failed} topic(s) starting with {sys.argv[2]}",
       file=sys.stderr)
-sys.exit(failed)
+sys.exit(1 if failed else 0)
 PYEOF
 }
 

@@ -101,8 +101,8 @@ static const struct {
     {"worker", "linger_ms", 0, 900000},
     {"worker", "batch_size", 1, 2147483647},
     {"worker", "rows_message_bytes", 1, 8388608},
-    {"importer", "session_timeout_ms", 1000, 3600000},
-    {"scheduler", "session_timeout_ms", 1000, 3600000},
+    {"importer", "session_timeout_ms", 1000, 300000},
+    {"scheduler", "session_timeout_ms", 1000, 300000},
     {"scheduler", "min_interval_ms", 1, 86400000},
 };
 
@@ -113,14 +113,51 @@ static int parse_with(const char *section, const char *key, const char *value, c
     ferry_config_t *cfg = NULL;
     int rc;
 
+    /* The longest transaction, so that no worker key meets the limits they
+     * have together (test_worker_timing_checked_together). */
+    int longest = !strcmp(section, "worker") && strcmp(key, "transaction_timeout_ms");
+
     snprintf(text, sizeof(text),
              "{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" } }, \"%s\": "
-             "{ \"%s\": %s } }",
-             section, key, value);
+             "{ %s\"%s\": %s } }",
+             section, longest ? "\"transaction_timeout_ms\": 3600000, " : "", key, value);
     rc = ferry_config_parse(text, "r.json", &cfg, err, err_size);
     ferry_config_destroy(cfg);
     return rc;
 }
+
+/* Worker settings librdkafka refuses together, refused at load naming both
+ * keys; their limits accepted. */
+static const struct {
+    const char *worker;
+    int err;
+    const char *says;
+} timings[] = {
+    {"{\"linger_ms\": 300000}", FERRY_EINVAL, "\"worker.linger_ms\" must be below"},
+    {"{\"linger_ms\": 299999}", 0, NULL},
+    {"{\"transaction_timeout_ms\": 1000, \"linger_ms\": 1000}", FERRY_EINVAL,
+     "\"worker.transaction_timeout_ms\" (1000)"},
+    {"{\"transaction_timeout_ms\": 1000, \"session_timeout_ms\": 61001}", FERRY_EINVAL,
+     "\"worker.session_timeout_ms\" may exceed"},
+    {"{\"transaction_timeout_ms\": 1000, \"session_timeout_ms\": 61000}", 0, NULL},
+};
+
+START_TEST(test_worker_timing_checked_together)
+{
+    char text[512], err[512] = "";
+    ferry_config_t *cfg = NULL;
+    int rc;
+
+    snprintf(text, sizeof(text),
+             "{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" } }, \"worker\": %s }",
+             timings[_i].worker);
+    rc = ferry_config_parse(text, "t.json", &cfg, err, sizeof(err));
+    ck_assert_msg(rc == timings[_i].err, "%s: %d %s", timings[_i].worker, rc, err);
+    ck_assert_msg(!timings[_i].says || (strstr(err, timings[_i].says) && strstr(err, "t.json")),
+                  "%s: '%s'", timings[_i].worker, err);
+    ferry_config_destroy(cfg);
+}
+END_TEST
 
 START_TEST(test_integer_keys_are_range_checked)
 {
@@ -194,6 +231,8 @@ int main(void)
     TCase *tc = tcase_create("config");
 
     tcase_add_test(tc, test_parse_good_config);
+    tcase_add_loop_test(tc, test_worker_timing_checked_together, 0,
+                        sizeof(timings) / sizeof(timings[0]));
     tcase_add_loop_test(tc, test_integer_keys_are_range_checked, 0,
                         sizeof(ranges) / sizeof(ranges[0]));
     tcase_add_loop_test(tc, test_bad_config_names_file_and_key, 0,
