@@ -212,8 +212,6 @@ int32_t ferry_import_open_partition(const ferry_import_t *imp)
 
 /* ---- outcomes ---- */
 
-/* Publishes one outcome through the callback and writes the export's log
- * line. begin may be NULL (an ExportBegin that did not decode). */
 /* The StatusEvent of an outcome: of the open export when begin is it (with
  * its duration, bytes and, when applied, its counts), else of export_id
  * alone. Its strings are borrowed from the job and the caller. */

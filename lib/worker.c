@@ -24,8 +24,8 @@
  * transaction is open: a rebalance waits for the export (max.poll.interval.ms
  * exceeds the transaction timeout), and if the group moved on anyway the
  * offset commit fails with a stale generation and the transaction aborts.
- * Status events go through a separate idempotent producer: they are
- * notifications, delivered at least once. */
+ * Status events go through a separate idempotent producer, right after the
+ * commit they report: notifications, lost if the worker dies in between. */
 #include "worker.h"
 
 #include "buf.h"
