@@ -229,16 +229,17 @@ int ferry_kafka_know_topic(rd_kafka_t *rk, const char *topic, rd_kafka_topic_t *
         return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "topic %s: %s", topic,
                           rd_kafka_err2str(rd_kafka_last_error()));
     /* A topic created a moment ago may have no leader yet: asked again. */
-    for (int64_t deadline = ferry_now_ms() + timeout_ms;;) {
-        err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+    for (int64_t deadline = ferry_now_ms() + timeout_ms, left = timeout_ms;;) {
+        err = rd_kafka_metadata(rk, 0, rkt, &md, (int)left);
         if (!err && (md->topic_cnt != 1 || md->topics[0].err))
             err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
         if (md)
             rd_kafka_metadata_destroy(md);
         md = NULL;
+        left = deadline - ferry_now_ms() - 100;
         if ((err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
              err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) ||
-            ferry_now_ms() + 100 >= deadline)
+            left <= 0)
             break;
         usleep(100000);
     }

@@ -89,6 +89,19 @@ static char *int_text(char *buf, size_t n, int64_t v)
     return buf;
 }
 
+/* Makes txp learn topic's partitions now: else its first message to it
+ * waits for the next metadata scan, up to a second. Only a speed-up: a topic
+ * it cannot learn now (no leader yet) is learnt by that message. */
+static void know_topic(ferry_worker_t *w, const char *topic)
+{
+    char why[512];
+
+    if (ferry_kafka_know_topic(w->txp, topic, &w->known[w->nknown], 10000, why, sizeof(why)))
+        ferry_log(FERRY_LOG_WARN, "%s; its first message may wait for metadata", why);
+    else
+        w->nknown++;
+}
+
 static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
 {
     const ferry_config_t *cfg = w->cfg;
@@ -149,35 +162,24 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
         return FERRY_EKAFKA;
     }
 
+    /* The topics, and every one the transactions write known to txp before
+     * the first export (the dlq, each records topic). */
+    w->known = calloc(ferry_config_env_count(cfg) + 1, sizeof(*w->known));
+    if (!w->known)
+        return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "out of memory");
     rc = ferry_kafka_ensure_ferry_topics(w->status, cfg, NULL, 30000, errstr, errstr_size);
     if (rc)
         return rc;
+    know_topic(w, ferry_config_topic(cfg, FERRY_TOPIC_DLQ));
     for (size_t i = 0; i < ferry_config_env_count(cfg); i++) {
+        char records[256];
         rc = ferry_kafka_ensure_ferry_topics(w->status, cfg, ferry_config_env_name(cfg, i),
                                              30000, errstr, errstr_size);
         if (rc)
             return rc;
-    }
-
-    /* Every topic the transactions write, known to txp before the first
-     * export: else its first message to each waits up to a second. */
-    w->known = calloc(ferry_config_env_count(cfg) + 1, sizeof(*w->known));
-    if (!w->known)
-        return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "out of memory");
-    for (size_t i = 0; i < ferry_config_env_count(cfg) + 1; i++) {
-        char records[256];
-        const char *topic = i == 0 ? ferry_config_topic(cfg, FERRY_TOPIC_DLQ) : records;
-        if (i >= 1 && ferry_config_records_topic(cfg, ferry_config_env_name(cfg, i - 1), records,
-                                                 sizeof(records)))
-            continue; /* an environment with no legal records topic is never a target */
-        char why[512];
-        /* Only a matter of speed: a topic whose leader is not there yet is
-         * learnt by the first message instead. */
-        if (ferry_kafka_know_topic(w->txp, topic, &w->known[w->nknown], 10000, why,
-                                   sizeof(why)))
-            ferry_log(FERRY_LOG_WARN, "%s; its first message may wait for metadata", why);
-        else
-            w->nknown++;
+        if (!ferry_config_records_topic(cfg, ferry_config_env_name(cfg, i), records,
+                                        sizeof(records)))
+            know_topic(w, records);
     }
 
     rd_kafka_error_t *error = rd_kafka_init_transactions(w->txp, TXN_CALL_TIMEOUT_MS);
