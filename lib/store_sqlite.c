@@ -1242,12 +1242,18 @@ static void insert_into(sql_t *q, const ferry_object_t *t, const int *col, size_
     sql_add(q, ")");
 }
 
+/* Appends "?first, ..., ?first+n-1". */
+static void placeholders(sql_t *q, size_t first, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sql_addf(q, "%s?%zu", i ? ", " : "", first + i);
+}
+
 /* Appends "(?first, ..., ?first+n-1)". */
 static void values_tuple(sql_t *q, size_t first, size_t n)
 {
     sql_add(q, "(");
-    for (size_t i = 0; i < n; i++)
-        sql_addf(q, "%s?%zu", i ? ", " : "", first + i);
+    placeholders(q, first, n);
     sql_add(q, ")");
 }
 
@@ -1266,8 +1272,7 @@ static int writer_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *co
         values_tuple(&ins, 1, w->n);
     } else {
         sql_add(&ins, " SELECT ");
-        for (size_t i = 0; i < w->n; i++)
-            sql_addf(&ins, "%s?%zu", i ? ", " : "", i + 1);
+        placeholders(&ins, 1, w->n);
         sql_add(&ins, " WHERE NOT EXISTS (SELECT 1 FROM ");
         sql_ident(&ins, t->name);
         for (size_t i = 0; i < w->n; i++) {
