@@ -830,6 +830,7 @@ int ferry_import_eof(ferry_import_t *imp, int32_t partition, int64_t eof_offset,
 #define STATUS_TIMEOUT_MS 5000
 #define FLUSH_TIMEOUT_MS 10000
 #define OUTBOX_RETRY_MS 2000
+#define OUTBOX_REMOVE_BATCH 64
 
 /* A set of outbox event ids (few: one per export in flight). */
 typedef struct id_list {
@@ -917,7 +918,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
-/* Produces one encoded StatusEvent on ferry.status, keyed by export id. */
 /* Produces one encoded StatusEvent on ferry.status, keyed by export id; id
  * is its outbox id, or 0 for an event that is not in the outbox. */
 static int produce_status(ferry_import_consumer_t *c, const char *export_id, const void *event,
@@ -1373,13 +1373,17 @@ int ferry_import_consumer_run(ferry_import_consumer_t *c, int once,
               once ? " (until the end of every partition)" : "");
     while (!rc && !(stop && *stop)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->consumer, 100);
+        int idle = !m;
         if (m) {
             rc = handle(c, m, errstr, errstr_size);
             rd_kafka_message_destroy(m);
         }
         rd_kafka_poll(c->producer, 0);
         if (ferry_import_open_partition(c->job) < 0) {
-            remove_delivered(c);
+            /* A transaction of its own: when idle, or once many are due, not
+             * one more commit for every export of a busy stream. */
+            if (idle || c->delivered.n >= OUTBOX_REMOVE_BATCH)
+                remove_delivered(c);
             if (c->outbox_pending && ferry_now_ms() >= c->outbox_retry_ms)
                 drain_outbox(c);
         }
