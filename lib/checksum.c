@@ -29,9 +29,14 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+uint64_t ferry_checksum_bytes(const void *p, size_t n)
+{
+    return mix64(fnv1a(FNV_OFFSET, p, n));
+}
+
 uint64_t ferry_checksum_seed(const char *column_name)
 {
-    return mix64(fnv1a(FNV_OFFSET, column_name, strlen(column_name)));
+    return ferry_checksum_bytes(column_name, strlen(column_name));
 }
 
 static uint64_t value_hash(uint64_t seed, const ferry_value_t *v)

@@ -20,6 +20,8 @@ typedef struct ferry_checksum {
 
 #define FERRY_CHECKSUM_INIT {0, 0}
 
+/* A 64-bit hash of n bytes (FNV-1a, then a splitmix64 finaliser). */
+uint64_t ferry_checksum_bytes(const void *p, size_t n);
 /* A column's seed: computed once per column from its name. */
 uint64_t ferry_checksum_seed(const char *column_name);
 /* Adds one row: values[i] belongs to the column with seeds[i]. */

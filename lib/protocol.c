@@ -12,6 +12,7 @@
 #include "protocol.h"
 
 #include "avro_canon.h"
+#include "checksum.h"
 #include "error.h"
 #include "kafka.h"
 #include "timeutil.h"
@@ -565,6 +566,41 @@ static void new_export_id(char out[33])
     snprintf(out, 33, "%016llx%016llx", (unsigned long long)r[0], (unsigned long long)r[1]);
 }
 
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int ferry_request_derive_id(const char *cluster_id, const char *topic, int32_t partition,
+                            int64_t offset, int64_t timestamp_ms, const void *payload, size_t len,
+                            char out[FERRY_DERIVED_ID_LEN + 1])
+{
+    /* Where and when the request was written, then its bytes; each string
+     * with its NUL so that no two tuples give the same byte sequence. */
+    size_t nc = strlen(cluster_id ? cluster_id : "") + 1, nt = strlen(topic) + 1;
+    size_t head = nc + nt + 20;
+    uint8_t *b = malloc(head + len);
+    uint64_t h[2];
+
+    if (!b)
+        return FERRY_ENOMEM;
+    memcpy(b, cluster_id ? cluster_id : "", nc);
+    memcpy(b + nc, topic, nt);
+    put_le(b + nc + nt, (uint32_t)partition, 4);
+    put_le(b + nc + nt + 4, (uint64_t)offset, 8);
+    put_le(b + nc + nt + 12, (uint64_t)timestamp_ms, 8);
+    if (len)
+        memcpy(b + head, payload, len);
+    /* Two unrelated 64-bit hashes make the 128 bits. */
+    h[0] = ferry_checksum_bytes(b, head + len);
+    h[1] = ferry_avro_crc64(b, head + len);
+    free(b);
+    snprintf(out, FERRY_DERIVED_ID_LEN + 1, "%016llx%016llx", (unsigned long long)h[0],
+             (unsigned long long)h[1]);
+    return FERRY_OK;
+}
+
 void ferry_request_free(ferry_request_t *req)
 {
     if (!req)
@@ -780,6 +816,32 @@ int ferry_request_decode_with_id(const void *buf, size_t len, const char *fallba
         q = NULL;
     }
     *out = q;
+    return rc;
+}
+
+int ferry_request_peek_id(const void *buf, size_t len, char *id, size_t id_size)
+{
+    ferry_request_t *q = NULL;
+    json_t *root = NULL;
+    const char *found = NULL;
+    int rc = FERRY_ENOTFOUND;
+
+    if (len > 0 && *(const uint8_t *)buf == '{') {
+        root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+        found = json_string_value(json_object_get(root, "export_id"));
+    } else if (!(q = calloc(1, sizeof(*q)))) {
+        return FERRY_ENOMEM;
+    } else if (!decode_body(FERRY_MSG_REQUEST, buf, len, q, get_request, NULL, 0)) {
+        found = q->export_id;
+    }
+    /* The id is untrusted too: only one that would pass validation is given. */
+    if (found && *found && strlen(found) < id_size &&
+        !check_name("export_id", found, FERRY_EXPORT_ID_MAX - 1, NULL, 0)) {
+        memcpy(id, found, strlen(found) + 1);
+        rc = FERRY_OK;
+    }
+    json_decref(root);
+    ferry_request_free(q);
     return rc;
 }
 

@@ -91,10 +91,30 @@ typedef struct ferry_request {
 int ferry_request_decode(const void *buf, size_t len, ferry_request_t **out, char *errstr,
                          size_t errstr_size);
 /* The same, with fallback_id (copied) as the export id of a request that has
- * none: the worker passes the request's place in the log, so that a request
- * redone after a failure keeps its id and is applied once downstream. */
+ * none: the worker passes ferry_request_derive_id's, so that a request redone
+ * after a failure keeps its id and is applied once downstream. */
 int ferry_request_decode_with_id(const void *buf, size_t len, const char *fallback_id,
                                  ferry_request_t **out, char *errstr, size_t errstr_size);
+/* Length of an export id from ferry_request_derive_id (without its NUL). */
+#define FERRY_DERIVED_ID_LEN 32
+/* The export id the worker gives a request that carries none: 32 lowercase
+ * hex digits, two unrelated 64-bit hashes of where and when the request was
+ * written (cluster id, topic, partition, offset, the message's timestamp)
+ * and of its bytes. The same message always gets the same id, so a request
+ * redone after a failure is applied once downstream; a request written at
+ * the same offset after the topic was deleted and created again, or on
+ * another cluster, gets another. cluster_id may be NULL (unknown).
+ * 0, or FERRY_ENOMEM. */
+int ferry_request_derive_id(const char *cluster_id, const char *topic, int32_t partition,
+                            int64_t offset, int64_t timestamp_ms, const void *payload, size_t len,
+                            char out[FERRY_DERIVED_ID_LEN + 1]);
+/* The export id that a request which ferry_request_decode refused carries,
+ * so that its rejection can name it: the JSON form's "export_id" (whatever
+ * else is wrong with the request), or the Avro form's when the body decodes.
+ * Copied to id (NUL-terminated) only when it is a valid id (as the decoder
+ * checks it) that fits id_size. 0, FERRY_ENOTFOUND when there is none that
+ * can be read, or FERRY_ENOMEM. */
+int ferry_request_peek_id(const void *buf, size_t len, char *id, size_t id_size);
 int ferry_request_encode(const ferry_request_t *req, ferry_buf_t *out, char *errstr,
                          size_t errstr_size);
 /* The JSON form (as accepted by ferry_request_decode), appended to out. */

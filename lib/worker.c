@@ -69,6 +69,7 @@ struct ferry_worker {
     int32_t retry_partition;          /* the request being retried, and how often */
     int64_t retry_offset;
     int retry_count;
+    char *cluster_id; /* of the requests' cluster, for generated export ids (rd_kafka_mem_free) */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -234,6 +235,8 @@ void ferry_worker_destroy(ferry_worker_t *w)
         rd_kafka_consumer_close(w->consumer);
         rd_kafka_destroy(w->consumer);
     }
+    if (w->cluster_id)
+        rd_kafka_mem_free(NULL, w->cluster_id);
     for (size_t i = 0; i < w->nknown; i++)
         rd_kafka_topic_destroy(w->known[i]);
     free(w->known);
@@ -406,11 +409,12 @@ static void rewind_to(ferry_worker_t *w, const rd_kafka_message_t *m)
 
 /* Inside the open transaction: the original request goes to the DLQ with the
  * reason in a header. */
-static int produce_dlq(ferry_worker_t *w, const rd_kafka_message_t *m, const char *reason,
-                       char *errstr, size_t errstr_size)
+static int produce_dlq(ferry_worker_t *w, const rd_kafka_message_t *m, const char *export_id,
+                       const char *reason, char *errstr, size_t errstr_size)
 {
     char partition[16], offset[32];
-    ferry_kafka_header_t hdrs[4] = {
+    ferry_kafka_header_t hdrs[5] = {
+        {"ferry.export", export_id, (size_t)-1},
         {"ferry.error", reason, (size_t)-1},
         {"ferry.topic", rd_kafka_topic_name(m->rkt), (size_t)-1},
         {"ferry.partition", int_text(partition, sizeof(partition), m->partition), (size_t)-1},
@@ -418,7 +422,7 @@ static int produce_dlq(ferry_worker_t *w, const rd_kafka_message_t *m, const cha
     };
     return ferry_kafka_produce(w->txp, ferry_config_topic(w->cfg, FERRY_TOPIC_DLQ),
                                RD_KAFKA_PARTITION_UA, m->key, m->key_len, m->payload, m->len,
-                               hdrs, 4, 10000, errstr, errstr_size);
+                               hdrs, 5, 10000, errstr, errstr_size);
 }
 
 static void log_export(const char *export_id, const char *stream, const ferry_request_t *req,
@@ -435,24 +439,18 @@ static void log_export(const char *export_id, const char *stream, const ferry_re
 }
 
 /* Records a request that will never succeed as it is (rejected or failed): DLQ
- * record and offset in one transaction, then the status event. */
+ * record and offset in one transaction, then the status event, both naming
+ * export_id (req is NULL for a request that could not be decoded). */
 static int settle_bad_request(ferry_worker_t *w, const rd_kafka_message_t *m,
-                              const ferry_request_t *req, ferry_status_state_t state,
-                              const char *reason, int64_t started, char *errstr,
-                              size_t errstr_size)
+                              const ferry_request_t *req, const char *export_id,
+                              ferry_status_state_t state, const char *reason, int64_t started,
+                              char *errstr, size_t errstr_size)
 {
-    char unknown_id[64];
-    const char *export_id = req ? req->export_id : NULL;
     int rc;
 
-    if (!export_id) {
-        snprintf(unknown_id, sizeof(unknown_id), "%s/%d/%" PRId64, rd_kafka_topic_name(m->rkt),
-                 (int)m->partition, m->offset);
-        export_id = unknown_id;
-    }
     if (w->state == W_IDLE && (rc = begin_txn(w, errstr, errstr_size)))
         return rc;
-    rc = produce_dlq(w, m, reason, errstr, errstr_size);
+    rc = produce_dlq(w, m, export_id, reason, errstr, errstr_size);
     if (!rc)
         rc = commit_request(w, m, errstr, errstr_size);
     if (rc) {
@@ -517,20 +515,33 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     ferry_request_t *req = NULL;
     ferry_export_t *ex = NULL;
     ferry_export_stats_t stats = {0};
-    char why[1024] = "", key[600] = "";
+    char why[1024] = "", key[600] = "", id[FERRY_EXPORT_ID_MAX];
     int64_t started = ferry_now_ms();
     int rc;
 
-    rc = begin_txn(w, why, sizeof(why));
+    /* A request without an export id gets one derived from the message, the
+     * same on every redo; the cluster's id is part of it, so it must be
+     * known first (a redo elsewhere must derive the same). */
+    if (!w->cluster_id && !(w->cluster_id = rd_kafka_clusterid(w->consumer, 5000))) {
+        ferry_log(FERRY_LOG_WARN, "the cluster id is not known yet; request at %s [%d] %" PRId64
+                  " waits", rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
+        rewind_to(w, m);
+        return FERRY_OK;
+    }
+    rc = ferry_request_derive_id(w->cluster_id, rd_kafka_topic_name(m->rkt), m->partition,
+                                 m->offset, rd_kafka_message_timestamp(m, NULL), m->payload,
+                                 m->len, id);
+    if (!rc)
+        rc = begin_txn(w, why, sizeof(why));
     if (rc) {
         rewind_to(w, m);
         goto out;
     }
-    snprintf(key, sizeof(key), "%s-%d-%" PRId64, rd_kafka_topic_name(m->rkt), (int)m->partition,
-             m->offset);
-    rc = ferry_request_decode_with_id(m->payload, m->len, key, &req, why, sizeof(why));
+    rc = ferry_request_decode_with_id(m->payload, m->len, id, &req, why, sizeof(why));
     if (rc) {
-        rc = settle_bad_request(w, m, NULL, FERRY_STATUS_REJECTED, why, started, why,
+        /* Named by the id it carries, if one can be read: its client waits on it. */
+        ferry_request_peek_id(m->payload, m->len, id, sizeof(id));
+        rc = settle_bad_request(w, m, NULL, id, FERRY_STATUS_REJECTED, why, started, why,
                                 sizeof(why));
         goto out;
     }
@@ -543,13 +554,13 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
                  "with that key so that exports of one stream stay in order)",
                  (int)(m->key_len > 200 ? 200 : m->key_len), m->key ? (const char *)m->key : "",
                  key);
-        rc = settle_bad_request(w, m, req, FERRY_STATUS_REJECTED, why, started, why,
+        rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_REJECTED, why, started, why,
                                 sizeof(why));
         goto out;
     }
     rc = ferry_export_prepare(w->cfg, w->cat, req, &ex, why, sizeof(why));
     if (rc == FERRY_EINVAL || rc == FERRY_ENOTFOUND) {
-        rc = settle_bad_request(w, m, req, FERRY_STATUS_REJECTED, why, started, why,
+        rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_REJECTED, why, started, why,
                                 sizeof(why));
         goto out;
     }
@@ -586,7 +597,7 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
         {
             char last[1100];
             snprintf(last, sizeof(last), "gave up after %d attempts: %s", MAX_ATTEMPTS, why);
-            rc = settle_bad_request(w, m, req, FERRY_STATUS_FAILED, last, started, why,
+            rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_FAILED, last, started, why,
                                     sizeof(why));
         }
         break;
@@ -597,7 +608,7 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
             rc = FERRY_EFATAL;
             break;
         }
-        rc = settle_bad_request(w, m, req, FERRY_STATUS_FAILED, why, started, why, sizeof(why));
+        rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_FAILED, why, started, why, sizeof(why));
         break;
     }
 out:

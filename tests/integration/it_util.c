@@ -122,8 +122,9 @@ size_t it_consume_all(const char *topic, const char *isolation, int idle_ms, it_
         } else if (m->err) {
             ck_abort_msg("consume %s: %s", topic, rd_kafka_message_errstr(m));
         } else {
-            size_t tlen = 0;
+            size_t tlen = 0, xlen = 0;
             const void *t = ferry_kafka_header_get(m, "ferry.type", &tlen);
+            const void *x = ferry_kafka_header_get(m, "ferry.export", &xlen);
             if (n == cap) {
                 cap *= 2;
                 msgs = realloc(msgs, cap * sizeof(*msgs));
@@ -136,6 +137,7 @@ size_t it_consume_all(const char *topic, const char *isolation, int idle_ms, it_
             msgs[n].value = dup_bytes(m->payload, m->len);
             msgs[n].value_len = m->len;
             msgs[n].type = t ? dup_bytes(t, tlen) : NULL;
+            msgs[n].export_id = x ? dup_bytes(x, xlen) : NULL;
             n++;
             last = ferry_now_ms();
         }
@@ -153,6 +155,7 @@ void it_msgs_free(it_msg_t *msgs, size_t n)
         free(msgs[i].key);
         free(msgs[i].value);
         free(msgs[i].type);
+        free(msgs[i].export_id);
     }
     free(msgs);
 }

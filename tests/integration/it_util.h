@@ -28,6 +28,7 @@ typedef struct it_msg {
     char *value;
     size_t value_len;
     char *type; /* the ferry.type header or NULL */
+    char *export_id; /* the ferry.export header or NULL */
 } it_msg_t;
 
 /* Reads every partition of topic from the beginning with the given isolation

@@ -78,22 +78,33 @@ static void world_destroy(world_t *w)
     free(w->tag);
 }
 
+/* export_id NULL: a request without one (the worker generates it). */
 static void publish_request(world_t *w, const char *export_id, const char *objects_json,
                             const char *schedule_id)
 {
-    char json[1024];
+    char json[1024], id[600] = "";
     int n;
+    if (export_id)
+        snprintf(id, sizeof(id), "\"export_id\":\"%s\",", export_id);
     if (schedule_id)
         n = snprintf(json, sizeof(json),
-                     "{\"export_id\":\"%s\",\"source\":\"dev\",\"target\":\"prod\","
+                     "{%s\"source\":\"dev\",\"target\":\"prod\","
                      "\"objects\":%s,\"schedule_id\":\"%s\"}",
-                     export_id, objects_json, schedule_id);
+                     id, objects_json, schedule_id);
     else
         n = snprintf(json, sizeof(json),
-                     "{\"export_id\":\"%s\",\"source\":\"dev\",\"target\":\"prod\","
-                     "\"objects\":%s}",
-                     export_id, objects_json);
+                     "{%s\"source\":\"dev\",\"target\":\"prod\",\"objects\":%s}", id,
+                     objects_json);
     it_produce(w->requests, schedule_id ? schedule_id : "dev->prod", json, (size_t)n);
+}
+
+/* The export id of the first message of the type in msgs, or NULL. */
+static const char *export_id_of(const it_msg_t *msgs, size_t n, const char *type)
+{
+    for (size_t i = 0; i < n; i++)
+        if (msgs[i].type && !strcmp(msgs[i].type, type))
+            return msgs[i].export_id;
+    return NULL;
 }
 
 static int count_type(const it_msg_t *msgs, size_t n, const char *type)
@@ -299,7 +310,7 @@ START_TEST(test_sigkill_mid_export_redone_exactly_once)
     a = world_start_worker(&w, "a");
     sleep(3); /* the worker has created the topics */
     ck_assert_int_eq(it_high_watermarks(w.records), 0);
-    publish_request(&w, "kill-1", "[\"Order__CST\"]", NULL);
+    publish_request(&w, NULL, "[\"Order__CST\"]", NULL); /* the worker makes its id */
 
     /* Kill worker a as soon as the first batch of the export is in the log,
      * uncommitted (the export takes about a second). */
@@ -315,9 +326,22 @@ START_TEST(test_sigkill_mid_export_redone_exactly_once)
 
     world_start_worker(&w, "b");
     n = wait_for(w.records, "ExportEnd", 1, 120000, &msgs);
-    check_export_stream(msgs, n, "kill-1", w.dev_uri, (const char *const *)names, nnames);
     ck_assert_int_eq(count_type(msgs, n, "ExportBegin"), 1);
     ck_assert_int_eq(count_type(msgs, n, "ExportEnd"), 1);
+    {
+        /* The redo kept the id the killed attempt had generated. */
+        char *id = strdup(export_id_of(msgs, n, "ExportBegin"));
+        it_msg_t *all;
+        size_t nall;
+        check_export_stream(msgs, n, id, w.dev_uri, (const char *const *)names, nnames);
+        ck_assert_uint_eq(strlen(id), 32);
+        nall = it_consume_all(w.records, "read_uncommitted", 3000, &all);
+        ck_assert_int_eq(count_type(all, nall, "ExportBegin"), 2);
+        for (size_t i = 0; i < nall; i++)
+            ck_assert_str_eq(all[i].export_id, id);
+        it_msgs_free(all, nall);
+        free(id);
+    }
     it_msgs_free(msgs, n);
     free_names(names, nnames);
     world_destroy(&w);
@@ -445,7 +469,7 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
     world_t w;
     it_msg_t *msgs;
     size_t n;
-    int rejected = 0, published = 0;
+    int rejected = 0, published = 0, unknown_key_named = 0;
     char err[512];
     static const char garbage[] = "\x00\x01\x02 not a request";
 
@@ -461,6 +485,9 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
     const char *wrong_key = "{\"export_id\":\"bad-key\",\"source\":\"dev\",\"target\":\"prod\","
                             "\"objects\":[\"Queue\"]}";
     it_produce(w.requests, "k", wrong_key, strlen(wrong_key));
+    const char *unknown_key = "{\"export_id\":\"bad-unknown-key\",\"source\":\"dev\","
+                              "\"target\":\"prod\",\"objects\":[\"Queue\"],\"priority\":1}";
+    it_produce(w.requests, "dev->prod", unknown_key, strlen(unknown_key));
     publish_request(&w, "good-1", "[\"Picklist\"]", NULL);
 
     n = wait_for(w.records, "ExportEnd", 1, 60000, &msgs);
@@ -468,17 +495,25 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
     it_msgs_free(msgs, n);
 
     n = it_consume_all(w.dlq, "read_committed", 5000, &msgs);
-    ck_assert_uint_eq(n, 4);
+    ck_assert_uint_eq(n, 5);
     {
-        int found = 0; /* the DLQ keeps the original bytes */
-        for (size_t k = 0; k < n; k++)
-            found += msgs[k].value_len == sizeof(garbage) - 1 &&
-                     !memcmp(msgs[k].value, garbage, sizeof(garbage) - 1);
+        int found = 0, named = 0; /* the DLQ keeps the original bytes */
+        for (size_t k = 0; k < n; k++) {
+            int is_garbage = msgs[k].value_len == sizeof(garbage) - 1 &&
+                             !memcmp(msgs[k].value, garbage, sizeof(garbage) - 1);
+            found += is_garbage;
+            /* every record names its export: the id it carries, else a generated one */
+            ck_assert_ptr_nonnull(msgs[k].export_id);
+            if (is_garbage)
+                ck_assert_uint_eq(strspn(msgs[k].export_id, "0123456789abcdef"), 32);
+            named += !strcmp(msgs[k].export_id, "bad-unknown-key");
+        }
         ck_assert_int_eq(found, 1);
+        ck_assert_int_eq(named, 1);
     }
     it_msgs_free(msgs, n);
 
-    n = wait_for(w.status, "StatusEvent", 6, 30000, &msgs);
+    n = wait_for(w.status, "StatusEvent", 7, 30000, &msgs);
     for (size_t k = 0; k < n; k++) {
         ferry_status_t *st = NULL;
         ck_assert_int_eq(ferry_status_decode(msgs[k].value, msgs[k].value_len, &st, err, sizeof(err)), 0);
@@ -491,13 +526,109 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
                 ck_assert_ptr_nonnull(strstr(st->reason, "NoSuchThing"));
             if (!strcmp(st->export_id, "bad-key"))
                 ck_assert_ptr_nonnull(strstr(st->reason, "stream key \"dev->prod\""));
+            if (!strcmp(st->export_id, "bad-unknown-key")) {
+                ck_assert_ptr_nonnull(strstr(st->reason, "unknown key \"priority\""));
+                unknown_key_named++;
+            }
         }
         published += st->state == FERRY_STATUS_PUBLISHED;
         ferry_status_free(st);
     }
     it_msgs_free(msgs, n);
-    ck_assert_int_eq(rejected, 4);
+    ck_assert_int_eq(rejected, 5);
+    ck_assert_int_eq(unknown_key_named, 1);
     ck_assert_int_eq(published, 1);
+    world_destroy(&w);
+}
+END_TEST
+
+/* Deletes topic and waits until the cluster no longer lists it. */
+static void delete_topic(const char *topic)
+{
+    rd_kafka_t *rk = it_client(RD_KAFKA_PRODUCER, NULL);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DeleteTopic_t *del = rd_kafka_DeleteTopic_new(topic);
+    rd_kafka_event_t *ev;
+    int64_t deadline = ferry_now_ms() + 60000;
+    int gone = 0;
+
+    rd_kafka_DeleteTopics(rk, &del, 1, NULL, q);
+    ev = rd_kafka_queue_poll(q, 30000);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_msg(!rd_kafka_event_error(ev), "delete %s: %s", topic,
+                  rd_kafka_event_error_string(ev));
+    rd_kafka_event_destroy(ev);
+    while (!gone && ferry_now_ms() < deadline) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            gone = md->topic_cnt == 1 &&
+                   md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+            rd_kafka_metadata_destroy(md);
+        }
+        rd_kafka_topic_destroy(rkt);
+        if (!gone)
+            usleep(200000);
+    }
+    ck_assert_msg(gone, "topic %s still listed 60 s after its deletion", topic);
+    rd_kafka_DeleteTopic_destroy(del);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+}
+
+/* The export id of the one export in the records topic with the given index
+ * among ExportBegins (read committed), waiting for its ExportEnd. */
+static char *generated_id(world_t *w, int nth)
+{
+    it_msg_t *msgs;
+    size_t n = wait_for(w->records, "ExportEnd", nth + 1, 60000, &msgs);
+    char *id = NULL;
+    int seen = 0;
+
+    ck_assert_int_eq(count_type(msgs, n, "ExportEnd"), nth + 1);
+    for (size_t i = 0; i < n && !id; i++)
+        if (msgs[i].type && !strcmp(msgs[i].type, "ExportBegin") && seen++ == nth)
+            id = strdup(msgs[i].export_id);
+    it_msgs_free(msgs, n);
+    ck_assert_ptr_nonnull(id);
+    return id;
+}
+
+/* A request without an export id, written after the requests topic was
+ * deleted and created again, lands at the offset an earlier request had: it
+ * must still get a new export id, else the importer skips it as applied. */
+START_TEST(test_generated_id_new_after_requests_topic_recreated)
+{
+    world_t w;
+    char envs[2048], worker[512], *first, *second;
+    pid_t a;
+
+    world_init(&w, "wk.ids", 200, 1, "{ \"session_timeout_ms\": 6000 }");
+    snprintf(worker, sizeof(worker),
+             "\"worker\": { \"session_timeout_ms\": 6000, \"group_id\": \"%s.g1\" }", w.tag);
+    snprintf(envs, sizeof(envs),
+             "{ \"dev\": { \"store\": \"%s\" }, \"prod\": { \"store\": \"sqlite:%s/prod.db\" } }",
+             w.dev_uri, w.dir);
+    it_write_config_n(w.dir, w.tag, 1, envs, worker);
+    a = world_start_worker(&w, "g1");
+    publish_request(&w, NULL, "[\"Picklist\"]", NULL);
+    first = generated_id(&w, 0);
+    ck_assert_uint_eq(strlen(first), 32);
+    ck_assert_int_eq(it_stop(a, SIGTERM, 30000), 0);
+    w.workers[0] = -1;
+
+    delete_topic(w.requests);
+    it_create_topic(w.requests, 1, 0);
+    /* a fresh group, so that no offset committed for the old topic counts */
+    snprintf(worker, sizeof(worker),
+             "\"worker\": { \"session_timeout_ms\": 6000, \"group_id\": \"%s.g2\" }", w.tag);
+    it_write_config_n(w.dir, w.tag, 1, envs, worker);
+    world_start_worker(&w, "g2");
+    publish_request(&w, NULL, "[\"Picklist\"]", NULL); /* the same bytes, the same offset */
+    second = generated_id(&w, 1);
+    ck_assert_str_ne(first, second);
+    free(first);
+    free(second);
     world_destroy(&w);
 }
 END_TEST
@@ -554,6 +685,7 @@ int main(void)
     tcase_add_test(stream, test_bad_requests_rejected_worker_keeps_serving);
     tcase_add_test(stream, test_unexportable_source_fails_once);
     tcase_add_test(stream, test_three_workers_share_requests);
+    tcase_add_test(stream, test_generated_id_new_after_requests_topic_recreated);
     suite_add_tcase(s, stream);
     tcase_set_timeout(kill, 300);
     tcase_add_test(kill, test_sigkill_mid_export_redone_exactly_once);

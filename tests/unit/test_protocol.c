@@ -821,6 +821,100 @@ START_TEST(test_request_without_id_takes_the_fallback)
 }
 END_TEST
 
+/* A generated id is a function of the message: the same message (a redo)
+ * gives the same id; any change of cluster, topic, partition, offset,
+ * timestamp or bytes gives another. The case the ids once failed: the same
+ * topic, partition and offset after the topic was created again, where only
+ * the timestamp (and usually the bytes) differ. */
+START_TEST(test_derived_id_is_the_message_s_own)
+{
+    static const char body[] = "{\"source\":\"dev\",\"target\":\"prod\",\"objects\":[\"Queue\"]}";
+    static const struct {
+        const char *cluster, *topic;
+        int32_t partition;
+        int64_t offset, ts;
+        size_t len;
+    } place[] = {
+        {"cluster-A", "ferry.requests", 2, 17, 1764000000000LL, sizeof(body) - 1},
+        {"cluster-B", "ferry.requests", 2, 17, 1764000000000LL, sizeof(body) - 1},
+        {NULL, "ferry.requests", 2, 17, 1764000000000LL, sizeof(body) - 1},
+        {"cluster-A", "ferry.requests2", 2, 17, 1764000000000LL, sizeof(body) - 1},
+        {"cluster-A", "ferry.requests", 3, 17, 1764000000000LL, sizeof(body) - 1},
+        {"cluster-A", "ferry.requests", 2, 18, 1764000000000LL, sizeof(body) - 1},
+        {"cluster-A", "ferry.requests", 2, 17, 1764000000001LL, sizeof(body) - 1},
+        {"cluster-A", "ferry.requests", 2, 17, 1764000000000LL, sizeof(body) - 2},
+        /* the topic's name ending where the cluster id's began: no aliasing */
+        {"cluster-Af", "erry.requests", 2, 17, 1764000000000LL, sizeof(body) - 1},
+    };
+    enum { N = sizeof(place) / sizeof(place[0]) };
+    char ids[N][FERRY_DERIVED_ID_LEN + 1], again[FERRY_DERIVED_ID_LEN + 1];
+
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_int_eq(ferry_request_derive_id(place[i].cluster, place[i].topic,
+                                                 place[i].partition, place[i].offset, place[i].ts,
+                                                 body, place[i].len, ids[i]), 0);
+        ck_assert_uint_eq(strlen(ids[i]), FERRY_DERIVED_ID_LEN);
+        ck_assert_uint_eq(strspn(ids[i], "0123456789abcdef"), FERRY_DERIVED_ID_LEN);
+        ck_assert_int_eq(ferry_request_derive_id(place[i].cluster, place[i].topic,
+                                                 place[i].partition, place[i].offset, place[i].ts,
+                                                 body, place[i].len, again), 0);
+        ck_assert_str_eq(again, ids[i]);
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(ids[i], ids[j]);
+    }
+}
+END_TEST
+
+/* A request refused by the decoder still names itself when the id it
+ * carries can be read and is valid; never an id that would fail validation. */
+START_TEST(test_refused_request_s_id_is_read)
+{
+    static const struct {
+        const char *json;
+        const char *id; /* NULL: none can be read */
+    } cases[] = {
+        {"{\"export_id\":\"client-7\",\"source\":\"dev\",\"target\":\"prod\",\"objects\":[\"Q\"],"
+         "\"priority\":1}", "client-7"},
+        {"{\"priority\":1,\"export_id\":\"client-8\"}", "client-8"},
+        {"{\"export_id\":\"client-9\",\"source\":\"\",\"objects\":[]}", "client-9"},
+        {"{\"export_id\":\"\",\"priority\":1}", NULL},
+        {"{\"export_id\":7,\"priority\":1}", NULL},
+        {"{\"export_id\":\"bad\\u0001id\",\"priority\":1}", NULL},
+        {"{\"export_id\":\"client-1\",\"export_id\":\"client-2\"}", NULL}, /* duplicate key */
+        {"{\"export_id\":\"client-1\",", NULL},                             /* not JSON */
+        {"[\"export_id\",\"client-1\"]", NULL},
+        {"\xc3\x01garbage", NULL},
+    };
+    char id[FERRY_EXPORT_ID_MAX], small[4];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = ferry_request_peek_id(cases[i].json, strlen(cases[i].json), id, sizeof(id));
+        if (cases[i].id) {
+            ck_assert_msg(rc == 0, "case %zu", i);
+            ck_assert_str_eq(id, cases[i].id);
+        } else {
+            ck_assert_msg(rc == FERRY_ENOTFOUND, "case %zu: rc %d", i, rc);
+        }
+    }
+    /* too long for the caller's buffer: none, never a truncated id */
+    ck_assert_int_eq(ferry_request_peek_id(cases[0].json, strlen(cases[0].json), small,
+                                           sizeof(small)), FERRY_ENOTFOUND);
+    /* the Avro form: a body that decodes but fails validation */
+    {
+        ferry_request_t q = requests[0];
+        ferry_buf_t b = FERRY_BUF_INIT;
+        char err[256];
+        q.export_id = "avro-id-1";
+        ck_assert_int_eq(ferry_request_encode(&q, &b, err, sizeof(err)), 0);
+        ck_assert_int_eq(ferry_request_peek_id(b.data, b.len, id, sizeof(id)), 0);
+        ck_assert_str_eq(id, "avro-id-1");
+        ck_assert_int_eq(ferry_request_peek_id(b.data, b.len - 1, id, sizeof(id)),
+                         FERRY_ENOTFOUND);
+        ferry_buf_free(&b);
+    }
+}
+END_TEST
+
 START_TEST(test_request_limits)
 {
     char *many[FERRY_REQUEST_MAX_OBJECTS + 1];
@@ -884,6 +978,8 @@ static Suite *protocol_suite(void)
     tcase_add_test(tc, test_json_request_fills_defaults);
     tcase_add_test(tc, test_request_without_id_takes_the_fallback);
     tcase_add_test(tc, test_request_limits);
+    tcase_add_test(tc, test_derived_id_is_the_message_s_own);
+    tcase_add_test(tc, test_refused_request_s_id_is_read);
     suite_add_tcase(s, tc);
     return s;
 }
