@@ -3,6 +3,7 @@
 
 #include "error.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -22,50 +23,65 @@ struct ferry_config {
     size_t nkafka;
     env_entry_t *envs;   /* sorted by name; strings borrowed from root */
     size_t nenvs;
-    const char *topics[4];
+    const char *topics[4];   /* borrowed from root or the settings table */
     const char *records_prefix;
     int partitions;
     int replication;
     char *catalog;
 };
 
-/* The keys each section accepts; anything else is a typo to report. */
+static const char *const compressions[] = {"none", "gzip", "snappy", "lz4", "zstd", NULL};
+
+#define INT_SETTING(sec, key, dflt, lo, hi) {sec, key, FERRY_SETTING_INT, dflt, lo, hi, NULL, NULL}
+#define TEXT_SETTING(sec, key, dflt, minlen, choices)                                          \
+    {sec, key, FERRY_SETTING_TEXT, 0, minlen, 249, dflt, choices}
+
+/* Every setting of the sections ferry reads; README's configuration table
+ * says the same (tests/unit/test_config.c holds it to this). */
+static const ferry_setting_t settings[] = {
+    TEXT_SETTING("topics", "requests", "ferry.requests", 1, NULL),
+    TEXT_SETTING("topics", "status", "ferry.status", 1, NULL),
+    TEXT_SETTING("topics", "schedules", "ferry.schedules", 1, NULL),
+    TEXT_SETTING("topics", "dlq", "ferry.dlq", 1, NULL),
+    TEXT_SETTING("topics", "records_prefix", "ferry.records.", 0, NULL),
+    INT_SETTING("topics", "partitions", 6, 1, 10000),
+    INT_SETTING("topics", "replication_factor", 1, 1, 100),
+    TEXT_SETTING("worker", "group_id", "ferry-workers", 1, NULL),
+    INT_SETTING("worker", "transaction_timeout_ms", 300000, 1000, 3600000),
+    INT_SETTING("worker", "session_timeout_ms", 10000, 1000, 3600000),
+    INT_SETTING("worker", "linger_ms", 20, 0, 900000),
+    INT_SETTING("worker", "batch_size", 1000000, 1, 2147483647),
+    TEXT_SETTING("worker", "compression", "lz4", 1, compressions),
+    INT_SETTING("worker", "rows_message_bytes", 65536, 1, 8 << 20),
+    TEXT_SETTING("importer", "group_id_prefix", "ferry-import-", 1, NULL),
+    /* librdkafka's max.poll.interval.ms (300000) may not be shorter */
+    INT_SETTING("importer", "session_timeout_ms", 10000, 1000, 300000),
+    TEXT_SETTING("scheduler", "group_id", "ferry-scheduler", 1, NULL),
+    INT_SETTING("scheduler", "session_timeout_ms", 6000, 1000, 300000),
+    INT_SETTING("scheduler", "min_interval_ms", 1000, 1, 86400000),
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* The sections made of settings, in the order they are checked. */
+static const char *const setting_sections[] = {"topics", "worker", "importer", "scheduler"};
+
+const ferry_setting_t *ferry_config_settings(size_t *n)
+{
+    *n = NSETTINGS;
+    return settings;
+}
+
+static const ferry_setting_t *find_setting(const char *section, const char *key)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (!strcmp(settings[i].section, section) && !strcmp(settings[i].key, key))
+            return &settings[i];
+    return NULL;
+}
+
+/* The top-level keys; anything else is a typo to report. */
 static const char *const top_keys[] = {"kafka", "environments", "topics", "catalog",
                                        "worker", "importer", "scheduler", NULL};
-static const char *const topic_keys[] = {"requests", "records_prefix", "status", "schedules",
-                                         "dlq", "partitions", "replication_factor", NULL};
-static const char *const worker_keys[] = {"group_id", "transaction_timeout_ms",
-                                          "session_timeout_ms", "linger_ms", "compression",
-                                          "batch_size", "rows_message_bytes", NULL};
-static const char *const importer_keys[] = {"group_id_prefix", "session_timeout_ms", NULL};
-static const char *const scheduler_keys[] = {"group_id", "session_timeout_ms",
-                                             "min_interval_ms", NULL};
-
-/* Keys whose value must be an integer within bounds: refused here rather
- * than silently replaced by a default where they are used. */
-static const struct {
-    const char *section, *key;
-    json_int_t min, max;
-} bounded[] = {
-    {"worker", "transaction_timeout_ms", 1000, 3600000},
-    {"worker", "session_timeout_ms", 1000, 3600000},
-    {"worker", "linger_ms", 0, 900000},
-    {"worker", "batch_size", 1, 2147483647},
-    {"worker", "rows_message_bytes", 1, 8 << 20},
-    /* librdkafka's max.poll.interval.ms (300000) may not be shorter */
-    {"importer", "session_timeout_ms", 1000, 300000},
-    {"scheduler", "session_timeout_ms", 1000, 300000},
-    {"scheduler", "min_interval_ms", 1, 86400000},
-};
-
-static const struct {
-    const char *name;
-    const char *const *keys;
-} sections[] = {
-    {"worker", worker_keys},
-    {"importer", importer_keys},
-    {"scheduler", scheduler_keys},
-};
 
 static int in_list(const char *key, const char *const *list)
 {
@@ -73,21 +89,6 @@ static int in_list(const char *key, const char *const *list)
         if (!strcmp(key, *list))
             return 1;
     return 0;
-}
-
-static int check_keys(const json_t *obj, const char *const *allowed, const char *name,
-                      const char *where, char *errstr, size_t errstr_size)
-{
-    const char *key;
-    json_t *value;
-
-    json_object_foreach((json_t *)obj, key, value) {
-        (void)value;
-        if (!in_list(key, allowed))
-            return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s: unknown key \"%s%s\"",
-                              name, where, key);
-    }
-    return FERRY_OK;
 }
 
 static int env_cmp(const void *a, const void *b)
@@ -190,58 +191,42 @@ static int parse_environments(ferry_config_t *cfg, const json_t *envs, const cha
     return FERRY_OK;
 }
 
-static int parse_topics(ferry_config_t *cfg, const json_t *topics, const char *name,
-                        char *errstr, size_t errstr_size)
+/* One value against its setting: the type, an integer's range, a text's
+ * length and allowed values. */
+static int check_setting(const ferry_setting_t *st, const json_t *value, const char *name,
+                         char *errstr, size_t errstr_size)
 {
-    static const char *const keys[] = {"requests", "status", "schedules", "dlq"};
-    const json_t *v;
-    int rc;
-
-    if (!topics)
+    if (st->type == FERRY_SETTING_INT) {
+        if (!json_is_integer(value) || json_integer_value(value) < st->min ||
+            json_integer_value(value) > st->max)
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "%s: \"%s.%s\" must be an integer from %" PRId64 " to %" PRId64,
+                              name, st->section, st->key, st->min, st->max);
         return FERRY_OK;
-    if (!json_is_object(topics))
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s: \"topics\" must be an object",
-                          name);
-    if ((rc = check_keys(topics, topic_keys, name, "topics.", errstr, errstr_size)))
-        return rc;
-    for (size_t i = 0; i < 4; i++) {
-        v = json_object_get(topics, keys[i]);
-        if (!v)
-            continue;
-        if (!json_is_string(v) || !*json_string_value(v))
-            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                              "%s: \"topics.%s\" must be a non-empty string", name, keys[i]);
-        cfg->topics[i] = json_string_value(v);
     }
-    if ((v = json_object_get(topics, "records_prefix"))) {
-        if (!json_is_string(v))
-            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                              "%s: \"topics.records_prefix\" must be a string", name);
-        cfg->records_prefix = json_string_value(v);
-    }
-    if ((v = json_object_get(topics, "partitions"))) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 10000)
-            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                              "%s: \"topics.partitions\" must be an integer from 1 to 10000",
-                              name);
-        cfg->partitions = (int)json_integer_value(v);
-    }
-    if ((v = json_object_get(topics, "replication_factor"))) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 100)
-            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                              "%s: \"topics.replication_factor\" must be an integer from 1 to 100",
-                              name);
-        cfg->replication = (int)json_integer_value(v);
+    if (!json_is_string(value) || json_string_length(value) < (size_t)st->min ||
+        json_string_length(value) > (size_t)st->max)
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "%s: \"%s.%s\" must be a string of %" PRId64 " to %" PRId64 " bytes",
+                          name, st->section, st->key, st->min, st->max);
+    if (st->choices && !in_list(json_string_value(value), st->choices)) {
+        char list[128] = "";
+        for (const char *const *c = st->choices; *c; c++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                     c == st->choices ? "" : ", ", *c);
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s: \"%s.%s\" must be one of %s",
+                          name, st->section, st->key, list);
     }
     return FERRY_OK;
 }
 
+/* The sections made of settings: objects whose every key is a setting of
+ * the table with a value it accepts. */
 static int parse_sections(const json_t *root, const char *name, char *errstr,
                           size_t errstr_size)
 {
-    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-        const json_t *sec = json_object_get(root, sections[i].name);
-        char where[32];
+    for (size_t i = 0; i < sizeof(setting_sections) / sizeof(setting_sections[0]); i++) {
+        const json_t *sec = json_object_get(root, setting_sections[i]);
         const char *key;
         json_t *value;
         int rc;
@@ -250,24 +235,14 @@ static int parse_sections(const json_t *root, const char *name, char *errstr,
             continue;
         if (!json_is_object(sec))
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s: \"%s\" must be an object",
-                              name, sections[i].name);
-        snprintf(where, sizeof(where), "%s.", sections[i].name);
-        if ((rc = check_keys(sec, sections[i].keys, name, where, errstr, errstr_size)))
-            return rc;
+                              name, setting_sections[i]);
         json_object_foreach((json_t *)sec, key, value) {
-            if (!json_is_string(value) && !json_is_integer(value))
+            const ferry_setting_t *st = find_setting(setting_sections[i], key);
+            if (!st)
                 return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                                  "%s: \"%s.%s\" must be a string or an integer", name,
-                                  sections[i].name, key);
-            for (size_t b = 0; b < sizeof(bounded) / sizeof(bounded[0]); b++)
-                if (!strcmp(bounded[b].section, sections[i].name) &&
-                    !strcmp(bounded[b].key, key) &&
-                    (!json_is_integer(value) || json_integer_value(value) < bounded[b].min ||
-                     json_integer_value(value) > bounded[b].max))
-                    return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                                      "%s: \"%s.%s\" must be an integer from %" JSON_INTEGER_FORMAT
-                                      " to %" JSON_INTEGER_FORMAT, name, sections[i].name, key,
-                                      bounded[b].min, bounded[b].max);
+                                  "%s: unknown key \"%s.%s\"", name, setting_sections[i], key);
+            if ((rc = check_setting(st, value, name, errstr, errstr_size)))
+                return rc;
         }
     }
     return FERRY_OK;
@@ -280,13 +255,13 @@ static int parse_sections(const json_t *root, const char *name, char *errstr,
 static int check_worker_timing(const ferry_config_t *cfg, const char *name, char *errstr,
                                size_t errstr_size)
 {
-    int64_t txn = ferry_config_int(cfg, "worker", "transaction_timeout_ms", 300000);
+    int64_t txn = ferry_config_int(cfg, "worker", "transaction_timeout_ms");
 
-    if (ferry_config_int(cfg, "worker", "linger_ms", 20) >= txn)
+    if (ferry_config_int(cfg, "worker", "linger_ms") >= txn)
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                           "%s: \"worker.linger_ms\" must be below \"worker.transaction_timeout_ms\""
                           " (%" PRId64 ")", name, txn);
-    if (ferry_config_int(cfg, "worker", "session_timeout_ms", 10000) > txn + 60000)
+    if (ferry_config_int(cfg, "worker", "session_timeout_ms") > txn + 60000)
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                           "%s: \"worker.session_timeout_ms\" may exceed "
                           "\"worker.transaction_timeout_ms\" (%" PRId64 ") by 60000 at most",
@@ -296,25 +271,33 @@ static int check_worker_timing(const ferry_config_t *cfg, const char *name, char
 
 static int parse_root(ferry_config_t *cfg, const char *name, char *errstr, size_t errstr_size)
 {
-    const json_t *v;
+    const char *key;
+    json_t *v;
     int rc;
 
     if (!json_is_object(cfg->root))
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s: the top level must be an object",
                           name);
-    if ((rc = check_keys(cfg->root, top_keys, name, "", errstr, errstr_size)))
-        return rc;
+    json_object_foreach(cfg->root, key, v) {
+        if (!in_list(key, top_keys))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s: unknown key \"%s\"", name,
+                              key);
+    }
     v = json_object_get(cfg->root, "kafka");
     if (v && (rc = parse_kafka(cfg, v, name, errstr, errstr_size)))
         return rc;
     if ((rc = parse_environments(cfg, json_object_get(cfg->root, "environments"), name, errstr,
                                  errstr_size)))
         return rc;
-    if ((rc = parse_topics(cfg, json_object_get(cfg->root, "topics"), name, errstr,
-                           errstr_size)))
-        return rc;
     if ((rc = parse_sections(cfg->root, name, errstr, errstr_size)))
         return rc;
+    cfg->topics[FERRY_TOPIC_REQUESTS] = ferry_config_str(cfg, "topics", "requests");
+    cfg->topics[FERRY_TOPIC_STATUS] = ferry_config_str(cfg, "topics", "status");
+    cfg->topics[FERRY_TOPIC_SCHEDULES] = ferry_config_str(cfg, "topics", "schedules");
+    cfg->topics[FERRY_TOPIC_DLQ] = ferry_config_str(cfg, "topics", "dlq");
+    cfg->records_prefix = ferry_config_str(cfg, "topics", "records_prefix");
+    cfg->partitions = (int)ferry_config_int(cfg, "topics", "partitions");
+    cfg->replication = (int)ferry_config_int(cfg, "topics", "replication_factor");
     if ((rc = check_worker_timing(cfg, name, errstr, errstr_size)))
         return rc;
     v = json_object_get(cfg->root, "catalog");
@@ -327,17 +310,7 @@ static int parse_root(ferry_config_t *cfg, const char *name, char *errstr, size_
 
 static ferry_config_t *config_alloc(void)
 {
-    ferry_config_t *cfg = calloc(1, sizeof(*cfg));
-    if (!cfg)
-        return NULL;
-    cfg->topics[FERRY_TOPIC_REQUESTS] = "ferry.requests";
-    cfg->topics[FERRY_TOPIC_STATUS] = "ferry.status";
-    cfg->topics[FERRY_TOPIC_SCHEDULES] = "ferry.schedules";
-    cfg->topics[FERRY_TOPIC_DLQ] = "ferry.dlq";
-    cfg->records_prefix = "ferry.records.";
-    cfg->partitions = 6;
-    cfg->replication = 1;
-    return cfg;
+    return calloc(1, sizeof(ferry_config_t));
 }
 
 static int config_finish(ferry_config_t *cfg, const char *name, ferry_config_t **out,
@@ -455,16 +428,25 @@ static const json_t *section_value(const ferry_config_t *cfg, const char *sectio
     return sec ? json_object_get(sec, key) : NULL;
 }
 
-int64_t ferry_config_int(const ferry_config_t *cfg, const char *section, const char *key,
-                         int64_t dflt)
+int64_t ferry_config_int(const ferry_config_t *cfg, const char *section, const char *key)
 {
+    const ferry_setting_t *st = find_setting(section, key);
     const json_t *v = section_value(cfg, section, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+
+    assert(st && st->type == FERRY_SETTING_INT);
+    if (!st)
+        return 0;
+    /* parse_sections accepted only integers here */
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : st->int_default;
 }
 
-const char *ferry_config_str(const ferry_config_t *cfg, const char *section, const char *key,
-                             const char *dflt)
+const char *ferry_config_str(const ferry_config_t *cfg, const char *section, const char *key)
 {
+    const ferry_setting_t *st = find_setting(section, key);
     const json_t *v = section_value(cfg, section, key);
-    return json_is_string(v) ? json_string_value(v) : dflt;
+
+    assert(st && st->type == FERRY_SETTING_TEXT);
+    if (!st)
+        return "";
+    return json_is_string(v) ? json_string_value(v) : st->text_default;
 }

@@ -62,11 +62,28 @@ int ferry_config_replication(const ferry_config_t *cfg);
 /* The preset catalog's path (default FERRY_DATA_DIR "/catalog/preset.json"). */
 const char *ferry_config_catalog_path(const ferry_config_t *cfg);
 
-/* A numeric or string setting of a section ("worker", "importer",
- * "scheduler"), or dflt when absent. */
-int64_t ferry_config_int(const ferry_config_t *cfg, const char *section, const char *key,
-                         int64_t dflt);
-const char *ferry_config_str(const ferry_config_t *cfg, const char *section, const char *key,
-                             const char *dflt);
+/* One setting of the sections "topics", "worker", "importer" and
+ * "scheduler". One table of them (config.c) is all that validation, defaults
+ * and lookups read; README's configuration table is held to it by a test. */
+typedef enum ferry_setting_type { FERRY_SETTING_INT, FERRY_SETTING_TEXT } ferry_setting_type_t;
+
+typedef struct ferry_setting {
+    const char *section;
+    const char *key;
+    ferry_setting_type_t type;
+    int64_t int_default;         /* FERRY_SETTING_INT */
+    int64_t min, max;            /* an integer's range; a text's length in bytes */
+    const char *text_default;    /* FERRY_SETTING_TEXT */
+    const char *const *choices;  /* a text's allowed values (NULL-terminated), or NULL */
+} ferry_setting_t;
+
+/* The table (static storage) and its length in *n. */
+const ferry_setting_t *ferry_config_settings(size_t *n);
+
+/* The value of a setting of the table: the file's, else the table's
+ * default. Asking for a key the table does not have, or for the wrong type,
+ * is a programming error (an assertion in debug builds; 0 or "" otherwise). */
+int64_t ferry_config_int(const ferry_config_t *cfg, const char *section, const char *key);
+const char *ferry_config_str(const ferry_config_t *cfg, const char *section, const char *key);
 
 #endif

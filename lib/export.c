@@ -19,7 +19,6 @@
 /* A Rows message is sent once its row bodies reach this many bytes (and at
  * the end of the table): fewer, larger messages cost the worker, the broker and
  * the importer far less per row than one message per row. */
-#define ROWS_MESSAGE_BYTES_DEFAULT 65536 /* the config allows 1 B to 8 MiB */
 
 struct ferry_export {
     ferry_request_t *req;
@@ -72,8 +71,7 @@ int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
         goto fail;
     }
     ferry_export_key_of(req, ex->key, sizeof(ex->key));
-    ex->rows_message_bytes = (size_t)ferry_config_int(cfg, "worker", "rows_message_bytes",
-                                                      ROWS_MESSAGE_BYTES_DEFAULT);
+    ex->rows_message_bytes = (size_t)ferry_config_int(cfg, "worker", "rows_message_bytes");
     rc = ferry_store_open(uri, FERRY_STORE_READ, &ex->source, errstr, errstr_size);
     if (rc) {
         /* A declared environment whose store cannot be opened is this side's

@@ -1108,7 +1108,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static int make_clients(ferry_import_consumer_t *c, char *errstr, size_t errstr_size)
 {
     const ferry_config_t *cfg = c->cfg;
-    int64_t session_ms = ferry_config_int(cfg, "importer", "session_timeout_ms", 10000);
+    int64_t session_ms = ferry_config_int(cfg, "importer", "session_timeout_ms");
     char group[512], client[300], session[32], heartbeat[32];
     rd_kafka_conf_t *conf;
     rd_kafka_topic_partition_list_t *sub;
@@ -1116,7 +1116,7 @@ static int make_clients(ferry_import_consumer_t *c, char *errstr, size_t errstr_
     int rc;
 
     snprintf(group, sizeof(group), "%s%s",
-             ferry_config_str(cfg, "importer", "group_id_prefix", "ferry-import-"), c->target);
+             ferry_config_str(cfg, "importer", "group_id_prefix"), c->target);
     snprintf(client, sizeof(client), "ferry-import-%s", c->target);
     snprintf(session, sizeof(session), "%" PRId64, session_ms);
     /* A short session (a restarted importer rejoins sooner) needs heartbeats

@@ -547,8 +547,7 @@ int ferry_scheduler_new(const ferry_config_t *cfg, const char *name, ferry_sched
     ferry_scheduler_t *s = calloc(1, sizeof(*s));
     rd_kafka_conf_t *conf = NULL;
     rd_kafka_topic_partition_list_t *topics = NULL;
-    int64_t session = ferry_config_int(cfg, "scheduler", "session_timeout_ms",
-                                       FERRY_SCHEDULER_SESSION_TIMEOUT_DEFAULT);
+    int64_t session = ferry_config_int(cfg, "scheduler", "session_timeout_ms");
     char session_s[24], heartbeat_s[24], delivery_s[24];
     rd_kafka_resp_err_t err;
     int rc;
@@ -562,8 +561,7 @@ int ferry_scheduler_new(const ferry_config_t *cfg, const char *name, ferry_sched
     s->topic = ferry_config_topic(cfg, FERRY_TOPIC_SCHEDULES);
     s->requests_topic = ferry_config_topic(cfg, FERRY_TOPIC_REQUESTS);
     s->state = STANDBY;
-    s->min_interval_ms = ferry_config_int(cfg, "scheduler", "min_interval_ms",
-                                          FERRY_SCHEDULER_MIN_INTERVAL_DEFAULT);
+    s->min_interval_ms = ferry_config_int(cfg, "scheduler", "min_interval_ms");
     s->window_ms = session + WINDOW_MARGIN_MS;
     snprintf(session_s, sizeof(session_s), "%lld", (long long)session);
     /* Ten heartbeats per session rather than the usual three: a survivor learns
@@ -588,7 +586,7 @@ int ferry_scheduler_new(const ferry_config_t *cfg, const char *name, ferry_sched
     if (!rc)
         rc = ferry_kafka_conf_new(
             cfg, &conf, errstr, errstr_size, "client.id", s->name, "group.id",
-            ferry_config_str(cfg, "scheduler", "group_id", FERRY_SCHEDULER_GROUP_DEFAULT),
+            ferry_config_str(cfg, "scheduler", "group_id"),
             "session.timeout.ms", session_s, "heartbeat.interval.ms", heartbeat_s,
             "enable.auto.commit", "false", "enable.partition.eof", "true", NULL);
     if (!rc) {
@@ -703,7 +701,7 @@ int ferry_scheduler_list(const ferry_config_t *cfg, int timeout_ms, ferry_schedu
     /* librdkafka's consumer wants a group even when it only assigns; this one
      * never joins nor commits. */
     snprintf(group, sizeof(group), "%s.reader",
-             ferry_config_str(cfg, "scheduler", "group_id", FERRY_SCHEDULER_GROUP_DEFAULT));
+             ferry_config_str(cfg, "scheduler", "group_id"));
     rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "group.id", group,
                               "enable.partition.eof", "true", "enable.auto.commit", "false", NULL);
     if (rc)

@@ -26,10 +26,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FERRY_SCHEDULER_GROUP_DEFAULT "ferry-scheduler"
-#define FERRY_SCHEDULER_SESSION_TIMEOUT_DEFAULT 6000
-#define FERRY_SCHEDULER_MIN_INTERVAL_DEFAULT 1000
-
 typedef struct ferry_scheduler ferry_scheduler_t;
 
 /* Creates a scheduler: its producer and group consumer, the ferry topics when

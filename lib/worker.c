@@ -106,7 +106,7 @@ static void know_topic(ferry_worker_t *w, const char *topic)
 static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
 {
     const ferry_config_t *cfg = w->cfg;
-    int64_t txn_ms = ferry_config_int(cfg, "worker", "transaction_timeout_ms", 300000);
+    int64_t txn_ms = ferry_config_int(cfg, "worker", "transaction_timeout_ms");
     char txn[32], poll_ms[32], session[32], linger[32], txid[300], batch[32];
     rd_kafka_conf_t *conf;
     rd_kafka_topic_partition_list_t *sub;
@@ -115,14 +115,14 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
     int_text(txn, sizeof(txn), txn_ms);
     int_text(poll_ms, sizeof(poll_ms), txn_ms + 60000);
     int_text(session, sizeof(session),
-             ferry_config_int(cfg, "worker", "session_timeout_ms", 10000));
-    int_text(linger, sizeof(linger), ferry_config_int(cfg, "worker", "linger_ms", 20));
-    int_text(batch, sizeof(batch), ferry_config_int(cfg, "worker", "batch_size", 1000000));
+             ferry_config_int(cfg, "worker", "session_timeout_ms"));
+    int_text(linger, sizeof(linger), ferry_config_int(cfg, "worker", "linger_ms"));
+    int_text(batch, sizeof(batch), ferry_config_int(cfg, "worker", "batch_size"));
     snprintf(txid, sizeof(txid), "ferry-worker-%s", w->id);
 
     rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size,
                               "group.id",
-                              ferry_config_str(cfg, "worker", "group_id", "ferry-workers"),
+                              ferry_config_str(cfg, "worker", "group_id"),
                               "client.id", w->component, "enable.auto.commit", "false",
                               "auto.offset.reset", "earliest", "isolation.level",
                               "read_committed", "session.timeout.ms", session,
@@ -141,7 +141,7 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
                               "client.id", w->component, "transaction.timeout.ms", txn,
                               "message.timeout.ms", txn, "linger.ms", linger, "batch.size", batch,
                               "compression.codec",
-                              ferry_config_str(cfg, "worker", "compression", "lz4"),
+                              ferry_config_str(cfg, "worker", "compression"),
                               "queue.buffering.max.kbytes", "16384",
                               "queue.buffering.max.messages", "50000", "message.max.bytes",
                               "16777216", NULL);

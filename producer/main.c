@@ -239,8 +239,7 @@ static void close_producer(rd_kafka_t *rk)
 
 static int64_t min_interval(const ferry_config_t *cfg)
 {
-    return ferry_config_int(cfg, "scheduler", "min_interval_ms",
-                            FERRY_SCHEDULER_MIN_INTERVAL_DEFAULT);
+    return ferry_config_int(cfg, "scheduler", "min_interval_ms");
 }
 
 /* Publishes sched (validated by the caller) on the schedules topic. */

@@ -41,8 +41,10 @@ START_TEST(test_parse_good_config)
     ck_assert_int_eq(ferry_config_records_topic(cfg, "prod", topic, sizeof(topic)), FERRY_OK);
     ck_assert_str_eq(topic, "ferry.records.prod");
     ck_assert_int_eq(ferry_config_records_topic(cfg, "pr od", topic, sizeof(topic)), FERRY_EINVAL);
-    ck_assert_int_eq(ferry_config_int(cfg, "worker", "transaction_timeout_ms", 1), 120000);
-    ck_assert_int_eq(ferry_config_int(cfg, "worker", "linger_ms", 7), 7);
+    ck_assert_int_eq(ferry_config_int(cfg, "worker", "transaction_timeout_ms"), 120000);
+    /* absent: the settings table's default (README's, test_readme_states_every_setting) */
+    ck_assert_int_eq(ferry_config_int(cfg, "worker", "linger_ms"), 20);
+    ck_assert_str_eq(ferry_config_str(cfg, "worker", "compression"), "lz4");
     ck_assert_ptr_nonnull(strstr(ferry_config_catalog_path(cfg), "catalog/preset.json"));
     ferry_config_destroy(cfg);
 }
@@ -90,20 +92,16 @@ static const struct {
      FERRY_EINVAL, "malformed JSON"},
 };
 
-/* Every integer key's range as README states it: the bounds are accepted,
- * one past either bound and a string are refused, naming the key and range. */
+/* A bad text setting is refused naming the key. */
 static const struct {
-    const char *section, *key;
-    long long min, max;
-} ranges[] = {
-    {"worker", "transaction_timeout_ms", 1000, 3600000},
-    {"worker", "session_timeout_ms", 1000, 3600000},
-    {"worker", "linger_ms", 0, 900000},
-    {"worker", "batch_size", 1, 2147483647},
-    {"worker", "rows_message_bytes", 1, 8388608},
-    {"importer", "session_timeout_ms", 1000, 300000},
-    {"scheduler", "session_timeout_ms", 1000, 300000},
-    {"scheduler", "min_interval_ms", 1, 86400000},
+    const char *section, *key, *value, *says;
+} bad_texts[] = {
+    {"worker", "compression", "\"lzma\"", "\"worker.compression\" must be one of none, gzip, "
+                                         "snappy, lz4, zstd"},
+    {"worker", "group_id", "\"\"", "\"worker.group_id\" must be a string of 1 to"},
+    {"worker", "group_id", "7", "\"worker.group_id\" must be a string"},
+    {"topics", "requests", "\"\"", "\"topics.requests\" must be a string of 1 to"},
+    {"importer", "group_id_prefix", "null", "\"importer.group_id_prefix\" must be a string"},
 };
 
 static int parse_with(const char *section, const char *key, const char *value, char *err,
@@ -159,27 +157,131 @@ START_TEST(test_worker_timing_checked_together)
 }
 END_TEST
 
+/* Every integer setting's range (as README states it: test_readme_states_
+ * every_setting): the bounds are accepted, one past either bound and a
+ * string are refused, naming the key and range. */
 START_TEST(test_integer_keys_are_range_checked)
 {
-    char value[64], want[160], err[512];
-    long long bad_numbers[3] = {ranges[_i].min - 1, ranges[_i].max + 1, ranges[_i].min};
+    size_t n;
+    const ferry_setting_t *st = ferry_config_settings(&n);
+    int checked = 0;
 
-    snprintf(value, sizeof(value), "%lld", ranges[_i].min);
-    ck_assert_msg(parse_with(ranges[_i].section, ranges[_i].key, value, err, sizeof(err)) == 0,
-                  "%s", err);
-    snprintf(value, sizeof(value), "%lld", ranges[_i].max);
-    ck_assert_msg(parse_with(ranges[_i].section, ranges[_i].key, value, err, sizeof(err)) == 0,
-                  "%s", err);
-    snprintf(want, sizeof(want), "\"%s.%s\" must be an integer from %lld to %lld",
-             ranges[_i].section, ranges[_i].key, ranges[_i].min, ranges[_i].max);
-    for (int b = 0; b < 3; b++) {
-        /* below, above, and the lower bound as a string */
-        snprintf(value, sizeof(value), b == 2 ? "\"%lld\"" : "%lld", bad_numbers[b]);
-        ck_assert_int_eq(parse_with(ranges[_i].section, ranges[_i].key, value, err, sizeof(err)),
-                         FERRY_EINVAL);
-        ck_assert_msg(strstr(err, want) && strstr(err, "r.json"), "%s = %s: '%s'",
-                      ranges[_i].key, value, err);
+    for (size_t i = 0; i < n; i++, st++) {
+        char value[64], want[160], err[512];
+        long long min = st->min, max = st->max, bad_numbers[3] = {min - 1, max + 1, min};
+
+        if (st->type != FERRY_SETTING_INT)
+            continue;
+        checked++;
+        snprintf(value, sizeof(value), "%lld", min);
+        ck_assert_msg(parse_with(st->section, st->key, value, err, sizeof(err)) == 0, "%s", err);
+        snprintf(value, sizeof(value), "%lld", max);
+        ck_assert_msg(parse_with(st->section, st->key, value, err, sizeof(err)) == 0, "%s", err);
+        snprintf(want, sizeof(want), "\"%s.%s\" must be an integer from %lld to %lld",
+                 st->section, st->key, min, max);
+        for (int b = 0; b < 3; b++) {
+            /* below, above, and the lower bound as a string */
+            snprintf(value, sizeof(value), b == 2 ? "\"%lld\"" : "%lld", bad_numbers[b]);
+            ck_assert_int_eq(parse_with(st->section, st->key, value, err, sizeof(err)),
+                             FERRY_EINVAL);
+            ck_assert_msg(strstr(err, want) && strstr(err, "r.json"), "%s = %s: '%s'", st->key,
+                          value, err);
+        }
     }
+    ck_assert_int_ge(checked, 10);
+}
+END_TEST
+
+START_TEST(test_text_keys_are_checked)
+{
+    char err[512] = "";
+
+    ck_assert_int_eq(parse_with(bad_texts[_i].section, bad_texts[_i].key, bad_texts[_i].value,
+                                err, sizeof(err)),
+                     FERRY_EINVAL);
+    ck_assert_msg(strstr(err, bad_texts[_i].says) && strstr(err, "r.json"), "'%s'", err);
+}
+END_TEST
+
+/* The column of a README table row ("| a | b | c |"), trimmed, into out. */
+static int readme_column(const char *line, int col, char *out, size_t out_size)
+{
+    const char *p = line;
+    for (int c = 0; c <= col; c++) {
+        p = strchr(p, '|');
+        if (!p)
+            return 0;
+        p++;
+    }
+    const char *end = strchr(p, '|');
+    if (!end)
+        return 0;
+    while (p < end && *p == ' ')
+        p++;
+    while (end > p && end[-1] == ' ')
+        end--;
+    snprintf(out, out_size, "%.*s", (int)(end - p), p);
+    return 1;
+}
+
+/* README's configuration table states each setting of the table exactly
+ * once, with its default, an integer's range as "MIN to MAX" and a text's
+ * allowed values; and it names no setting of these sections that the table
+ * lacks. */
+START_TEST(test_readme_states_every_setting)
+{
+    char path[1024], line[2048];
+    size_t n;
+    const ferry_setting_t *settings = ferry_config_settings(&n);
+    int *seen = calloc(n, sizeof(int));
+    const char *src = getenv("FERRY_SOURCE_DIR");
+    FILE *f;
+
+    ck_assert_ptr_nonnull(src);
+    snprintf(path, sizeof(path), "%s/README.md", src);
+    ck_assert_ptr_nonnull(f = fopen(path, "r"));
+    while (fgets(line, sizeof(line), f)) {
+        char key[128], dflt[256], meaning[1024], want[128];
+        const ferry_setting_t *st = NULL;
+        size_t i;
+
+        if (strncmp(line, "| `", 3) || !readme_column(line, 0, key, sizeof(key)) ||
+            !readme_column(line, 1, dflt, sizeof(dflt)) ||
+            !readme_column(line, 2, meaning, sizeof(meaning)))
+            continue;
+        for (i = 0; i < n && !st; i++) {
+            snprintf(want, sizeof(want), "`%s.%s`", settings[i].section, settings[i].key);
+            if (!strcmp(key, want))
+                st = &settings[i];
+        }
+        if (!st) {
+            /* a row of another table, or a key outside the settings' sections */
+            ck_assert_msg(strncmp(key, "`worker.", 8) && strncmp(key, "`importer.", 10) &&
+                              strncmp(key, "`scheduler.", 11) && strncmp(key, "`topics.", 8),
+                          "README names %s, which ferry does not have", key);
+            continue;
+        }
+        seen[i - 1]++;
+        if (st->type == FERRY_SETTING_INT) {
+            snprintf(want, sizeof(want), "%lld", (long long)st->int_default);
+            ck_assert_msg(!strcmp(dflt, want), "%s: README says %s, ferry %s", key, dflt, want);
+            snprintf(want, sizeof(want), "%lld to %lld", (long long)st->min, (long long)st->max);
+            ck_assert_msg(strstr(meaning, want), "%s: README does not give the range %s", key,
+                          want);
+        } else {
+            snprintf(want, sizeof(want), "`%s`", st->text_default);
+            ck_assert_msg(!strcmp(dflt, want), "%s: README says %s, ferry %s", key, dflt, want);
+            for (const char *const *c = st->choices; c && *c; c++) {
+                snprintf(want, sizeof(want), "`%s`", *c);
+                ck_assert_msg(strstr(meaning, want), "%s: README does not list %s", key, want);
+            }
+        }
+    }
+    fclose(f);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(seen[i] == 1, "README states %s.%s %d times", settings[i].section,
+                      settings[i].key, seen[i]);
+    free(seen);
 }
 END_TEST
 
@@ -233,8 +335,10 @@ int main(void)
     tcase_add_test(tc, test_parse_good_config);
     tcase_add_loop_test(tc, test_worker_timing_checked_together, 0,
                         sizeof(timings) / sizeof(timings[0]));
-    tcase_add_loop_test(tc, test_integer_keys_are_range_checked, 0,
-                        sizeof(ranges) / sizeof(ranges[0]));
+    tcase_add_test(tc, test_integer_keys_are_range_checked);
+    tcase_add_loop_test(tc, test_text_keys_are_checked, 0,
+                        (int)(sizeof(bad_texts) / sizeof(bad_texts[0])));
+    tcase_add_test(tc, test_readme_states_every_setting);
     tcase_add_loop_test(tc, test_bad_config_names_file_and_key, 0,
                         (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, test_missing_file_is_not_found);
