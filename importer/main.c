@@ -83,7 +83,7 @@ int main(int argc, char **argv)
     ferry_config_destroy(cfg);
     if (rc) {
         fprintf(stderr, "ferry-import: %s\n", err);
-        return rc == FERRY_ENOTFOUND || rc == FERRY_EINVAL ? 2 : 1;
+        return rc == FERRY_ENOTFOUND || rc == FERRY_EINVAL || rc == FERRY_EPERMANENT ? 2 : 1;
     }
     return 0;
 }

@@ -21,6 +21,7 @@ const char *ferry_err_name(int err)
     case FERRY_EORDER: return "EORDER";
     case FERRY_EFATAL: return "EFATAL";
     case FERRY_EABORT: return "EABORT";
+    case FERRY_EPERMANENT: return "EPERMANENT";
     }
     return "EUNKNOWN";
 }

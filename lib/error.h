@@ -25,6 +25,9 @@ enum ferry_err {
     FERRY_EORDER = -11,   /* input arrived out of the protocol's order */
     FERRY_EFATAL = -12,   /* unrecoverable client state (fenced, fatal Kafka error) */
     FERRY_EABORT = -13,   /* work was abandoned on purpose (shutdown, rebalance) */
+    FERRY_EPERMANENT = -14, /* no retry can change it: ferry cannot do this by design or the
+                               other side refuses it for good (an unsupported store, a message
+                               over the broker's limit) */
 };
 
 /* The symbolic name of an error code ("EINVAL"...), for logs. Never NULL. */

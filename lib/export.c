@@ -73,12 +73,8 @@ int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
     ferry_export_key_of(req, ex->key, sizeof(ex->key));
     ex->rows_message_bytes = (size_t)ferry_config_int(cfg, "worker", "rows_message_bytes");
     rc = ferry_store_open(uri, FERRY_STORE_READ, &ex->source, errstr, errstr_size);
-    if (rc) {
-        /* A declared environment whose store cannot be opened is this side's
-         * failure, not a bad request. */
-        rc = rc == FERRY_EINVAL ? FERRY_ESTORE : rc;
+    if (rc)
         goto fail;
-    }
     /* Metadata and every table's rows from one snapshot: a concurrent writer
      * cannot make the export carry a child without its parent. */
     rc = ferry_store_snapshot(ex->source, errstr, errstr_size);

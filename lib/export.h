@@ -35,8 +35,9 @@ typedef struct ferry_export_stats {
  * the source store readable, the requested objects present. *out is new; free
  * with ferry_export_destroy. The request is copied.
  * FERRY_EINVAL or FERRY_ENOTFOUND: the request is invalid and must be rejected
- * (errstr names the environment or objects); any other code is a failure of
- * this worker (for example an unreadable store). */
+ * (errstr names the environment or objects); FERRY_EPERMANENT: the source
+ * environment's store is one ferry cannot open; any other code is a failure
+ * that may pass (for example a store that is down). */
 int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
                          const ferry_request_t *req, ferry_export_t **out, char *errstr,
                          size_t errstr_size);

@@ -291,12 +291,12 @@ int ferry_kafka_produce_opaque(rd_kafka_t *rk, const char *topic, int32_t partit
         hdrs = NULL;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             /* A message too large or malformed is refused the same way on
-             * every retry: FERRY_EINVAL says so. */
+             * every retry: FERRY_EPERMANENT says so. */
             return ferry_errf(errstr, errstr_size,
                               err == RD_KAFKA_RESP_ERR__FATAL ? FERRY_EFATAL
                               : err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
                                       err == RD_KAFKA_RESP_ERR__INVALID_ARG
-                                  ? FERRY_EINVAL
+                                  ? FERRY_EPERMANENT
                                   : FERRY_EKAFKA,
                               "producing a %zu-byte message to %s: %s", value_len, topic,
                               rd_kafka_err2str(err));

@@ -61,7 +61,7 @@ typedef struct ferry_kafka_header {
 
 /* Produces one message (payload copied), polling and retrying while the local
  * queue is full for up to timeout_ms. value may be NULL (a tombstone).
- * FERRY_EINVAL when the message can never be produced (too large),
+ * FERRY_EPERMANENT when the message can never be produced (too large),
  * FERRY_ETIMEOUT when the queue stayed full, FERRY_EFATAL on a fatal client
  * error, FERRY_EKAFKA otherwise. */
 int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,

@@ -30,7 +30,7 @@ int ferry_store_open(const char *uri, int mode, ferry_store_t **out, char *errst
         return ferry_store_sqlite_open(uri + 7, mode, out, errstr, errstr_size);
     }
     if (!strncmp(uri, "postgresql:", 11) || !strncmp(uri, "postgres:", 9))
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+        return ferry_errf(errstr, errstr_size, FERRY_EPERMANENT,
                           "store '%.*s': PostgreSQL stores are not supported yet",
                           (int)(colon - uri), uri);
     return ferry_errf(errstr, errstr_size, FERRY_EINVAL,

@@ -26,8 +26,9 @@ enum {
     FERRY_STORE_WRITE = 1,  /* open read-write, creating the store if missing */
 };
 
-/* Opens the store at uri. Unknown scheme -> FERRY_EINVAL; unreadable ->
- * FERRY_ESTORE. On success *out is a new store; free with ferry_store_destroy. */
+/* Opens the store at uri. A URI without a scheme or an unknown one ->
+ * FERRY_EINVAL; a scheme ferry knows but cannot open (postgresql: not built
+ * yet) -> FERRY_EPERMANENT; unreadable -> FERRY_ESTORE. On success *out is a new store; free with ferry_store_destroy. */
 int ferry_store_open(const char *uri, int mode, ferry_store_t **out, char *errstr,
                      size_t errstr_size);
 /* Closes and frees; rolls back an open transaction. Accepts NULL. */

@@ -359,7 +359,7 @@ static int commit_request(ferry_worker_t *w, const rd_kafka_message_t *m, char *
     if (rc == FERRY_ETIMEOUT)
         rc = FERRY_EKAFKA; /* still undecided: abort, which settles it */
     if (rc == FERRY_EKAFKA && permanent_delivery_error(w->delivery_err))
-        rc = ferry_errf(errstr, errstr_size, FERRY_EINVAL, "a message was refused: %s",
+        rc = ferry_errf(errstr, errstr_size, FERRY_EPERMANENT, "a message was refused: %s",
                         rd_kafka_err2str(w->delivery_err));
     if (!rc)
         w->state = W_IDLE;
@@ -464,23 +464,44 @@ static int settle_bad_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     return FERRY_OK;
 }
 
-/* The outcome of one attempt at a request, from its error code. */
-enum attempt { ATTEMPT_DONE, ATTEMPT_RETRY, ATTEMPT_SETTLE, ATTEMPT_FATAL };
+/* The one verdict on an attempt at a request, from the code it ended with
+ * and whether the request had been accepted (it decoded, named declared
+ * environments and existing objects). Every FERRY_E* code is placed here,
+ * and the switch has no default so that the compiler names a code that is
+ * not: a code a lower module starts returning cannot silently turn a
+ * failure into a retry storm, or a passing fault into a failure. */
+enum attempt { ATTEMPT_DONE, ATTEMPT_RETRY, ATTEMPT_REJECT, ATTEMPT_FAIL, ATTEMPT_FATAL };
 
-static enum attempt classify(int rc)
+static enum attempt verdict(int rc, int accepted)
 {
-    switch (rc) {
-    case FERRY_OK: return ATTEMPT_DONE;
-    case FERRY_EFATAL: return ATTEMPT_FATAL;
+    switch ((enum ferry_err)rc) {
+    case FERRY_OK:
+        return ATTEMPT_DONE;
+    case FERRY_EFATAL:
+        return ATTEMPT_FATAL;
     /* The broker, the network or the source store may recover. */
     case FERRY_EKAFKA:
     case FERRY_ETIMEOUT:
     case FERRY_EABORT:
     case FERRY_ESTORE:
-    case FERRY_EIO: return ATTEMPT_RETRY;
-    /* The request or the source data is wrong as it is. */
-    default: return ATTEMPT_SETTLE;
+    case FERRY_EIO:
+        return ATTEMPT_RETRY;
+    /* Before acceptance, the request is wrong as it is (it names what the
+     * config or the source lacks); after, the source's data is. */
+    case FERRY_EINVAL:
+    case FERRY_ENOTFOUND:
+    case FERRY_EDECODE:
+        return accepted ? ATTEMPT_FAIL : ATTEMPT_REJECT;
+    /* No retry changes these: ferry cannot do it by design (an unsupported
+     * store), the broker refuses a message for good, a size limit. */
+    case FERRY_EPERMANENT:
+    case FERRY_ENOMEM:
+    case FERRY_ECONFLICT:
+    case FERRY_ECHECKSUM:
+    case FERRY_EORDER:
+        return ATTEMPT_FAIL;
     }
+    return ATTEMPT_FAIL; /* not a FERRY_E* code */
 }
 
 /* Counts attempts at the request at m; after a failed one, waits before the
@@ -517,7 +538,7 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     ferry_export_stats_t stats = {0};
     char why[1024] = "", key[600] = "", id[FERRY_EXPORT_ID_MAX];
     int64_t started = ferry_now_ms();
-    int rc;
+    int rc, accepted = 0;
 
     /* A request without an export id gets one derived from the message, the
      * same on every redo; the cluster's id is part of it, so it must be
@@ -554,24 +575,20 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
                  "with that key so that exports of one stream stay in order)",
                  (int)(m->key_len > 200 ? 200 : m->key_len), m->key ? (const char *)m->key : "",
                  key);
-        rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_REJECTED, why, started, why,
-                                sizeof(why));
+        rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_REJECTED, why, started,
+                                why, sizeof(why));
         goto out;
     }
     rc = ferry_export_prepare(w->cfg, w->cat, req, &ex, why, sizeof(why));
-    if (rc == FERRY_EINVAL || rc == FERRY_ENOTFOUND) {
-        rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_REJECTED, why, started, why,
-                                sizeof(why));
-        goto out;
-    }
     if (!rc) {
+        accepted = 1;
         publish_status(w, req, req->export_id, FERRY_STATUS_ACCEPTED, NULL, 0, NULL);
         w->state = W_STREAMING;
         rc = ferry_export_stream(ex, w->txp, stop, &stats, why, sizeof(why));
         if (!rc)
             rc = commit_request(w, m, why, sizeof(why));
     }
-    switch (classify(rc)) {
+    switch (verdict(rc, accepted)) {
     case ATTEMPT_DONE: {
         int64_t ms = ferry_now_ms() - started;
         w->retry_count = 0;
@@ -597,18 +614,21 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
         {
             char last[1100];
             snprintf(last, sizeof(last), "gave up after %d attempts: %s", MAX_ATTEMPTS, why);
-            rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_FAILED, last, started, why,
-                                    sizeof(why));
+            rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_FAILED, last, started,
+                                    why, sizeof(why));
         }
         break;
-    case ATTEMPT_SETTLE:
-        /* The source cannot be exported as it is (bad data, a row too large):
-         * retrying would fail the same way. */
+    case ATTEMPT_REJECT:
+    case ATTEMPT_FAIL:
+        /* Retrying would fail the same way: settled now. */
         if (w->state != W_IDLE && abort_txn(w)) {
             rc = FERRY_EFATAL;
             break;
         }
-        rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_FAILED, why, started, why, sizeof(why));
+        rc = settle_bad_request(w, m, req, req->export_id,
+                                verdict(rc, accepted) == ATTEMPT_REJECT ? FERRY_STATUS_REJECTED
+                                                                        : FERRY_STATUS_FAILED,
+                                why, started, why, sizeof(why));
         break;
     }
 out:

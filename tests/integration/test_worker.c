@@ -469,11 +469,20 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
     world_t w;
     it_msg_t *msgs;
     size_t n;
-    int rejected = 0, published = 0, unknown_key_named = 0;
+    int rejected = 0, published = 0, unknown_key_named = 0, failed_store = 0;
     char err[512];
     static const char garbage[] = "\x00\x01\x02 not a request";
 
     world_init(&w, "wk.bad", 500, 3, "{ \"session_timeout_ms\": 6000 }");
+    {
+        /* an environment whose store ferry cannot open by design */
+        char envs[2048];
+        snprintf(envs, sizeof(envs),
+                 "{ \"dev\": { \"store\": \"%s\" }, \"prod\": { \"store\": \"sqlite:%s/prod.db\" },"
+                 " \"pg\": { \"store\": \"postgresql://127.0.0.1:1/none\" } }",
+                 w.dev_uri, w.dir);
+        it_write_config_n(w.dir, w.tag, 3, envs, "\"worker\": { \"session_timeout_ms\": 6000 }");
+    }
     world_start_worker(&w, "b1");
     it_produce(w.requests, "k", garbage, sizeof(garbage) - 1);
     const char *unknown_env = "{\"export_id\":\"bad-env\",\"source\":\"dev\",\"target\":\"staging\","
@@ -488,6 +497,9 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
     const char *unknown_key = "{\"export_id\":\"bad-unknown-key\",\"source\":\"dev\","
                               "\"target\":\"prod\",\"objects\":[\"Queue\"],\"priority\":1}";
     it_produce(w.requests, "dev->prod", unknown_key, strlen(unknown_key));
+    const char *no_store = "{\"export_id\":\"bad-store\",\"source\":\"pg\",\"target\":\"prod\","
+                           "\"objects\":[\"Queue\"]}";
+    it_produce(w.requests, "pg->prod", no_store, strlen(no_store));
     publish_request(&w, "good-1", "[\"Picklist\"]", NULL);
 
     n = wait_for(w.records, "ExportEnd", 1, 60000, &msgs);
@@ -495,7 +507,7 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
     it_msgs_free(msgs, n);
 
     n = it_consume_all(w.dlq, "read_committed", 5000, &msgs);
-    ck_assert_uint_eq(n, 5);
+    ck_assert_uint_eq(n, 6);
     {
         int found = 0, named = 0; /* the DLQ keeps the original bytes */
         for (size_t k = 0; k < n; k++) {
@@ -513,7 +525,7 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
     }
     it_msgs_free(msgs, n);
 
-    n = wait_for(w.status, "StatusEvent", 7, 30000, &msgs);
+    n = wait_for(w.status, "StatusEvent", 8, 30000, &msgs);
     for (size_t k = 0; k < n; k++) {
         ferry_status_t *st = NULL;
         ck_assert_int_eq(ferry_status_decode(msgs[k].value, msgs[k].value_len, &st, err, sizeof(err)), 0);
@@ -532,11 +544,20 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
             }
         }
         published += st->state == FERRY_STATUS_PUBLISHED;
+        if (!strcmp(st->export_id, "bad-store")) {
+            /* no retry can open it: failed on the first attempt, not rejected, not retried */
+            ck_assert_ptr_nonnull(st->reason);
+            ck_assert_int_eq(st->state, FERRY_STATUS_FAILED);
+            ck_assert_ptr_nonnull(strstr(st->reason, "not supported yet"));
+            ck_assert_ptr_null(strstr(st->reason, "gave up after"));
+            failed_store++;
+        }
         ferry_status_free(st);
     }
     it_msgs_free(msgs, n);
     ck_assert_int_eq(rejected, 5);
     ck_assert_int_eq(unknown_key_named, 1);
+    ck_assert_int_eq(failed_store, 1);
     ck_assert_int_eq(published, 1);
     world_destroy(&w);
 }

@@ -172,7 +172,7 @@ static const struct {
     int mode, rc;
     const char *msg; /* a part of errstr */
 } opens[] = {
-    {"postgresql://db.example/ferry", FERRY_STORE_READ, FERRY_EINVAL, "not supported yet"},
+    {"postgresql://db.example/ferry", FERRY_STORE_READ, FERRY_EPERMANENT, "not supported yet"},
     {"mysql://db.example/ferry", FERRY_STORE_READ, FERRY_EINVAL, "'mysql'"},
     {"just-a-path.db", FERRY_STORE_READ, FERRY_EINVAL, "no scheme"},
     {"sqlite:", FERRY_STORE_WRITE, FERRY_EINVAL, "names no file"},
