@@ -12,9 +12,13 @@
 
 #include "avro_canon.h"
 #include "error.h"
+#include "utf8.h"
 
 #include <avro.h>
+#include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +32,10 @@ enum enc {
     ENC_BOOLEAN,  /* FERRY_V_INT 0 or 1 */
     ENC_DATE,     /* int/date: FERRY_V_INT within 32 bits */
     ENC_DECIMAL,  /* fixed(16)/decimal: FERRY_V_INT (scale 0) or FERRY_V_REAL (scale > 0) */
+    ENC_TEXT_BYTES, /* record {value: bytes}: FERRY_V_TEXT that is not valid UTF-8 */
 };
 
-#define MAX_BRANCHES 6
+#define MAX_BRANCHES 7
 #define NKINDS (FERRY_V_BLOB + 1)
 #define DECIMAL_SIZE 16
 #define DECIMAL_MAX_PRECISION 38
@@ -45,6 +50,7 @@ struct rc_field {
     uint8_t enc[MAX_BRANCHES];
     int8_t by_kind[NKINDS]; /* branch of each storage class; -1: none (NULL, NOT NULL column) */
     int8_t typed;           /* boolean/date/decimal branch, used when the value fits; else -1 */
+    int8_t text_bytes;      /* the branch of TEXT whose bytes are not UTF-8 */
     int scale;              /* decimal */
     double pow10;           /* decimal: 10^scale */
     int64_t max_unscaled;   /* decimal: 10^precision, or 0 when every int64 fits */
@@ -55,6 +61,8 @@ struct ferry_rowcodec {
     struct rc_field *fields;
     ferry_value_t *values;
     char *record_name;
+    char *text_bytes_name;      /* fullname of the record of TEXT that is not UTF-8 */
+    int text_bytes_defined;     /* whether a field's union already defines it */
     char *schema_json;
     uint64_t fp;
     char *rows_json;            /* {"type":"array","items":<row schema>} */
@@ -274,6 +282,21 @@ static json_t *field_branches(ferry_rowcodec_t *c, struct rc_field *f)
         f->enc[f->nbranches++] = fallbacks[k].enc;
         json_array_append_new(u, json_string(fallbacks[k].avro));
     }
+    /* "string" is UTF-8 to every reader (python3-avro raises on anything
+     * else, Java replaces it): TEXT whose bytes are not UTF-8 travels as
+     * bytes, in a record of its own so that it stays TEXT. A named type is
+     * defined once: the first field defines it, the others refer to it. */
+    f->text_bytes = (int8_t)f->nbranches;
+    f->enc[f->nbranches++] = ENC_TEXT_BYTES;
+    if (c->text_bytes_defined) {
+        json_array_append_new(u, json_string(c->text_bytes_name));
+    } else {
+        json_array_append_new(u, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "type", "record",
+                                           "name", c->text_bytes_name, "doc",
+                                           "A TEXT value whose bytes are not valid UTF-8",
+                                           "fields", "name", "value", "type", "bytes"));
+        c->text_bytes_defined = 1;
+    }
     if (json_array_size(u) != f->nbranches) {
         json_decref(u);
         return NULL;
@@ -358,8 +381,11 @@ int ferry_rowcodec_new(const ferry_object_t *obj, ferry_rowcodec_t **out, char *
         goto fail;
     c->obj = obj;
     if (!(c->record_name = avro_name_of(obj->name, ferry_avro_is_primitive(obj->name))) ||
+        !(c->text_bytes_name = malloc(strlen(c->record_name) + sizeof("ferry.rows._text"))) ||
         (rc = assign_field_names(c)))
         goto fail;
+    /* Unlike the decimals' "<record>_<field>_decimal", it ends in "_text". */
+    sprintf(c->text_bytes_name, "ferry.rows.%s_text", c->record_name);
     if ((rc = build_schema(c, errstr, errstr_size)) ||
         (rc = check_with_avro_c(c, errstr, errstr_size)) ||
         (rc = ferry_avro_fingerprint(c->schema_json, &c->fp, errstr, errstr_size)))
@@ -389,6 +415,7 @@ void ferry_rowcodec_destroy(ferry_rowcodec_t *c)
     free(c->fields);
     free(c->values);
     free(c->record_name);
+    free(c->text_bytes_name);
     free(c->schema_json);
     free(c->rows_json);
     free(c);
@@ -419,15 +446,138 @@ const char *ferry_rowcodec_field_name(const ferry_rowcodec_t *c, size_t i)
     return i < c->obj->nfields ? c->fields[i].avro_name : NULL;
 }
 
+/* ---- decimals ---------------------------------------------------------- */
+
+/* 10^k for k = 0..22: the powers of ten a double holds exactly. */
+static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+#define EXACT_POW10_MAX 22
+
+/* The double nearest to unscaled * 10^-scale (scale >= 0), ties to even: the
+ * double every correctly rounding reader makes of the decimal (Python's
+ * float(Decimal), Java's BigDecimal.doubleValue, strtod). When both the
+ * unscaled value (after dropping trailing zeros) and the power of ten are
+ * exact doubles, one IEEE division is that correctly rounded quotient;
+ * otherwise glibc's strtod, which is correctly rounded, reads the decimal
+ * written as "<unscaled>e-<scale>" (no decimal point, so no locale). */
+static double decimal_to_double(int64_t unscaled, int scale)
+{
+    char text[48];
+
+    while (scale > 0 && unscaled != 0 && unscaled % 10 == 0) {
+        unscaled /= 10;
+        scale--;
+    }
+    if (scale <= EXACT_POW10_MAX && unscaled >= -(INT64_C(1) << 53) &&
+        unscaled <= (INT64_C(1) << 53))
+        return (double)unscaled / exact_pow10[scale];
+    snprintf(text, sizeof(text), "%" PRId64 "e-%d", unscaled, scale);
+    return strtod(text, NULL);
+}
+
+static int same_double(double a, double b)
+{
+    return !memcmp(&a, &b, sizeof(a));
+}
+
+/* Whether the decimal unscaled * 10^-scale fits f and reads back as exactly x. */
+static int decimal_is(const struct rc_field *f, int64_t unscaled, double x)
+{
+    if (f->max_unscaled && (unscaled >= f->max_unscaled || unscaled <= -f->max_unscaled))
+        return 0;
+    return same_double(decimal_to_double(unscaled, f->scale), x);
+}
+
+/* x's unscaled value at f's scale when |x| * 10^scale >= 2^53: several
+ * decimals of that scale may read back as x; the one taken is x's shortest
+ * decimal (the fewest significant digits that read back as x: at most 17),
+ * if its last digit is within the scale. */
+static int shortest_unscaled(const struct rc_field *f, double x, int64_t *out)
+{
+    char text[40], *e;
+    int64_t digits = 0;
+    int ndigits = 0, exp10, shift;
+
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(text, sizeof(text), "%.*e", prec - 1, x);
+        if (same_double(strtod(text, NULL), x))
+            break;
+    }
+    /* text is [-]d.ddde[+-]xx; its value is digits * 10^(exp10 - ndigits + 1). */
+    if (!(e = strchr(text, 'e')))
+        return 0;
+    for (const char *q = text; q < e; q++) {
+        if (*q >= '0' && *q <= '9') {
+            digits = digits * 10 + (*q - '0');
+            ndigits++;
+        }
+    }
+    exp10 = atoi(e + 1);
+    shift = f->scale + exp10 - ndigits + 1;
+    for (; shift < 0 && digits % 10 == 0; shift++)
+        digits /= 10;
+    if (shift < 0)
+        return 0;
+    for (; shift > 0; shift--) {
+        if (digits > INT64_MAX / 10)
+            return 0;
+        digits *= 10;
+    }
+    if (x < 0)
+        digits = -digits;
+    if (!decimal_is(f, digits, x))
+        return 0;
+    *out = digits;
+    return 1;
+}
+
+/* Whether the REAL x takes f's decimal branch (scale > 0): only when some
+ * decimal of f's scale and precision, within 64 bits, reads back as exactly x
+ * in every correctly rounding reader (decimal_to_double); *out is then its
+ * unscaled value. -0.0, NaN and infinities have no such decimal.
+ *
+ * p = x * 10^scale is within 3 * 2^-53 * |p| of the exact product (10^scale
+ * rounded, then the product), and a decimal that reads back as x is within
+ * half an ulp of x, 2^-53 * |x| scaled: so every candidate lies within
+ * 2^-50 * |p| of p, a handful of integers, tried nearest first. Below 2^53
+ * those are at most 17; above, shortest_unscaled picks one. */
+static int real_unscaled(const struct rc_field *f, double x, int64_t *out)
+{
+    double p = x * f->pow10, slack = fabs(p) * 0x1p-50;
+    int64_t n0, lo, hi;
+
+    if (x == 0 && !signbit(x)) {
+        *out = 0;
+        return 1;
+    }
+    /* NaN fails the comparison; the bound makes the conversions defined. */
+    if (!(fabs(p) < 0x1p63))
+        return 0;
+    if (fabs(p) >= 0x1p53)
+        return shortest_unscaled(f, x, out);
+    lo = (int64_t)ceil(p - slack);
+    hi = (int64_t)floor(p + slack);
+    n0 = (int64_t)llround(p);
+    for (int64_t d = 0; n0 - d >= lo || n0 + d <= hi; d++) {
+        if (n0 - d >= lo && n0 - d <= hi && decimal_is(f, n0 - d, x)) {
+            *out = n0 - d;
+            return 1;
+        }
+        if (d && n0 + d >= lo && n0 + d <= hi && decimal_is(f, n0 + d, x)) {
+            *out = n0 + d;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- encode ------------------------------------------------------------ */
 
 /* Whether v takes f's boolean, date or decimal branch: only if decoding that
  * branch gives back exactly v. *unscaled receives a decimal's unscaled value. */
 static int fits_typed(const struct rc_field *f, const ferry_value_t *v, int64_t *unscaled)
 {
-    double x, back;
-    int64_t u;
-
     switch (f->enc[f->typed]) {
     case ENC_BOOLEAN:
         return v->kind == FERRY_V_INT && (v->i == 0 || v->i == 1);
@@ -436,23 +586,12 @@ static int fits_typed(const struct rc_field *f, const ferry_value_t *v, int64_t 
     case ENC_DECIMAL:
         /* Decoding gives INT for scale 0 and REAL otherwise. */
         if (v->kind == FERRY_V_INT && f->scale == 0) {
-            u = v->i;
-        } else if (v->kind == FERRY_V_REAL && f->scale > 0) {
-            x = v->d * f->pow10;
-            /* NaN fails both comparisons; the bounds make the cast defined. */
-            if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0))
+            if (f->max_unscaled && (v->i >= f->max_unscaled || v->i <= -f->max_unscaled))
                 return 0;
-            u = (int64_t)x;
-            back = (double)u / f->pow10;
-            if ((double)u != x || memcmp(&back, &v->d, sizeof(back)))
-                return 0;
-        } else {
-            return 0;
+            *unscaled = v->i;
+            return 1;
         }
-        if (f->max_unscaled && (u >= f->max_unscaled || u <= -f->max_unscaled))
-            return 0;
-        *unscaled = u;
-        return 1;
+        return v->kind == FERRY_V_REAL && f->scale > 0 && real_unscaled(f, v->d, unscaled);
     default:
         return 0;
     }
@@ -490,7 +629,12 @@ int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_b
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "table \"%s\" column \"%s\": invalid value (kind %d)", obj->name,
                               f->col->name, (int)v->kind);
-        b = f->typed >= 0 && fits_typed(f, v, &unscaled) ? f->typed : f->by_kind[v->kind];
+        if (f->typed >= 0 && fits_typed(f, v, &unscaled))
+            b = f->typed;
+        else if (v->kind == FERRY_V_TEXT && !ferry_utf8_valid(v->p, v->n))
+            b = f->text_bytes;
+        else
+            b = f->by_kind[v->kind];
         if (b < 0)
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "table \"%s\" column \"%s\": NULL in a NOT NULL column", obj->name,
@@ -508,6 +652,7 @@ int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_b
             break;
         case ENC_STRING:
         case ENC_BYTES:
+        case ENC_TEXT_BYTES: /* a record's one field */
             p = ferry_avro_put_bytes(p, v->p, v->n);
             break;
         case ENC_BOOLEAN:
@@ -560,19 +705,33 @@ fail:
 
 /* ---- decode ------------------------------------------------------------ */
 
-static int decode_decimal(const struct rc_field *f, const uint8_t *b, ferry_value_t *v)
+/* A decimal reads as its INT (scale 0) or as the double nearest to it. */
+static int decode_decimal(const struct rc_field *f, const uint8_t *b, ferry_value_t *v,
+                          const char **why)
 {
     uint64_t u = 0;
+    int64_t unscaled;
+
     for (int k = 8; k < DECIMAL_SIZE; k++)
         u = (u << 8) | b[k];
     /* Ferry writes int64 unscaled values; wider ones are refused, not rounded. */
-    for (int k = 0; k < 8; k++)
-        if (b[k] != ((u >> 63) ? 0xff : 0))
+    for (int k = 0; k < 8; k++) {
+        if (b[k] != ((u >> 63) ? 0xff : 0)) {
+            *why = "decimal wider than 64 bits";
             return FERRY_EDECODE;
+        }
+    }
+    unscaled = (int64_t)u;
+    /* More digits than the precision: readers that round to it (python3-avro
+     * does) would read another value. */
+    if (f->max_unscaled && (unscaled >= f->max_unscaled || unscaled <= -f->max_unscaled)) {
+        *why = "decimal with more digits than its precision";
+        return FERRY_EDECODE;
+    }
     if (f->scale == 0)
-        *v = (ferry_value_t){.kind = FERRY_V_INT, .i = (int64_t)u};
+        *v = (ferry_value_t){.kind = FERRY_V_INT, .i = unscaled};
     else
-        *v = (ferry_value_t){.kind = FERRY_V_REAL, .d = (double)(int64_t)u / f->pow10};
+        *v = (ferry_value_t){.kind = FERRY_V_REAL, .d = decimal_to_double(unscaled, f->scale)};
     return FERRY_OK;
 }
 
@@ -606,9 +765,19 @@ static int decode_fields(ferry_rowcodec_t *c, ferry_avro_reader_t *r, size_t *ba
             rc = ferry_avro_read_double(r, &v->d);
             break;
         case ENC_STRING:
+            if ((rc = ferry_avro_read_bytes(r, &data, &n)))
+                break;
+            if (!ferry_utf8_valid(data, n)) {
+                r->why = "string that is not valid UTF-8";
+                rc = FERRY_EDECODE;
+                break;
+            }
+            *v = (ferry_value_t){.kind = FERRY_V_TEXT, .p = data, .n = n};
+            break;
+        case ENC_TEXT_BYTES:
         case ENC_BYTES:
             if (!(rc = ferry_avro_read_bytes(r, &data, &n)))
-                *v = (ferry_value_t){.kind = f->enc[b] == ENC_STRING ? FERRY_V_TEXT : FERRY_V_BLOB,
+                *v = (ferry_value_t){.kind = f->enc[b] == ENC_BYTES ? FERRY_V_BLOB : FERRY_V_TEXT,
                                      .p = data, .n = n};
             break;
         case ENC_BOOLEAN:
@@ -620,9 +789,8 @@ static int decode_fields(ferry_rowcodec_t *c, ferry_avro_reader_t *r, size_t *ba
                 *v = (ferry_value_t){.kind = FERRY_V_INT, .i = day};
             break;
         case ENC_DECIMAL:
-            if (!(rc = ferry_avro_read_fixed(r, DECIMAL_SIZE, &data)) &&
-                (rc = decode_decimal(f, data, v)))
-                r->why = "decimal wider than 64 bits";
+            if (!(rc = ferry_avro_read_fixed(r, DECIMAL_SIZE, &data)))
+                rc = decode_decimal(f, data, v, &r->why);
             break;
         }
         if (rc)

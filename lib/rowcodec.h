@@ -21,13 +21,21 @@
  * ferry type (text "string", integer "long", real "double", boolean "boolean",
  * blob "bytes", date int/date, timestamp long/timestamp-millis, decimal
  * fixed(16)/decimal(p,s); none for "any"), then "long", "double", "string",
- * "bytes" for the storage classes the typed branch does not already carry. A
- * value takes the typed branch only when decoding it gives back exactly the
- * same value (kind and bytes); otherwise the branch of its storage class. So
- * decode(encode(row)) == row for every row. Decimal(p, s): p as declared, 38
- * when unknown or larger, s clamped to 0..p; the typed branch carries an INT
- * when s is 0 and a REAL (unscaled / 10^s) when s > 0, with an unscaled value
- * of at most p digits and 64 bits; the decoder refuses wider ones.
+ * "bytes" for the storage classes the typed branch does not already carry,
+ * and last the record "ferry.rows.<record>_text" {value: bytes} for TEXT
+ * whose bytes are not UTF-8 (RFC 3629), which "string" cannot carry to other
+ * readers (defined in the first field's union, named in the others). A value
+ * takes the typed branch only when decoding it gives back exactly the same
+ * value (kind and bytes); otherwise the branch of its storage class. So
+ * decode(encode(row)) == row for every row, and every Avro reader that reads
+ * a decimal as its exact value rounded to the nearest double reads the same
+ * values. Decimal(p, s): p as declared, 38 when unknown or larger, s clamped
+ * to 0..p; the typed branch carries an INT when s is 0 and a REAL when s > 0:
+ * the double nearest to unscaled * 10^-s (as strtod, Python's float(Decimal)
+ * and Java's BigDecimal.doubleValue round it), with an unscaled value of at
+ * most p digits and 64 bits. A REAL takes it only when such a decimal reads
+ * back as exactly that double. The decoder refuses decimals wider than that
+ * and "string" values that are not UTF-8.
  *
  * Steady state allocates nothing: encode appends to the caller's buffer, and
  * decode fills an array owned by the codec. A codec is used by one thread at a

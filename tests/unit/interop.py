@@ -38,6 +38,7 @@ import datetime
 import decimal
 import io
 import json
+import math
 import os
 import struct
 import subprocess
@@ -241,31 +242,62 @@ def cell_of(field, value):
         return {"k": "text", "v": value.encode("utf-8").hex()}
     if isinstance(value, bytes):
         return {"k": "blob", "v": value.hex()}
+    if isinstance(value, dict):  # the record branch: TEXT whose bytes are not UTF-8
+        return {"k": "text", "v": value["value"].hex()}
     if isinstance(value, datetime.datetime):
         return {"k": "int", "v": (value - EPOCH) // datetime.timedelta(milliseconds=1)}
     if isinstance(value, datetime.date):
         return {"k": "int", "v": (value - EPOCH_DAY).days}
     if isinstance(value, decimal.Decimal):
-        # ferry's reading of a decimal: scale 0 an integer, else unscaled / 10^scale
+        # ferry's reading of a decimal: scale 0 an integer, else the double
+        # nearest to its exact value (float(Decimal) rounds correctly)
         scale = next(b.get_prop("scale") for b in field.type.schemas if logical(b) == "decimal")
-        unscaled = int(value.scaleb(scale))
         if scale == 0:
-            return {"k": "int", "v": unscaled}
-        return {"k": "real", "v": struct.pack(">d", float(unscaled) / float(10 ** scale)).hex()}
+            return {"k": "int", "v": int(value)}
+        return {"k": "real", "v": struct.pack(">d", float(value)).hex()}
     sys.exit(f"FAIL unexpected value {value!r} in field {field.name}")
+
+
+def is_utf8(data):
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def decimal_of(branch, x):
+    """The unscaled value of a decimal of the branch's scale and precision
+    that reads back as exactly the double x (x's shortest decimal), or None."""
+    scale, precision = branch.get_prop("scale"), branch.get_prop("precision")
+    if not math.isfinite(x) or math.copysign(1, x) < 0 and x == 0:
+        return None
+    d = decimal.Decimal(repr(x)).scaleb(scale)
+    if d != d.to_integral_value():
+        return None
+    u = int(d)
+    if abs(u) >= 10 ** precision or not -2**63 <= u < 2**63:
+        return None
+    return u if float(decimal.Decimal(u).scaleb(-scale)) == x else None
 
 
 def branch_for(field, cell):
     """Picks the branch python writes a cell with, as any writer following the
     row schema's documentation would: the typed branch where it carries the
-    value exactly (booleans, dates, whole decimals, timestamps), else the
-    branch of the value's storage class."""
+    value exactly (booleans, dates, decimals, timestamps), TEXT that is not
+    UTF-8 in the record branch, else the branch of the value's storage class."""
     branches = field.type.schemas
     kind = cell["k"]
     for i, b in enumerate(branches):
         lt = logical(b)
         if kind == "null" and b.type == "null":
             return i, None
+        if kind == "text" and b.type == "record" and not is_utf8(bytes.fromhex(cell["v"])):
+            return i, bytes.fromhex(cell["v"])
+        if kind == "real" and lt == "decimal" and b.get_prop("scale") > 0:
+            u = decimal_of(b, struct.unpack(">d", bytes.fromhex(cell["v"]))[0])
+            if u is not None:
+                return i, u
         if kind != "int":
             continue
         v = cell["v"]
@@ -307,7 +339,7 @@ def write_row(enc, schema, row):
             enc.write_long(v)
         elif b.type == "double":
             enc.write_double(v)
-        elif b.type in ("string", "bytes"):
+        elif b.type in ("string", "bytes", "record"):  # the record's one field is bytes
             enc.write_bytes(v)
         elif b.type == "fixed":
             enc.write(v.to_bytes(b.size, "big", signed=True))

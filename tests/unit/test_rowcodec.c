@@ -209,7 +209,9 @@ END_TEST
 
 /* ---- which branch a value takes ----------------------------------------- */
 
-/* Branch labels: the Avro type name, or the logical type for logical ones. */
+/* Branch labels: the Avro type name, the logical type for logical ones, the
+ * full name for the record (defined in the first field, named in the others). */
+#define TEXT_BYTES "ferry.rows.t_text"
 static const struct {
     const char *decl;
     int nullable;
@@ -261,6 +263,31 @@ static const struct {
     {NULL, 1, REAL(1), "double"},
     {NULL, 1, TEXT("x"), "string"},
     {NULL, 1, BLOB("x"), "bytes"},
+    /* TEXT that is not UTF-8 (RFC 3629) travels in the record of its own. */
+    {"TEXT", 1, TEXT("\xff\xfe" "A"), TEXT_BYTES},
+    {"TEXT", 1, TEXT("\xc0\x80"), TEXT_BYTES},         /* overlong NUL */
+    {"TEXT", 1, TEXT("\xe0\x80\xaf"), TEXT_BYTES},     /* overlong '/' */
+    {"TEXT", 1, TEXT("\xf0\x80\x80\xaf"), TEXT_BYTES}, /* overlong '/' */
+    {"TEXT", 1, TEXT("\xed\xa0\x80"), TEXT_BYTES},     /* surrogate U+D800 */
+    {"TEXT", 1, TEXT("\xed\xbf\xbf"), TEXT_BYTES},     /* surrogate U+DFFF */
+    {"TEXT", 1, TEXT("\xf4\x90\x80\x80"), TEXT_BYTES}, /* U+110000 */
+    {"TEXT", 1, TEXT("\xf5\x80\x80\x80"), TEXT_BYTES},
+    {"TEXT", 1, TEXT("\xe2\x82"), TEXT_BYTES},         /* cut short */
+    {"TEXT", 1, TEXT("\x80"), TEXT_BYTES},             /* a lone continuation byte */
+    {"TEXT", 1, TEXT("\xc3" "A"), TEXT_BYTES},           /* a lead without continuation */
+    {"TEXT", 1, TEXT("01234567\xff"), TEXT_BYTES},      /* past the 8-byte ASCII skip */
+    {"TEXT", 1, TEXT("0123456789abcdef\xed\xa0\x80"), TEXT_BYTES},
+    {"INTEGER", 1, TEXT("\xff"), TEXT_BYTES},
+    {"BLOB", 1, TEXT("\xff"), TEXT_BYTES},
+    {NULL, 1, TEXT("\xff"), TEXT_BYTES},
+    {"TEXT", 1, TEXT("a\0b"), "string"},                /* NUL is U+0000 */
+    {"TEXT", 1, TEXT("\xc2\x80"), "string"},             /* U+0080 */
+    {"TEXT", 1, TEXT("\xed\x9f\xbf"), "string"},         /* U+D7FF */
+    {"TEXT", 1, TEXT("\xee\x80\x80"), "string"},         /* U+E000 */
+    {"TEXT", 1, TEXT("\xef\xbf\xbf"), "string"},         /* U+FFFF */
+    {"TEXT", 1, TEXT("\xf4\x8f\xbf\xbf"), "string"},     /* U+10FFFF */
+    {"TEXT", 1, TEXT("0123456789abcdef\xf0\x9d\x84\x9e"), "string"},
+    {"BLOB", 1, BLOB("\xff"), "bytes"},                /* a BLOB stays a BLOB */
 };
 
 static const char *branch_label(const char *schema_json, size_t index)
@@ -270,7 +297,9 @@ static const char *branch_label(const char *schema_json, size_t index)
     json_t *u = json_object_get(json_array_get(json_object_get(root, "fields"), 0), "type");
     json_t *b = json_array_get(u, index);
     const char *s = json_is_string(b) ? json_string_value(b)
-                                      : json_string_value(json_object_get(b, "logicalType"));
+                    : json_object_get(b, "logicalType")
+                        ? json_string_value(json_object_get(b, "logicalType"))
+                        : json_string_value(json_object_get(b, "name"));
     snprintf(label, sizeof(label), "%s", s ? s : "?");
     json_decref(root);
     return label;
@@ -311,17 +340,26 @@ static const struct col reference[] = {
  * importer of an older ferry would refuse the rows. */
 static const char reference_canonical[] =
         "{\"name\":\"ferry.rows.Order_Line_809abf45\",\"type\":\"record\",\"fields\":["
-        "{\"name\":\"id\",\"type\":[\"long\",\"double\",\"string\",\"bytes\"]},"
-        "{\"name\":\"name\",\"type\":[\"null\",\"string\",\"long\",\"double\",\"bytes\"]},"
+        "{\"name\":\"id\",\"type\":[\"long\",\"double\",\"string\",\"bytes\","
+        "{\"name\":\"ferry.rows.Order_Line_809abf45_text\",\"type\":\"record\",\"fields\":"
+        "[{\"name\":\"value\",\"type\":\"bytes\"}]}]},"
+        "{\"name\":\"name\",\"type\":[\"null\",\"string\",\"long\",\"double\",\"bytes\","
+        "\"ferry.rows.Order_Line_809abf45_text\"]},"
         "{\"name\":\"amount\",\"type\":[\"null\",{\"name\":\"ferry.rows.Order_Line_809abf45_amount_"
-        "decimal\",\"type\":\"fixed\",\"size\":16},\"long\",\"double\",\"string\",\"bytes\"]},"
-        "{\"name\":\"rate\",\"type\":[\"null\",\"double\",\"long\",\"string\",\"bytes\"]},"
-        "{\"name\":\"ok\",\"type\":[\"boolean\",\"long\",\"double\",\"string\",\"bytes\"]},"
-        "{\"name\":\"born\",\"type\":[\"null\",\"int\",\"long\",\"double\",\"string\",\"bytes\"]},"
-        "{\"name\":\"seen\",\"type\":[\"null\",\"long\",\"double\",\"string\",\"bytes\"]},"
-        "{\"name\":\"data\",\"type\":[\"null\",\"bytes\",\"long\",\"double\",\"string\"]},"
+        "decimal\",\"type\":\"fixed\",\"size\":16},\"long\",\"double\",\"string\",\"bytes\","
+        "\"ferry.rows.Order_Line_809abf45_text\"]},"
+        "{\"name\":\"rate\",\"type\":[\"null\",\"double\",\"long\",\"string\",\"bytes\","
+        "\"ferry.rows.Order_Line_809abf45_text\"]},"
+        "{\"name\":\"ok\",\"type\":[\"boolean\",\"long\",\"double\",\"string\",\"bytes\","
+        "\"ferry.rows.Order_Line_809abf45_text\"]},"
+        "{\"name\":\"born\",\"type\":[\"null\",\"int\",\"long\",\"double\",\"string\",\"bytes\","
+        "\"ferry.rows.Order_Line_809abf45_text\"]},"
+        "{\"name\":\"seen\",\"type\":[\"null\",\"long\",\"double\",\"string\",\"bytes\","
+        "\"ferry.rows.Order_Line_809abf45_text\"]},"
+        "{\"name\":\"data\",\"type\":[\"null\",\"bytes\",\"long\",\"double\",\"string\","
+        "\"ferry.rows.Order_Line_809abf45_text\"]},"
         "{\"name\":\"any_thing_2461f955\",\"type\":[\"null\",\"long\",\"double\",\"string\","
-        "\"bytes\"]}]}";
+        "\"bytes\",\"ferry.rows.Order_Line_809abf45_text\"]}]}";
 
 START_TEST(test_reference_schema_is_pinned)
 {
@@ -452,6 +490,182 @@ START_TEST(test_decimal_parameters)
     json_decref(root);
     ferry_rowcodec_destroy(c);
     ferry_objset_destroy(set);
+}
+END_TEST
+
+/* ---- decimals every reader reads as ferry does --------------------------- */
+
+/* The unscaled value of the decimal in a body of one NOT NULL decimal field
+ * (branch 0), or 0 with *is_decimal 0 when the value took another branch. */
+static int64_t body_unscaled(const ferry_buf_t *b, int *is_decimal)
+{
+    uint64_t u = 0;
+
+    *is_decimal = b->len == 17 && b->data[0] == 0;
+    if (!*is_decimal)
+        return 0;
+    for (int k = 9; k < 17; k++)
+        u = (u << 8) | b->data[k];
+    for (int k = 1; k < 9; k++)
+        ck_assert_uint_eq(b->data[k], (u >> 63) ? 0xff : 0);
+    return (int64_t)u;
+}
+
+/* Encodes x in c (one NOT NULL decimal field of scale `scale`) and checks the
+ * two promises: a decimal written is one that glibc's strtod (correctly
+ * rounded, like Python's float(Decimal) and Java's BigDecimal.doubleValue)
+ * reads as exactly x, and ferry's own decoder gives back x bit for bit.
+ * Returns whether the decimal branch was taken; *unscaled its value. */
+static int check_real(ferry_rowcodec_t *c, int scale, double x, int64_t *unscaled)
+{
+    ferry_buf_t b = FERRY_BUF_INIT;
+    ferry_value_t v = REAL(x);
+    const ferry_value_t *row;
+    char err[256], text[64];
+    int is_decimal;
+
+    v.d = x;
+    ck_assert_msg(ferry_rowcodec_encode(c, &v, &b, err, sizeof(err)) == 0, "%s", err);
+    *unscaled = body_unscaled(&b, &is_decimal);
+    if (is_decimal) {
+        double back;
+        snprintf(text, sizeof(text), "%llde-%d", (long long)*unscaled, scale);
+        back = strtod(text, NULL);
+        ck_assert_msg(!memcmp(&back, &x, 8), "%.17g at scale %d written as %s, which reads as "
+                      "%.17g", x, scale, text, back);
+    } else {
+        ck_assert_msg(b.len == 9 && b.data[0] == 4, /* [decimal, long, double, ...] */
+                      "%.17g at scale %d: neither decimal nor "
+                      "double (%zu bytes, branch byte %u)", x, scale, b.len, b.data[0]);
+    }
+    ck_assert_msg(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_msg(row[0].kind == FERRY_V_REAL && !memcmp(&row[0].d, &x, 8),
+                  "%.17g at scale %d (%s) decoded as %.17g", x, scale,
+                  is_decimal ? text : "double", row[0].d);
+    ferry_buf_free(&b);
+    return is_decimal;
+}
+
+static const struct {
+    const char *decl;
+    double x;
+    int decimal;      /* whether it takes the decimal branch */
+    int64_t unscaled; /* and the decimal it is */
+} exact_decimals[] = {
+    /* 1e23 is no double: x * 1e23 rounds to ...644, whose decimal reads as
+     * the double below x; ...645 is the one that reads as x. */
+    {"DECIMAL(38,23)", 7.019261668669645e-08, 1, 7019261668669645LL},
+    {"DECIMAL(38,23)", 0.0, 1, 0},
+    {"DECIMAL(38,23)", -0.0, 0, 0},                 /* the decimal 0 reads as +0.0 */
+    {"DECIMAL(38,23)", 1e-23, 1, 1},
+    {"DECIMAL(38,23)", 0.5, 0, 0},                  /* 5 * 10^22: past 64 bits */
+    {"DECIMAL(38,30)", 1e-30, 1, 1},
+    {"DECIMAL(38,30)", 5e-324, 0, 0},
+    {"DECIMAL(38,20)", 0.01, 1, 1000000000000000000LL},
+    {"DECIMAL(38,20)", 0.1, 0, 0},                  /* 10^19: past 64 bits */
+    {"DECIMAL(38,10)", 123456789.123, 1, 1234567891230000000LL}, /* its shortest decimal */
+    {"DECIMAL(18,17)", 0.30000000000000004, 1, 30000000000000004LL},
+    {"DECIMAL(38,16)", 0.30000000000000004, 0, 0},  /* its 17th digit is past scale 16 */
+    {"DECIMAL(10,2)", 0.1, 1, 10},
+    {"DECIMAL(10,2)", 0.07, 1, 7},
+    {"DECIMAL(10,2)", 12.34, 1, 1234},
+    {"DECIMAL(10,2)", -99999999.99, 1, -9999999999LL},
+    {"DECIMAL(10,2)", 1e8, 0, 0},                   /* 10^10: more digits than 10 */
+    {"DECIMAL(10,2)", 1.005, 0, 0},                 /* 1.00499999999999989...: no cent */
+    {"DECIMAL(10,2)", 1.0 / 3, 0, 0},
+    {"DECIMAL(30,15)", 0.5, 1, 500000000000000LL},
+    {"DECIMAL(38,2)", 9007199254740993.0, 1, 900719925474099200LL}, /* 2^53 + 2 */
+    {"DECIMAL(38,1)", 1e300, 0, 0},
+    {"DECIMAL(38,1)", INFINITY, 0, 0},
+    {"DECIMAL(38,1)", NAN, 0, 0},
+};
+
+START_TEST(test_decimal_reads_back_exactly)
+{
+    struct col col = {"d", exact_decimals[_i].decl, 0};
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = codec_of("t", &col, 1, &set);
+    int64_t unscaled;
+    int decimal = check_real(c, ferry_objset_at(set, 0)->fields[0].scale, exact_decimals[_i].x,
+                             &unscaled);
+
+    ck_assert_msg(decimal == exact_decimals[_i].decimal, "%s %.17g: decimal branch %d, expected %d",
+                  exact_decimals[_i].decl, exact_decimals[_i].x, decimal,
+                  exact_decimals[_i].decimal);
+    if (decimal)
+        ck_assert_msg(unscaled == exact_decimals[_i].unscaled, "%s %.17g: unscaled %lld, "
+                      "expected %lld", exact_decimals[_i].decl, exact_decimals[_i].x,
+                      (long long)unscaled, (long long)exact_decimals[_i].unscaled);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* A few thousand doubles (fixed seed) at every scale 0..38 of DECIMAL(38,s):
+ * arbitrary finite bits, and doubles read from decimals of up to 15 digits.
+ * Every one keeps both promises of check_real; a decimal of up to 15 digits
+ * whose last digit is within the scale, and whose unscaled value fits 64
+ * bits, must take the decimal branch (15 digits always survive a double). */
+START_TEST(test_decimal_random_doubles)
+{
+    enum { NSCALES = 39, NVALUES = 6000 };
+    ferry_objset_t *sets[NSCALES];
+    ferry_rowcodec_t *codecs[NSCALES];
+    uint64_t seed = 0x5eed0015u;
+    size_t taken = 0, must = 0;
+
+    for (int s = 0; s < NSCALES; s++) {
+        char decl[32];
+        struct col col = {"d", decl, 0};
+        snprintf(decl, sizeof(decl), "DECIMAL(38,%d)", s);
+        codecs[s] = codec_of("t", &col, 1, &sets[s]);
+    }
+    for (int i = 0; i < NVALUES; i++) {
+        int s = i % NSCALES, k = 0, fits = 0;
+        uint64_t r = xorshift(&seed);
+        double x;
+        int64_t unscaled;
+
+        if (i % 3 == 0) {
+            memcpy(&x, &r, 8);
+            if (!isfinite(x))
+                continue;
+        } else {
+            /* digits * 10^-k, digits of up to 15 (or 6) digits, k in 0..32 */
+            int64_t digits = (int64_t)(r % (i % 3 == 1 ? 1000000000000000ULL : 1000000ULL));
+            char text[48];
+            int64_t u = digits;
+            k = (int)(xorshift(&seed) % 33);
+            if (r >> 63)
+                digits = -digits;
+            snprintf(text, sizeof(text), "%llde-%d", (long long)digits, k);
+            x = strtod(text, NULL);
+            fits = k <= s;
+            for (int z = k; fits && z < s; z++)
+                fits = u <= INT64_MAX / 10 && (u *= 10, 1);
+        }
+        if (check_real(codecs[s], s, x, &unscaled))
+            taken++;
+        else
+            ck_assert_msg(!fits || s == 0, "%.17g at scale %d: a decimal that fits took the "
+                          "double branch", x, s);
+        must += fits && s > 0;
+    }
+    /* Not a test that cannot fail: many values did go through the decimal branch. */
+    ck_assert_msg(taken >= must && must > NVALUES / 8, "%zu decimals, %zu required", taken, must);
+    for (int s = 0; s < NSCALES; s++) {
+        ferry_rowcodec_destroy(codecs[s]);
+        ferry_objset_destroy(sets[s]);
+    }
 }
 END_TEST
 
@@ -694,11 +908,12 @@ START_TEST(test_table_without_columns)
 END_TEST
 
 /* A table whose bodies are written by hand below: each field's branches are
- *   id     [long, double, string, bytes]
- *   name   [null, string, long, double, bytes]
- *   flag   [null, boolean, long, double, string, bytes]
- *   born   [null, int/date, long, double, string, bytes]
- *   amount [null, fixed/decimal, long, double, string, bytes] */
+ *   id     [long, double, string, bytes, text]
+ *   name   [null, string, long, double, bytes, text]
+ *   flag   [null, boolean, long, double, string, bytes, text]
+ *   born   [null, int/date, long, double, string, bytes, text]
+ *   amount [null, fixed/decimal, long, double, string, bytes, text]
+ * where text is the record {value: bytes} of TEXT that is not UTF-8. */
 static const struct col hand[] = {
     {"id", "INTEGER", 0}, {"name", "TEXT", 1}, {"flag", "BOOLEAN", 1},
     {"born", "DATE", 1},  {"amount", "DECIMAL(10,2)", 1},
@@ -715,6 +930,9 @@ static const struct col hand[] = {
 
 static const ferry_value_t good_row[5] = {INT(2), TEXT("x"), INT(1), INT(2), REAL(12.34)};
 static const ferry_value_t good2_row[5] = {INT(3), NUL, INT(0), NUL, NUL};
+/* id 4, name the TEXT ff fe (branch 5, the record: its bytes), the rest NULL */
+#define GOOD3 "\x00\x08" "\x0a\x04\xff\xfe" "\x00" "\x00" "\x00"
+static const ferry_value_t good3_row[5] = {INT(4), TEXT("\xff\xfe"), NUL, NUL, NUL};
 
 #define BODY(s) s, sizeof(s) - 1
 
@@ -737,6 +955,16 @@ static const struct {
      BODY(GOOD_ID GOOD_NAME GOOD_FLAG GOOD_BORN "\x02\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\x04\xd2"),
      "amount"},
     {"decimal cut short", BODY(GOOD_ID GOOD_NAME GOOD_FLAG GOOD_BORN "\x02\0\0\0"), "amount"},
+    /* What python3-avro refuses (UnicodeDecodeError) or reads otherwise. */
+    {"string that is not UTF-8", BODY(GOOD_ID "\x02\x04\xff\xfe"), "name"},
+    {"string holding a surrogate", BODY(GOOD_ID "\x02\x06\xed\xa0\x80"), "name"},
+    {"decimal of more digits than its precision (10^10 in DECIMAL(10,2))",
+     BODY(GOOD_ID GOOD_NAME GOOD_FLAG GOOD_BORN "\x02" "\0\0\0\0\0\0\0\0\0\0\0\x02\x54\x0b\xe4\x00"),
+     "amount"},
+    {"decimal of more digits than its precision (-10^10)",
+     BODY(GOOD_ID GOOD_NAME GOOD_FLAG GOOD_BORN "\x02\xff\xff\xff\xff\xff\xff\xff\xff"
+          "\xff\xff\xff\xfd\xab\xf4\x1c\x00"),
+     "amount"},
 };
 
 /* A message of the given Avro body behind the single-object header with fp. */
@@ -771,6 +999,13 @@ START_TEST(test_hand_written_body_decodes)
     ck_assert_msg(ferry_rowcodec_decode(c, GOOD2, sizeof(GOOD2) - 1, &row, err, sizeof(err)) == 0,
                   "%s", err);
     assert_row(row, good2_row, 5, "GOOD2");
+    ck_assert_msg(ferry_rowcodec_decode(c, GOOD3, sizeof(GOOD3) - 1, &row, err, sizeof(err)) == 0,
+                  "%s", err);
+    assert_row(row, good3_row, 5, "GOOD3");
+    ck_assert_int_eq(ferry_rowcodec_encode(c, good3_row, &enc, err, sizeof(err)), 0);
+    ck_assert_uint_eq(enc.len, sizeof(GOOD3) - 1);
+    ck_assert(!memcmp(enc.data, GOOD3, enc.len));
+    ferry_buf_reset(&enc);
     /* And ferry writes exactly those bytes. */
     ck_assert_int_eq(ferry_rowcodec_encode(c, good_row, &enc, err, sizeof(err)), 0);
     ck_assert_uint_eq(enc.len, sizeof(GOOD) - 1);
@@ -1144,6 +1379,9 @@ static Suite *rowcodec_suite(void)
     tcase_add_test(tc, test_published_schema_keeps_logical_types_and_names);
     tcase_add_test(tc, test_rows_schema_is_the_array_of_the_row_schema);
     tcase_add_loop_test(tc, test_decimal_parameters, 0, sizeof(decimals) / sizeof(decimals[0]));
+    tcase_add_loop_test(tc, test_decimal_reads_back_exactly, 0,
+                        sizeof(exact_decimals) / sizeof(exact_decimals[0]));
+    tcase_add_test(tc, test_decimal_random_doubles);
     tcase_add_test(tc, test_field_names);
     tcase_add_loop_test(tc, test_record_names, 0, sizeof(records) / sizeof(records[0]));
     tcase_add_test(tc, test_name_collisions);

@@ -125,7 +125,7 @@ static const struct col rows_cols[] = {
     {"id", "INTEGER", 0},   {"name", "TEXT", 1},      {"amount", "DECIMAL(10,2)", 1},
     {"whole", "NUMERIC(12)", 1}, {"price", "REAL", 1}, {"flag", "BOOLEAN", 1},
     {"born", "DATE", 1},    {"seen", "TIMESTAMP", 1}, {"data", "BLOB", 1},
-    {"any thing", NULL, 1}, {"1st col", "TEXT", 1},
+    {"any thing", NULL, 1}, {"1st col", "TEXT", 1}, {"tiny", "DECIMAL(38,23)", 1},
 };
 #define NCOLS (sizeof(rows_cols) / sizeof(rows_cols[0]))
 
@@ -140,18 +140,20 @@ static uint8_t all_bytes[256];
 #define B(s) {FERRY_V_BLOB, 0, 0, (s), sizeof(s) - 1}
 
 static ferry_value_t rows[][NCOLS] = {
-    /* every value in its typed branch */
+    /* every value in its typed branch; "tiny": a decimal whose scale 23 no
+     * double power of ten holds, read back exactly only by correct rounding */
     {I(1), T("h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9d\x84\x9e"), R(12.34), I(123456789012LL), R(0.5),
-     I(1), I(19000), I(1700000000123LL), B("\0\1\2"), I(42), T("x")},
-    /* fallbacks: the storage class's own branch */
+     I(1), I(19000), I(1700000000123LL), B("\0\1\2"), I(42), T("x"), R(7.019261668669645e-08)},
+    /* fallbacks: the storage class's own branch; TEXT that is not UTF-8 */
     {I(INT64_MIN), I(5), T("n/a"), R(2.5), T("cheap"), I(2), T("2024-01-01"), R(1.5), T(""),
-     R(-0.0), B("\0")},
+     R(-0.0), B("\0"), T("\xff\xfe" "A")},
     /* NULLs and doubles with odd bits */
-    {I(INT64_MAX), N, N, N, R(NAN), I(0), N, N, B(""), N, N},
+    {I(INT64_MAX), T("\xed\xa0\x80"), N, N, R(NAN), I(0), N, N, B(""), N, N, N},
     {I(-1), T("a\0b"), R(1.005), I(-999999999999LL), R(INFINITY), I(1), I(-719162),
-     I(-62135596800000LL), {FERRY_V_BLOB, 0, 0, all_bytes, sizeof(all_bytes)}, B("x"), I(7)},
+     I(-62135596800000LL), {FERRY_V_BLOB, 0, 0, all_bytes, sizeof(all_bytes)}, B("x"), I(7),
+     R(1e-23)},
     {I(0), T(""), R(-99999999.99), I(1000000000000LL), R(-INFINITY), N, I(2932896),
-     I(253402300799999LL), N, T("t"), R(5e-324)},
+     I(253402300799999LL), N, T("\xc0\x80"), R(5e-324), R(0.1)},
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
