@@ -16,6 +16,7 @@
 #include "error.h"
 #include "kafka.h"
 #include "timeutil.h"
+#include "utf8.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -451,42 +452,6 @@ static int decode_body(ferry_msg_type_t t, const void *buf, size_t len, void *m,
 
 /* ---- validation of untrusted names ------------------------------------- */
 
-/* Well-formed UTF-8 (no overlong forms, surrogates or code points past
- * U+10FFFF). */
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i], len, cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            len = 3, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            len = 4, cp = c & 0x07;
-        else
-            return 0;
-        if (n - i < len)
-            return 0;
-        for (unsigned k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return 0;
-        i += len;
-    }
-    return 1;
-}
-
-/* A name from a request or schedule: 1..max bytes of UTF-8 without control
- * characters. what names it in errstr ("source", "object 3"). */
 static int check_name(const char *what, const char *s, size_t max, char *errstr,
                       size_t errstr_size)
 {
@@ -501,7 +466,7 @@ static int check_name(const char *what, const char *s, size_t max, char *errstr,
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "%s contains a control character (byte %zu)", what, i);
-    if (!utf8_valid((const unsigned char *)s, n))
+    if (!ferry_utf8_valid(s, n))
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "%s is not valid UTF-8", what);
     return FERRY_OK;
 }
