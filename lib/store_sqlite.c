@@ -1100,7 +1100,7 @@ static int plan_indexes(sqlite_store_t *s, const ferry_objset_t *cat, const ferr
                     need[i] = 0;
         if (need[i])
             rc = ferry_errf(errstr, errstr_size, FERRY_ECONFLICT,
-                            "table %s: index %s exists in the target as a %s of table %s with "
+                            "table %s: index %s exists in the target (%s on table %s) with "
                             "another definition; drop or rename it there",
                             obj->name, x->name, type ? type : "?", table ? table : "?");
     }
