@@ -1,6 +1,7 @@
 /* cmd_plan.c - `ferry-env plan STORE OBJECT... [--json]`: the closure, the
- * associations that must already exist in the target, and the apply groups of
- * an export of OBJECT... from STORE. The catalog is FERRY_CATALOG when set,
+ * associations that must already exist in the target, what is not carried,
+ * and the apply groups of an export of OBJECT... from STORE (OBJECT "*":
+ * every exportable table, and what was left out). The catalog is FERRY_CATALOG when set,
  * else the preset catalog of the tree. */
 #include "commands.h"
 
@@ -36,6 +37,22 @@ static void print_human(const ferry_plan_t *plan)
            ferry_plan_nassocs(plan) ? "" : " none");
     for (size_t i = 0; i < ferry_plan_nassocs(plan); i++)
         printf("  %s -> %s\n", ferry_plan_assoc(plan, i)->from, ferry_plan_assoc(plan, i)->to);
+    for (size_t i = 0, first = 1; i < n; i++) {
+        char *const *items;
+        size_t k = ferry_plan_not_carried(plan, i, &items);
+        if (k && first) {
+            printf("not carried (the target will not have them):\n");
+            first = 0;
+        }
+        for (size_t j = 0; j < k; j++)
+            printf("  %s: %s\n", ferry_plan_table(plan, i)->name, items[j]);
+    }
+    if (ferry_plan_nleft_out(plan))
+        printf("left out:\n");
+    for (size_t i = 0; i < ferry_plan_nleft_out(plan); i++) {
+        const char *reason, *name = ferry_plan_left_out(plan, i, &reason);
+        printf("  %s: %s\n", name, reason);
+    }
     printf("apply groups (in order):\n");
     for (size_t i = 0; i < n; i++) {
         const ferry_plan_table_t *t = ferry_plan_table(plan, i);

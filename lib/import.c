@@ -483,6 +483,9 @@ static int begin_table(ferry_import_t *imp, const ferry_import_msg_t *msg, char 
     } else if ((rc = ferry_store_apply_object(imp->store, obj, NULL, why, why_size))) {
         return rc;
     }
+    for (size_t k = 0; k < obj->nnot_carried; k++)
+        ferry_log(FERRY_LOG_WARN, "target=%s table=%s not carried: %s", imp->target, obj->name,
+                  obj->not_carried[k]);
     if (!imp->tm->with_rows)
         return FERRY_OK;
 

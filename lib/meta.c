@@ -41,6 +41,8 @@ struct ferry_objset {
     ferry_object_t **objs; /* sorted by name (strcmp); each allocated on its own so
                             * that pointers survive growth of the array */
     size_t n, cap;
+    char **excluded;       /* name, reason, name, reason... */
+    size_t nexcluded;
 };
 
 static const char *const type_names[] = {
@@ -181,6 +183,7 @@ static void object_free(ferry_object_t *obj)
         free(obj->fields[i].name);
         free(obj->fields[i].decl_type);
         free(obj->fields[i].default_sql);
+        free(obj->fields[i].collation);
     }
     free(obj->fields);
     for (size_t i = 0; i < obj->nuniques; i++)
@@ -194,6 +197,17 @@ static void object_free(ferry_object_t *obj)
         free(r->on_delete);
     }
     free(obj->relations);
+    for (size_t i = 0; i < obj->nindexes; i++) {
+        ferry_index_t *x = &obj->indexes[i];
+        for (size_t k = 0; k < x->ncols; k++) {
+            free(x->cols[k].name);
+            free(x->cols[k].collation);
+        }
+        free(x->cols);
+        free(x->name);
+    }
+    free(obj->indexes);
+    ferry_strv_free(obj->not_carried, obj->nnot_carried);
     free(obj->name);
     free(obj);
 }
@@ -205,6 +219,7 @@ void ferry_objset_destroy(ferry_objset_t *set)
     for (size_t i = 0; i < set->n; i++)
         object_free(set->objs[i]);
     free(set->objs);
+    ferry_strv_free(set->excluded, 2 * set->nexcluded);
     free(set);
 }
 
@@ -268,6 +283,57 @@ size_t ferry_objset_count(const ferry_objset_t *set)
 const ferry_object_t *ferry_objset_at(const ferry_objset_t *set, size_t i)
 {
     return i < set->n ? set->objs[i] : NULL;
+}
+
+int ferry_objset_add_excluded(ferry_objset_t *set, const char *name, const char *reason)
+{
+    char **v = realloc(set->excluded, 2 * (set->nexcluded + 1) * sizeof(*v));
+
+    if (!v)
+        return FERRY_ENOMEM;
+    set->excluded = v;
+    v += 2 * set->nexcluded;
+    v[0] = strdup(name);
+    v[1] = strdup(reason);
+    if (!v[0] || !v[1]) {
+        free(v[0]);
+        free(v[1]);
+        return FERRY_ENOMEM;
+    }
+    set->nexcluded++;
+    return FERRY_OK;
+}
+
+size_t ferry_objset_nexcluded(const ferry_objset_t *set)
+{
+    return set->nexcluded;
+}
+
+const char *ferry_objset_excluded_at(const ferry_objset_t *set, size_t i, const char **reason)
+{
+    if (i >= set->nexcluded)
+        return NULL;
+    if (reason)
+        *reason = set->excluded[2 * i + 1];
+    return set->excluded[2 * i];
+}
+
+const char *ferry_objset_excluded_reason(const ferry_objset_t *set, const char *name)
+{
+    for (size_t i = 0; i < set->nexcluded; i++)
+        if (!strcasecmp(set->excluded[2 * i], name))
+            return set->excluded[2 * i + 1];
+    return NULL;
+}
+
+const char *ferry_collation_name(const char *collation)
+{
+    static const char *const names[] = {"BINARY", "NOCASE", "RTRIM"};
+
+    for (size_t i = 0; collation && i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcasecmp(collation, names[i]))
+            return names[i];
+    return NULL;
 }
 
 /* ---- builders ---- */
@@ -361,6 +427,64 @@ int ferry_object_add_relation(ferry_object_t *obj, const char *target,
     r->nfields = nfields;
     r->kind = kind;
     obj->nrelations++;
+    return FERRY_OK;
+}
+
+int ferry_object_set_collation(ferry_field_t *f, const char *collation)
+{
+    char *c = collation ? strdup(collation) : NULL;
+
+    if (collation && !c)
+        return FERRY_ENOMEM;
+    free(f->collation);
+    f->collation = c;
+    return FERRY_OK;
+}
+
+int ferry_object_add_index(ferry_object_t *obj, const char *name, int unique,
+                           const char *const *names, const int *desc,
+                           const char *const *collations, size_t ncols)
+{
+    ferry_index_t *xs = grow_one(obj->indexes, obj->nindexes, sizeof(*xs)), *x;
+
+    if (!xs)
+        return FERRY_ENOMEM;
+    obj->indexes = xs;
+    x = &xs[obj->nindexes];
+    x->unique = unique;
+    if (!(x->name = strdup(name)) || !(x->cols = calloc(ncols ? ncols : 1, sizeof(*x->cols))))
+        goto fail;
+    for (size_t k = 0; k < ncols; k++) {
+        x->cols[k].desc = desc ? desc[k] : 0;
+        x->ncols = k + 1;
+        if (!(x->cols[k].name = strdup(names[k])) ||
+            (collations && collations[k] && !(x->cols[k].collation = strdup(collations[k]))))
+            goto fail;
+    }
+    x->ncols = ncols;
+    obj->nindexes++;
+    return FERRY_OK;
+fail:
+    for (size_t k = 0; x->cols && k < x->ncols; k++) {
+        free(x->cols[k].name);
+        free(x->cols[k].collation);
+    }
+    free(x->cols);
+    free(x->name);
+    memset(x, 0, sizeof(*x));
+    return FERRY_ENOMEM;
+}
+
+int ferry_object_add_not_carried(ferry_object_t *obj, const char *what)
+{
+    char **v = realloc(obj->not_carried, (obj->nnot_carried + 1) * sizeof(*v));
+
+    if (!v)
+        return FERRY_ENOMEM;
+    obj->not_carried = v;
+    if (!(v[obj->nnot_carried] = strdup(what)))
+        return FERRY_ENOMEM;
+    obj->nnot_carried++;
     return FERRY_OK;
 }
 

@@ -33,6 +33,7 @@ typedef struct ferry_field {
     int length;        /* declared length or precision (VARCHAR(80), DECIMAL(10,2) -> 80, 10); 0 unknown */
     int scale;         /* declared scale (DECIMAL(10,2) -> 2); 0 unknown */
     int pk_pos;        /* 1-based position in the primary key, 0 when not part of it */
+    char *collation;   /* the column's COLLATE (BINARY, NOCASE or RTRIM), or NULL: BINARY */
 } ferry_field_t;
 
 /* A relation is a foreign key of this object: fields -> target's to_fields.
@@ -42,6 +43,14 @@ typedef struct ferry_field {
  *   and must already exist in the target environment. */
 typedef enum ferry_rel_kind { FERRY_REL_INCLUDE = 0, FERRY_REL_ASSOCIATION } ferry_rel_kind_t;
 
+/* Deferrability of a foreign key (SQLite: only DEFERRABLE INITIALLY DEFERRED
+ * defers its check to the commit; the other two check at each statement). */
+typedef enum ferry_defer {
+    FERRY_DEFER_NONE = 0,  /* NOT DEFERRABLE, or no clause */
+    FERRY_DEFER_IMMEDIATE, /* DEFERRABLE [INITIALLY IMMEDIATE] */
+    FERRY_DEFER_DEFERRED,  /* DEFERRABLE INITIALLY DEFERRED */
+} ferry_defer_t;
+
 typedef struct ferry_relation {
     char *target;       /* the referenced object */
     char **fields;      /* nfields field names of this object */
@@ -49,12 +58,30 @@ typedef struct ferry_relation {
     size_t nfields;
     ferry_rel_kind_t kind;
     char *on_delete;    /* "CASCADE", "SET NULL", "NO ACTION"... as the store reports it */
+    ferry_defer_t deferrable;
 } ferry_relation_t;
 
 typedef struct ferry_unique {
     char **fields;
     size_t nfields;
 } ferry_unique_t;
+
+/* One key column of an index: a column of the object, its order and collation. */
+typedef struct ferry_index_col {
+    char *name;
+    int desc;          /* 1 for DESC */
+    char *collation;   /* BINARY, NOCASE or RTRIM, or NULL: the column's own */
+} ferry_index_col_t;
+
+/* An index made with CREATE [UNIQUE] INDEX on plain columns (not partial, no
+ * expression). Unique constraints declared in the table are uniques, not
+ * indexes. */
+typedef struct ferry_index {
+    char *name;
+    int unique;
+    ferry_index_col_t *cols;
+    size_t ncols;
+} ferry_index_t;
 
 typedef struct ferry_object {
     char *name;
@@ -65,6 +92,12 @@ typedef struct ferry_object {
     ferry_relation_t *relations;
     size_t nrelations;
     int without_rowid;  /* SQLite WITHOUT ROWID (informational) */
+    ferry_index_t *indexes;
+    size_t nindexes;
+    /* What the store has but ferry does not carry (a partial index, a CHECK
+     * constraint...), one human-readable item each ("partial index \"x\""). */
+    char **not_carried;
+    size_t nnot_carried;
 } ferry_object_t;
 
 typedef struct ferry_objset ferry_objset_t;
@@ -78,6 +111,8 @@ enum {
     FERRY_OBJECT_MAX_FIELDS = 2000,
     FERRY_OBJECT_MAX_UNIQUES = 2000,
     FERRY_OBJECT_MAX_RELATIONS = 2000,
+    FERRY_OBJECT_MAX_INDEXES = 2000,
+    FERRY_OBJECT_MAX_NOT_CARRIED = 2000,
 };
 
 /* Maps a declared column type ("VARCHAR(80)", "DECIMAL(10,2)", "DATETIME", "")
@@ -121,6 +156,32 @@ int ferry_object_add_unique(ferry_object_t *obj, const char *const *fields, size
 int ferry_object_add_relation(ferry_object_t *obj, const char *target,
                               const char *const *fields, const char *const *to_fields,
                               size_t nfields, ferry_rel_kind_t kind, const char *on_delete);
+
+/* Adds an index of ncols columns: names[k], desc[k] (NULL: all ASC) and
+ * collations[k] (NULL or NULL entries: the column's own). */
+int ferry_object_add_index(ferry_object_t *obj, const char *name, int unique,
+                           const char *const *names, const int *desc,
+                           const char *const *collations, size_t ncols);
+/* Adds one "not carried" item (copied). */
+int ferry_object_add_not_carried(ferry_object_t *obj, const char *what);
+/* Sets the collation of field f (copied; NULL clears it). */
+int ferry_object_set_collation(ferry_field_t *f, const char *collation);
+
+/* Objects of an environment that are not objects ferry exports (a virtual
+ * table, its shadow tables, SQLite's internal tables, ferry's bookkeeping),
+ * each with the reason, so that a request naming one is told what it is.
+ * The set keeps them apart from its objects; both strings are copied. */
+int ferry_objset_add_excluded(ferry_objset_t *set, const char *name, const char *reason);
+size_t ferry_objset_nexcluded(const ferry_objset_t *set);
+/* The i-th excluded object (in the order added), its reason in *reason. */
+const char *ferry_objset_excluded_at(const ferry_objset_t *set, size_t i, const char **reason);
+/* The reason name (matched as SQLite does, case-insensitively) is excluded,
+ * or NULL when it is not an excluded object. */
+const char *ferry_objset_excluded_reason(const ferry_objset_t *set, const char *name);
+
+/* A whitelisted collation's canonical spelling (BINARY, NOCASE, RTRIM, any
+ * case accepted), or NULL when ferry does not carry it. */
+const char *ferry_collation_name(const char *collation);
 
 /* Index of the field named name (exact match), or -1. */
 int ferry_object_field_index(const ferry_object_t *obj, const char *name);

@@ -19,6 +19,7 @@
 
 #include <assert.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,10 @@ struct ferry_plan {
     ferry_plan_assoc_t *assocs; /* sorted by from, then to */
     size_t nassocs;
     int32_t ngroups;
+    char ***not_carried;        /* per table (apply order): its object's not_carried */
+    size_t *nnot_carried;
+    char **left_out;            /* "*" requests: name, reason, name, reason... */
+    size_t nleft_out;
 };
 
 #define NONE ((size_t)-1)
@@ -53,6 +58,11 @@ void ferry_plan_destroy(ferry_plan_t *plan)
         free(plan->assocs[i].to);
     }
     free(plan->assocs);
+    for (size_t i = 0; plan->not_carried && i < plan->ntables; i++)
+        ferry_strv_free(plan->not_carried[i], plan->nnot_carried[i]);
+    free(plan->not_carried);
+    free(plan->nnot_carried);
+    ferry_strv_free(plan->left_out, 2 * plan->nleft_out);
     free(plan);
 }
 
@@ -143,6 +153,47 @@ static int expand(planner_t *p, size_t x)
     return FERRY_OK;
 }
 
+static int add_left_out(ferry_plan_t *plan, const char *name, const char *reason)
+{
+    char **v = realloc(plan->left_out, 2 * (plan->nleft_out + 1) * sizeof(*v));
+
+    if (!v)
+        return FERRY_ENOMEM;
+    plan->left_out = v;
+    v += 2 * plan->nleft_out;
+    v[0] = strdup(name);
+    v[1] = strdup(reason);
+    plan->nleft_out++; /* freed with the plan even when a copy failed */
+    return v[0] && v[1] ? FERRY_OK : FERRY_ENOMEM;
+}
+
+/* The request "*": every object but the never_export ones, each requested;
+ * what is left out (those, and the environment's excluded tables) is
+ * recorded with the reason. */
+static int request_all(planner_t *p, ferry_plan_t *plan)
+{
+    char why[600];
+
+    for (size_t i = 0; i < ferry_objset_nexcluded(p->objs); i++) {
+        const char *reason, *name = ferry_objset_excluded_at(p->objs, i, &reason);
+        if (add_left_out(plan, name, reason))
+            return FERRY_ENOMEM;
+    }
+    for (size_t x = 0; x < p->n; x++) {
+        const char *name = ferry_objset_at(p->objs, x)->name;
+        if (ferry_catalog_never_export(p->cat, name)) {
+            snprintf(why, sizeof(why), "\"%.500s\" is never exported (a user table)", name);
+            if (add_left_out(plan, name, why))
+                return FERRY_ENOMEM;
+            continue;
+        }
+        enter(p, x, NONE);
+        if (!(plan->requested[plan->nrequested++] = strdup(name)))
+            return FERRY_ENOMEM;
+    }
+    return FERRY_OK;
+}
+
 /* Resolves the requested names; all unknown ones are reported together. */
 static int resolve_requested(planner_t *p, ferry_plan_t *plan, const char *const *requested,
                              size_t nrequested)
@@ -151,11 +202,30 @@ static int resolve_requested(planner_t *p, ferry_plan_t *plan, const char *const
     size_t nunknown = 0;
     int rc = FERRY_OK;
 
-    if (!(plan->requested = calloc(nrequested + 1, sizeof(*plan->requested))))
+    for (size_t i = 0; i < nrequested; i++)
+        if (!strcmp(requested[i], FERRY_PLAN_ALL) && nrequested > 1)
+            return ferry_errf(p->errstr, p->errstr_size, FERRY_EINVAL,
+                              "planning: \"%s\" (every exportable table) must be the only "
+                              "object of a request", FERRY_PLAN_ALL);
+    if (!(plan->requested = calloc((nrequested > p->n ? nrequested : p->n) + 1,
+                                   sizeof(*plan->requested))))
         return ferry_errf(p->errstr, p->errstr_size, FERRY_ENOMEM, "planning: out of memory");
+    if (nrequested == 1 && !strcmp(requested[0], FERRY_PLAN_ALL)) {
+        if (request_all(p, plan))
+            return ferry_errf(p->errstr, p->errstr_size, FERRY_ENOMEM, "planning: out of memory");
+        if (!p->norder)
+            return ferry_errf(p->errstr, p->errstr_size, FERRY_ENOTFOUND,
+                              "planning: the environment has no exportable table");
+        return FERRY_OK;
+    }
     for (size_t i = 0; i < nrequested; i++) {
         size_t x = obj_index(p->objs, requested[i]);
-        const char *name;
+        const char *name, *excluded;
+        if (x == NONE && (excluded = ferry_objset_excluded_reason(p->objs, requested[i]))) {
+            rc = ferry_errf(p->errstr, p->errstr_size, FERRY_EINVAL,
+                            "object \"%s\" cannot be exported: %s", requested[i], excluded);
+            goto out;
+        }
         if (x == NONE) {
             if (ferry_buf_printf(&unknown, "%s\"%s\"", nunknown++ ? ", " : "", requested[i]))
                 rc = FERRY_ENOMEM;
@@ -445,6 +515,71 @@ static int collect_assocs(planner_t *p, ferry_plan_t *plan)
     return rc;
 }
 
+/* Each table's not_carried items, copied from its object. */
+static int copy_not_carried(const ferry_objset_t *objs, ferry_plan_t *plan)
+{
+    plan->not_carried = calloc(plan->ntables + 1, sizeof(*plan->not_carried));
+    plan->nnot_carried = calloc(plan->ntables + 1, sizeof(*plan->nnot_carried));
+    if (!plan->not_carried || !plan->nnot_carried)
+        return FERRY_ENOMEM;
+    for (size_t i = 0; i < plan->ntables; i++) {
+        const ferry_object_t *o = ferry_objset_find(objs, plan->tables[i].name);
+        if (!o || !o->nnot_carried)
+            continue;
+        if (!(plan->not_carried[i] = calloc(o->nnot_carried, sizeof(char *))))
+            return FERRY_ENOMEM;
+        plan->nnot_carried[i] = o->nnot_carried;
+        for (size_t k = 0; k < o->nnot_carried; k++)
+            if (!(plan->not_carried[i][k] = strdup(o->not_carried[k])))
+                return FERRY_ENOMEM;
+    }
+    return FERRY_OK;
+}
+
+size_t ferry_plan_not_carried(const ferry_plan_t *plan, size_t i, char *const **items)
+{
+    if (i >= plan->ntables || !plan->not_carried) {
+        *items = NULL;
+        return 0;
+    }
+    *items = plan->not_carried[i];
+    return plan->nnot_carried[i];
+}
+
+size_t ferry_plan_nleft_out(const ferry_plan_t *plan)
+{
+    return plan->nleft_out;
+}
+
+const char *ferry_plan_left_out(const ferry_plan_t *plan, size_t i, const char **reason)
+{
+    if (i >= plan->nleft_out)
+        return NULL;
+    if (reason)
+        *reason = plan->left_out[2 * i + 1];
+    return plan->left_out[2 * i];
+}
+
+int ferry_plan_notes(const ferry_plan_t *plan, ferry_buf_t *out)
+{
+    int rc = FERRY_OK, first = 1;
+
+    for (size_t i = 0; !rc && i < plan->ntables; i++) {
+        for (size_t k = 0; !rc && k < plan->nnot_carried[i]; k++) {
+            if (k == 0)
+                rc = ferry_buf_printf(out, "%s%s: ", first ? "not carried: " : "; ",
+                                      plan->tables[i].name);
+            if (!rc)
+                rc = ferry_buf_printf(out, "%s%s", k ? ", " : "", plan->not_carried[i][k]);
+            first = 0;
+        }
+    }
+    for (size_t i = 0; !rc && i < plan->nleft_out; i++)
+        rc = ferry_buf_printf(out, "%s%s", i ? "; " : (first ? "left out: " : ". left out: "),
+                              plan->left_out[2 * i + 1]);
+    return rc ? FERRY_ENOMEM : FERRY_OK;
+}
+
 int ferry_plan_new(const ferry_catalog_t *cat, const ferry_objset_t *objs,
                    const char *const *requested, size_t nrequested, ferry_plan_t **out,
                    char *errstr, size_t errstr_size)
@@ -472,7 +607,8 @@ int ferry_plan_new(const ferry_catalog_t *cat, const ferry_objset_t *objs,
     for (size_t i = 0; i < p.norder; i++)
         if ((rc = expand(&p, p.order[i])))
             goto out;
-    if ((rc = order_tables(&p, plan)) || (rc = collect_assocs(&p, plan))) {
+    if ((rc = order_tables(&p, plan)) || (rc = collect_assocs(&p, plan)) ||
+        (rc = copy_not_carried(objs, plan))) {
         rc = ferry_errf(errstr, errstr_size, rc, "planning: out of memory");
         goto out;
     }
@@ -516,11 +652,25 @@ int ferry_plan_to_json(const ferry_plan_t *plan, ferry_buf_t *out)
         if (json_array_append_new(req, json_string(plan->requested[i])))
             goto out;
     for (size_t i = 0; i < plan->ntables; i++) {
-        const ferry_plan_table_t *t = &plan->tables[plan->closure[i]];
-        if (json_array_append_new(objects, json_pack("{s:s, s:o, s:i}", "name", t->name,
+        size_t ti = plan->closure[i];
+        const ferry_plan_table_t *t = &plan->tables[ti];
+        json_t *nc = json_array();
+        for (size_t k = 0; nc && k < plan->nnot_carried[ti]; k++)
+            if (json_array_append_new(nc, json_string(plan->not_carried[ti][k])))
+                goto out;
+        if (json_array_append_new(objects, json_pack("{s:s, s:o, s:i, s:o}", "name", t->name,
                                                      "pulled_by", json_str_or_null(t->pulled_by),
-                                                     "group", (int)t->group)))
+                                                     "group", (int)t->group, "not_carried", nc)))
             goto out;
+    }
+    if (plan->nleft_out) {
+        json_t *left = json_array();
+        if (json_object_set_new(root, "left_out", left))
+            goto out;
+        for (size_t i = 0; i < plan->nleft_out; i++)
+            if (json_array_append_new(left, json_pack("{s:s, s:s}", "name", plan->left_out[2 * i],
+                                                      "reason", plan->left_out[2 * i + 1])))
+                goto out;
     }
     for (size_t i = 0; i < plan->nassocs; i++)
         if (json_array_append_new(assocs, json_pack("{s:s, s:s}", "from", plan->assocs[i].from,

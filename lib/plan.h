@@ -33,9 +33,16 @@ typedef struct ferry_plan_assoc {
 
 typedef struct ferry_plan ferry_plan_t;
 
+/* The object name that requests every exportable table of the environment:
+ * every object but never_export ones; it must be the only requested name. */
+#define FERRY_PLAN_ALL "*"
+
 /* Plans an export of requested (nrequested names) from the objects of one
  * environment. Requested objects that do not exist -> FERRY_ENOTFOUND with
- * errstr listing all of them; a requested never_export object -> FERRY_EINVAL.
+ * errstr listing all of them; a requested never_export object, or a table
+ * the environment holds but that is no object (a virtual table, a shadow
+ * table, sqlite_sequence: ferry_objset_add_excluded) -> FERRY_EINVAL with
+ * errstr saying what it is and why it is not exported.
  * *out is new; free with ferry_plan_destroy (accepts NULL). cat and objs are
  * only read during the call. */
 int ferry_plan_new(const ferry_catalog_t *cat, const ferry_objset_t *objs,
@@ -51,9 +58,21 @@ size_t ferry_plan_nassocs(const ferry_plan_t *plan);
 const ferry_plan_assoc_t *ferry_plan_assoc(const ferry_plan_t *plan, size_t i);
 int32_t ferry_plan_ngroups(const ferry_plan_t *plan);
 
+/* The not_carried items of the object of table i (apply order), valid as
+ * long as the plan; returns their count. */
+size_t ferry_plan_not_carried(const ferry_plan_t *plan, size_t i, char *const **items);
+/* For a FERRY_PLAN_ALL request: what was left out, with the reason. */
+size_t ferry_plan_nleft_out(const ferry_plan_t *plan);
+const char *ferry_plan_left_out(const ferry_plan_t *plan, size_t i, const char **reason);
+/* Appends one line for status events and logs: "not carried: T: item, item;
+ * U: item. left out: reason; reason", or nothing when there is nothing to
+ * say. 0 or FERRY_ENOMEM. */
+int ferry_plan_notes(const ferry_plan_t *plan, ferry_buf_t *out);
+
 /* Appends the plan as the JSON object of `ferry-env plan --json`:
- * {"requested":[...],"objects":[{"name":..,"pulled_by":..}],"associations":
- * [{"from":..,"to":..}],"groups":[[...],...]}. */
+ * {"requested":[...],"objects":[{"name":..,"pulled_by":..,"group":..,
+ * "not_carried":[...]}],"associations":[{"from":..,"to":..}],"groups":[[...],...]}
+ * and, for a FERRY_PLAN_ALL request, "left_out":[{"name":..,"reason":..}]. */
 int ferry_plan_to_json(const ferry_plan_t *plan, ferry_buf_t *out);
 
 #endif

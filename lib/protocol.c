@@ -131,6 +131,7 @@ static const char *const content_names[] = {"all", "metadata", "data"};
 static const char *const state_names[] = {"accepted", "published", "applied",
                                           "failed",   "rejected",  "skipped"};
 static const char *const rel_kind_names[] = {"include", "association"};
+static const char *const defer_names[] = {"no", "immediate", "deferred"};
 
 static int name_index(const char *const *names, size_t n, const char *name)
 {
@@ -992,6 +993,7 @@ int ferry_table_metadata_encode(const ferry_table_metadata_t *m, ferry_buf_t *ou
         w_long(&w, f->length);
         w_long(&w, f->scale);
         w_long(&w, f->pk_pos);
+        w_opt_str(&w, f->collation);
     }
     w_long(&w, 0);
     w_count(&w, o->nuniques);
@@ -1009,9 +1011,25 @@ int ferry_table_metadata_encode(const ferry_table_metadata_t *m, ferry_buf_t *ou
         w_long(&w, 0);
         w_str(&w, NAME_OF(rel_kind_names, r->kind, "association"));
         w_opt_str(&w, r->on_delete);
+        w_str(&w, NAME_OF(defer_names, r->deferrable, "no"));
     }
     w_long(&w, 0);
     w_bool(&w, o->without_rowid);
+    w_count(&w, o->nindexes);
+    for (size_t i = 0; i < o->nindexes; i++) {
+        const ferry_index_t *x = &o->indexes[i];
+        w_str(&w, x->name);
+        w_bool(&w, x->unique);
+        w_count(&w, x->ncols);
+        for (size_t k = 0; k < x->ncols; k++) {
+            w_str(&w, x->cols[k].name);
+            w_bool(&w, x->cols[k].desc);
+            w_opt_str(&w, x->cols[k].collation);
+        }
+        w_long(&w, 0);
+    }
+    w_long(&w, 0);
+    w_strv(&w, o->not_carried, o->nnot_carried);
     w_str(&w, m->row_schema_json);
     for (int k = 0; k < 8; k++)
         fp[k] = (uint8_t)(m->fingerprint >> (8 * k));
@@ -1033,6 +1051,7 @@ static void get_field(struct rd *d, ferry_object_t *obj)
     int32_t length = r_int(d, "object.fields.length");
     int32_t scale = r_int(d, "object.fields.scale");
     int32_t pk_pos = r_int(d, "object.fields.pk_pos");
+    char *coll = r_opt_str(d, "object.fields.collation");
     int t = ferry_type_from_name(type);
 
     if (!d->rc && t < 0)
@@ -1043,7 +1062,9 @@ static void get_field(struct rd *d, ferry_object_t *obj)
         f->type = (ferry_type_t)t;
         f->length = length;
         f->scale = scale;
+        r_check(d, "object.fields.collation", ferry_object_set_collation(f, coll));
     }
+    free(coll);
     free(name);
     free(decl);
     free(type);
@@ -1058,22 +1079,65 @@ static void get_relation(struct rd *d, ferry_object_t *obj)
     char **to = r_strv(d, "object.relations.to_fields", FERRY_OBJECT_MAX_FIELDS, 1, &nto);
     char *kind = r_str(d, "object.relations.kind");
     char *on_delete = r_opt_str(d, "object.relations.on_delete");
-    int k = INDEX_OF(rel_kind_names, kind);
+    char *deferrable = r_str(d, "object.relations.deferrable");
+    int k = INDEX_OF(rel_kind_names, kind), defer = INDEX_OF(defer_names, deferrable);
 
+    if (!d->rc && defer < 0)
+        r_fail(d, "object.relations.deferrable", "neither no, immediate nor deferred");
     if (!d->rc && nto != nfields)
         r_fail(d, "object.relations.to_fields", "not as many to_fields as fields");
     if (!d->rc && k < 0)
         r_fail(d, "object.relations.kind", "neither include nor association");
-    if (!d->rc)
+    if (!d->rc &&
         r_check(d, "object.relations",
                 ferry_object_add_relation(obj, target, (const char *const *)fields,
                                           (const char *const *)to, nfields,
-                                          (ferry_rel_kind_t)k, on_delete));
+                                          (ferry_rel_kind_t)k, on_delete)))
+        obj->relations[obj->nrelations - 1].deferrable = (ferry_defer_t)defer;
+    free(deferrable);
     free(target);
     ferry_strv_free(fields, nfields);
     ferry_strv_free(to, nto);
     free(kind);
     free(on_delete);
+}
+
+/* One IndexDefinition, added to obj. */
+static void get_index(struct rd *d, ferry_object_t *obj)
+{
+    struct r_iter cols = {"object.indexes.columns", FERRY_OBJECT_MAX_FIELDS, 0, 0, 0};
+    char *name = r_str(d, "object.indexes.name");
+    int unique = r_bool(d, "object.indexes.unique");
+    char **names = NULL, **colls = NULL;
+    int *desc = NULL;
+    size_t n = 0;
+
+    while (r_next(d, &cols)) {
+        char **n2 = r_push(d, names, n, sizeof(*names), "object.indexes.columns");
+        char **c2 = n2 ? r_push(d, colls, n, sizeof(*colls), "object.indexes.columns") : NULL;
+        int *d2 = c2 ? r_push(d, desc, n, sizeof(*desc), "object.indexes.columns") : NULL;
+        if (n2)
+            names = n2;
+        if (c2)
+            colls = c2;
+        if (!d2)
+            break;
+        desc = d2;
+        names[n] = r_str(d, "object.indexes.columns.name");
+        desc[n] = r_bool(d, "object.indexes.columns.desc");
+        colls[n] = r_opt_str(d, "object.indexes.columns.collation");
+        n++;
+    }
+    if (!d->rc && !n)
+        r_fail(d, "object.indexes.columns", "an index without columns");
+    if (!d->rc)
+        r_check(d, "object.indexes",
+                ferry_object_add_index(obj, name, unique, (const char *const *)names, desc,
+                                       (const char *const *)colls, n));
+    free(name);
+    ferry_strv_free(names, n);
+    ferry_strv_free(colls, n);
+    free(desc);
 }
 
 static void get_table_metadata(struct rd *d, void *p)
@@ -1084,6 +1148,7 @@ static void get_table_metadata(struct rd *d, void *p)
     struct r_iter fields = {"object.fields", FERRY_OBJECT_MAX_FIELDS, 0, 0, 0};
     struct r_iter uniques = {"object.uniques", FERRY_OBJECT_MAX_UNIQUES, 0, 0, 0};
     struct r_iter rels = {"object.relations", FERRY_OBJECT_MAX_RELATIONS, 0, 0, 0};
+    struct r_iter indexes = {"object.indexes", FERRY_OBJECT_MAX_INDEXES, 0, 0, 0};
     ferry_object_t *obj = NULL;
     const uint8_t *fp;
     char *name;
@@ -1109,6 +1174,15 @@ static void get_table_metadata(struct rd *d, void *p)
         get_relation(d, obj);
     if (obj)
         obj->without_rowid = r_bool(d, "object.without_rowid");
+    while (obj && r_next(d, &indexes))
+        get_index(d, obj);
+    if (obj) {
+        size_t n = 0;
+        char **v = r_strv(d, "object.not_carried", FERRY_OBJECT_MAX_NOT_CARRIED, 0, &n);
+        for (size_t i = 0; !d->rc && i < n; i++)
+            r_check(d, "object.not_carried", ferry_object_add_not_carried(obj, v[i]));
+        ferry_strv_free(v, n);
+    }
     m->object = obj;
     m->row_schema_json = r_str(d, "row_schema");
     if (!d->rc && r_check(d, "row_fingerprint", ferry_avro_read_fixed(&d->r, 8, &fp)))

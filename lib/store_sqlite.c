@@ -806,6 +806,11 @@ static int check_object(const ferry_object_t *obj, char *errstr, size_t errstr_s
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "object '%s' field '%s': default '%s' is not a literal",
                               obj->name, f->name, f->default_sql);
+        if (f->collation && !ferry_collation_name(f->collation))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "object '%s' field '%s': collation '%s' is not BINARY, NOCASE "
+                              "or RTRIM",
+                              obj->name, f->name, f->collation);
     }
     if (obj->without_rowid && !ferry_object_pk(obj, NULL))
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
@@ -825,6 +830,10 @@ static int check_object(const ferry_object_t *obj, char *errstr, size_t errstr_s
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "object '%s': relation to '%s': ON DELETE '%s' is not allowed",
                               obj->name, r->target, r->on_delete);
+        if ((unsigned)r->deferrable > FERRY_DEFER_DEFERRED)
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "object '%s': relation to '%s': unknown deferrability",
+                              obj->name, r->target);
         for (size_t k = 0; k < r->nfields; k++) {
             if (field_ci(obj, r->fields[k]) < 0)
                 return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
@@ -835,6 +844,30 @@ static int check_object(const ferry_object_t *obj, char *errstr, size_t errstr_s
                                   "object '%s': relation to '%s' names its target fields "
                                   "only in part",
                                   obj->name, r->target);
+        }
+    }
+    for (size_t i = 0; i < obj->nindexes; i++) {
+        const ferry_index_t *x = &obj->indexes[i];
+        if (!*x->name || !x->ncols || !strncasecmp(x->name, "sqlite_", 7))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "object '%s': index '%s' has no name, no column or a name "
+                              "reserved by SQLite",
+                              obj->name, x->name);
+        for (size_t j = 0; j < i; j++)
+            if (!strcasecmp(obj->indexes[j].name, x->name))
+                return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                                  "object '%s': index '%s' is declared twice", obj->name,
+                                  x->name);
+        for (size_t k = 0; k < x->ncols; k++) {
+            if (field_ci(obj, x->cols[k].name) < 0)
+                return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                                  "object '%s': index '%s' names unknown field '%s'", obj->name,
+                                  x->name, x->cols[k].name);
+            if (x->cols[k].collation && !ferry_collation_name(x->cols[k].collation))
+                return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                                  "object '%s': index '%s': collation '%s' is not BINARY, "
+                                  "NOCASE or RTRIM",
+                                  obj->name, x->name, x->cols[k].collation);
         }
     }
     return FERRY_OK;
@@ -852,6 +885,10 @@ static void sql_column_def(sql_t *q, const ferry_field_t *f)
     if (f->default_sql) {
         sql_add(q, " DEFAULT ");
         sql_add(q, f->default_sql);
+    }
+    if (f->collation) {
+        sql_add(q, " COLLATE ");
+        sql_add(q, ferry_collation_name(f->collation)); /* whitelisted by check_object */
     }
 }
 
@@ -907,6 +944,10 @@ static int create_table(sqlite_store_t *s, const ferry_object_t *obj, char *errs
             sql_add(&q, " ON DELETE ");
             sql_add(&q, action);
         }
+        if (r->deferrable == FERRY_DEFER_IMMEDIATE)
+            sql_add(&q, " DEFERRABLE INITIALLY IMMEDIATE");
+        else if (r->deferrable == FERRY_DEFER_DEFERRED)
+            sql_add(&q, " DEFERRABLE INITIALLY DEFERRED");
     }
     sql_add(&q, obj->without_rowid ? ") WITHOUT ROWID" : ")");
     free(pk);
@@ -1006,12 +1047,109 @@ static int evolve_table(sqlite_store_t *s, const ferry_object_t *obj, const ferr
     return rc;
 }
 
+/* 1 when the two index definitions are the same (names compared as SQLite
+ * does; a missing collation is BINARY). */
+static int same_index(const ferry_index_t *a, const ferry_index_t *b)
+{
+    if (!a->unique != !b->unique || a->ncols != b->ncols)
+        return 0;
+    for (size_t k = 0; k < a->ncols; k++) {
+        const char *ca = a->cols[k].collation ? a->cols[k].collation : "BINARY";
+        const char *cb = b->cols[k].collation ? b->cols[k].collation : "BINARY";
+        if (strcasecmp(a->cols[k].name, b->cols[k].name) || !a->cols[k].desc != !b->cols[k].desc ||
+            strcasecmp(ca, cb))
+            return 0;
+    }
+    return 1;
+}
+
+/* Decides for each index of obj whether it must be created (need[i] = 1) or
+ * exists already with the same definition on the same table (0). A schema
+ * object of that name that is anything else (another definition, another
+ * table, an index ferry does not model such as a partial one, a table) ->
+ * FERRY_ECONFLICT naming it: CREATE INDEX IF NOT EXISTS would silently keep
+ * the other one. Runs before anything is changed. */
+static int plan_indexes(sqlite_store_t *s, const ferry_objset_t *cat, const ferry_object_t *obj,
+                        char *need, char *errstr, size_t errstr_size)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(s, "SELECT type, tbl_name FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE",
+                     &st, errstr, errstr_size, "looking up an index");
+
+    for (size_t i = 0; !rc && i < obj->nindexes; i++) {
+        const ferry_index_t *x = &obj->indexes[i];
+        const ferry_object_t *t;
+        const char *type, *table;
+        int step;
+
+        need[i] = 1;
+        sqlite3_reset(st);
+        if (sqlite3_bind_text(st, 1, x->name, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+            ((step = sqlite3_step(st)) != SQLITE_ROW && step != SQLITE_DONE)) {
+            rc = db_err(s, errstr, errstr_size, "looking up an index");
+            break;
+        }
+        if (step == SQLITE_DONE)
+            continue;
+        type = (const char *)sqlite3_column_text(st, 0);
+        table = (const char *)sqlite3_column_text(st, 1);
+        if (type && !strcmp(type, "index") && table && !strcasecmp(table, obj->name) &&
+            (t = ferry_objset_find(cat, table)))
+            for (size_t j = 0; j < t->nindexes && need[i]; j++)
+                if (!strcasecmp(t->indexes[j].name, x->name) && same_index(&t->indexes[j], x))
+                    need[i] = 0;
+        if (need[i])
+            rc = ferry_errf(errstr, errstr_size, FERRY_ECONFLICT,
+                            "table %s: index %s exists in the target (%s on table %s) with "
+                            "another definition; drop or rename it there",
+                            obj->name, x->name, type ? type : "?", table ? table : "?");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* CREATE [UNIQUE] INDEX IF NOT EXISTS for the indexes of obj marked in need,
+ * built from the model: quoted names, whitelisted collations, ASC/DESC. */
+static int create_indexes(sqlite_store_t *s, const ferry_object_t *obj, const char *need,
+                          char *errstr, size_t errstr_size)
+{
+    int rc = FERRY_OK;
+
+    for (size_t i = 0; !rc && i < obj->nindexes; i++) {
+        const ferry_index_t *x = &obj->indexes[i];
+        sql_t q = {FERRY_BUF_INIT, 0};
+        if (!need[i])
+            continue;
+        sql_add(&q, x->unique ? "CREATE UNIQUE INDEX IF NOT EXISTS " : "CREATE INDEX IF NOT EXISTS ");
+        sql_ident(&q, x->name);
+        sql_add(&q, " ON ");
+        sql_ident(&q, obj->name);
+        sql_add(&q, " (");
+        for (size_t k = 0; k < x->ncols; k++) {
+            sql_add(&q, k ? ", " : "");
+            sql_ident(&q, x->cols[k].name);
+            if (x->cols[k].collation) {
+                sql_add(&q, " COLLATE ");
+                sql_add(&q, ferry_collation_name(x->cols[k].collation));
+            }
+            sql_add(&q, x->cols[k].desc ? " DESC" : " ASC");
+        }
+        sql_add(&q, ")");
+        rc = sql_text(&q) ? exec(s, sql_text(&q), errstr, errstr_size, "creating an index")
+                          : ferry_errf(errstr, errstr_size, FERRY_ENOMEM,
+                                       "store %s: out of memory", s->path);
+        ferry_buf_free(&q.b);
+    }
+    return rc;
+}
+
 static int sqlite_apply_object(ferry_store_t *base, const ferry_object_t *obj, int *created,
                                char *errstr, size_t errstr_size)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
     const ferry_objset_t *cat;
     const ferry_object_t *t;
+    char *need;
     int rc;
 
     if (s->txn != TXN_OPEN)
@@ -1021,13 +1159,20 @@ static int sqlite_apply_object(ferry_store_t *base, const ferry_object_t *obj, i
     if ((rc = check_object(obj, errstr, errstr_size)) ||
         (rc = catalog(s, &cat, errstr, errstr_size)))
         return rc;
-    if ((t = ferry_objset_find(cat, obj->name)))
-        return evolve_table(s, obj, t, errstr, errstr_size);
-    if ((rc = create_table(s, obj, errstr, errstr_size)))
-        return rc;
-    if (created)
+    if (!(need = calloc(obj->nindexes + 1, 1)))
+        return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory", s->path);
+    if ((rc = plan_indexes(s, cat, obj, need, errstr, errstr_size)))
+        goto out;
+    if ((t = ferry_objset_find(cat, obj->name))) {
+        rc = evolve_table(s, obj, t, errstr, errstr_size);
+    } else if (!(rc = create_table(s, obj, errstr, errstr_size)) && created) {
         *created = 1;
-    return FERRY_OK;
+    }
+    if (!rc)
+        rc = create_indexes(s, obj, need, errstr, errstr_size);
+out:
+    free(need);
+    return rc;
 }
 
 /* ---- writer ---- */

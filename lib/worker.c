@@ -591,10 +591,17 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     switch (verdict(rc, accepted)) {
     case ATTEMPT_DONE: {
         int64_t ms = ferry_now_ms() - started;
+        /* What the source has and the export does not carry, said once here. */
+        ferry_buf_t notes = FERRY_BUF_INIT;
+        const char *note = !ferry_plan_notes(ferry_export_plan(ex), &notes) && notes.len &&
+                                   !ferry_buf_append(&notes, "", 1)
+                               ? (const char *)notes.data
+                               : NULL;
         w->retry_count = 0;
-        publish_status(w, req, req->export_id, FERRY_STATUS_PUBLISHED, &stats, ms, NULL);
+        publish_status(w, req, req->export_id, FERRY_STATUS_PUBLISHED, &stats, ms, note);
         log_export(req->export_id, ferry_export_stream_key(ex), req, &stats, ms, "published",
-                   NULL);
+                   note);
+        ferry_buf_free(&notes);
         break;
     }
     case ATTEMPT_FATAL:

@@ -7,6 +7,7 @@
 #include "error.h"
 #include "kafka.h"
 #include "log.h"
+#include "plan.h"
 #include "protocol.h"
 #include "schedule.h"
 #include "scheduler.h"
@@ -39,7 +40,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: ferry-producer export --config F --source ENV --target ENV --objects A,B\n"
+            "usage: ferry-producer export --config F --source ENV --target ENV (--objects A,B | --all)\n"
             "           [--content all|metadata|data] [--at TIME] [--wait [--timeout SECONDS]]\n"
             "       ferry-producer schedule add --config F --id ID\n"
             "           (--every DURATION [--from TIME] | --cron \"SEC MIN HOUR DOM MON DOW\")\n"
@@ -51,7 +52,8 @@ static void usage(FILE *f)
             "1h30m;\ncron fields are in UTC. --at in the future registers a one-shot schedule "
             "(a scheduler\nfires it); up to 5 s in the past it means now. --timeout (default "
             "300) counts from\nthe export's time. Exit status: 0 success, 1 failure, 2 bad "
-            "input (nothing published).\n");
+            "input (nothing published).\n--all exports every exportable table of the source (the "
+            "request's objects: [\"*\"]).\n");
 }
 
 /* Prints a message about bad input and returns the exit status for it. */
@@ -76,7 +78,7 @@ static int fail(const char *what, const char *err)
 
 enum opt {
     OPT_CONFIG, OPT_SOURCE, OPT_TARGET, OPT_OBJECTS, OPT_CONTENT, OPT_AT, OPT_WAIT,
-    OPT_TIMEOUT, OPT_ID, OPT_EVERY, OPT_FROM, OPT_CRON, OPT_HELP, N_OPTS
+    OPT_TIMEOUT, OPT_ID, OPT_EVERY, OPT_FROM, OPT_CRON, OPT_ALL, OPT_HELP, N_OPTS
 };
 #define BIT(o) (1u << (o))
 /* getopt_long's value for option o: above every character it returns itself. */
@@ -96,6 +98,7 @@ static const struct option long_opts[] = {
     {"every", required_argument, NULL, OPT_VAL(OPT_EVERY)},
     {"from", required_argument, NULL, OPT_VAL(OPT_FROM)},
     {"cron", required_argument, NULL, OPT_VAL(OPT_CRON)},
+    {"all", no_argument, NULL, OPT_VAL(OPT_ALL)},
     {"help", no_argument, NULL, OPT_VAL(OPT_HELP)},
     {NULL, 0, NULL, 0},
 };
@@ -121,8 +124,9 @@ static const struct command {
     int positional; /* how many arguments follow the options */
     int (*run)(const args_t *a);
 } commands[] = {
-    {"export", JOB_OPTS | BIT(OPT_CONTENT) | BIT(OPT_AT) | BIT(OPT_WAIT) | BIT(OPT_TIMEOUT),
-     JOB_OPTS, 0, cmd_export},
+    {"export",
+     JOB_OPTS | BIT(OPT_ALL) | BIT(OPT_CONTENT) | BIT(OPT_AT) | BIT(OPT_WAIT) | BIT(OPT_TIMEOUT),
+     JOB_OPTS & ~BIT(OPT_OBJECTS), 0, cmd_export},
     {"schedule add",
      JOB_OPTS | BIT(OPT_CONTENT) | BIT(OPT_ID) | BIT(OPT_EVERY) | BIT(OPT_FROM) | BIT(OPT_CRON),
      JOB_OPTS | BIT(OPT_ID), 0, cmd_schedule_add},
@@ -163,6 +167,18 @@ static int parse_job(const args_t *a, job_t *job)
     job->source = (char *)env[0];
     job->target = (char *)env[1];
     job->content = (ferry_content_t)content;
+    /* --all: the one object name that means every exportable table. */
+    if (a->opt[OPT_ALL] && a->opt[OPT_OBJECTS])
+        return bad("--all and --objects exclude each other");
+    if (!a->opt[OPT_ALL] && !a->opt[OPT_OBJECTS])
+        return bad("export needs --objects or --all");
+    if (a->opt[OPT_ALL]) {
+        if (!(job->names = strdup(FERRY_PLAN_ALL)) ||
+            !(job->objects = calloc(1, sizeof(*job->objects))))
+            return fail("--all", "out of memory");
+        job->objects[job->nobjects++] = job->names;
+        return 0;
+    }
 
     /* Split the comma-separated names in place, trimming spaces. */
     for (const char *p = a->opt[OPT_OBJECTS]; *p; p++)

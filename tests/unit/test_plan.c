@@ -279,6 +279,15 @@ static const struct {
     /* A sub-object the catalog requires but the environment lacks. */
     {"DROP TABLE QueueObject", "Queue", FERRY_ENOTFOUND, {"\"QueueObject\"", "\"Queue\"", NULL},
      NULL},
+    /* Tables that are no objects say what they are. */
+    {"CREATE VIRTUAL TABLE search USING fts5(body)", "search_data", FERRY_EINVAL,
+     {"\"search_data\" cannot be exported", "shadow table of virtual table \"search\" (fts5)",
+      NULL}, NULL},
+    {"CREATE VIRTUAL TABLE search USING fts5(body)", "Queue,search", FERRY_EINVAL,
+     {"\"search\" is a virtual table (fts5)", NULL, NULL}, "unknown"},
+    {"CREATE TABLE seq(id INTEGER PRIMARY KEY AUTOINCREMENT)", "sqlite_sequence", FERRY_EINVAL,
+     {"sqlite_sequence is SQLite's internal table", NULL, NULL}, NULL},
+    {NULL, "Queue,*", FERRY_EINVAL, {"\"*\"", "only object", NULL}, NULL},
 };
 
 START_TEST(test_errors)
@@ -297,6 +306,55 @@ START_TEST(test_errors)
     if (error_cases[_i].absent)
         ck_assert_msg(!strstr(err, error_cases[_i].absent), "message '%s' names '%s'", err,
                       error_cases[_i].absent);
+    ferry_objset_destroy(objs);
+    ferry_catalog_destroy(cat);
+}
+END_TEST
+
+/* "*": every object but User, in the plan; left out named with the reason;
+ * each table's not-carried items in the plan and its notes. */
+START_TEST(test_every_exportable_table)
+{
+    ferry_catalog_t *cat = load_preset_catalog();
+    ferry_objset_t *objs = load_preset_schema(
+        "CREATE VIRTUAL TABLE search USING fts5(body);"
+        "CREATE TABLE Note__CST(id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT);"
+        "CREATE INDEX note_part ON Note__CST(body) WHERE body IS NOT NULL");
+    ferry_plan_t *plan = NULL;
+    ferry_buf_t notes = FERRY_BUF_INIT;
+    char err[512] = "", *text;
+    const char *reason;
+    char *const *items;
+    size_t found = 0, n;
+
+    ck_assert_msg(plan_names(cat, objs, "*", &plan, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(ferry_plan_ntables(plan), ferry_objset_count(objs) - 1); /* not User */
+    for (size_t i = 0; i < ferry_plan_ntables(plan); i++) {
+        ck_assert_str_ne(ferry_plan_table(plan, i)->name, "User");
+        n = ferry_plan_not_carried(plan, i, &items);
+        if (!strcmp(ferry_plan_table(plan, i)->name, "Note__CST")) {
+            ck_assert_uint_eq(n, 2);
+            ck_assert_ptr_nonnull(strstr(items[1], "partial index \"note_part\""));
+            found++;
+        }
+    }
+    ck_assert_uint_eq(found, 1);
+    for (size_t i = 0; i < ferry_plan_nleft_out(plan); i++) {
+        const char *name = ferry_plan_left_out(plan, i, &reason);
+        if (!strcmp(name, "User") || !strcmp(name, "search") || !strcmp(name, "search_idx") ||
+            !strcmp(name, "sqlite_sequence"))
+            found++;
+        ck_assert_ptr_nonnull(strstr(reason, name));
+    }
+    ck_assert_uint_eq(found, 5);
+    ck_assert_int_eq(ferry_plan_notes(plan, &notes), 0);
+    text = ferry_buf_strdup(&notes);
+    ck_assert_msg(strstr(text, "not carried: Note__CST: AUTOINCREMENT") &&
+                      strstr(text, "left out: ") && strstr(text, "\"search\" is a virtual table"),
+                  "notes: %s", text);
+    free(text);
+    ferry_buf_free(&notes);
+    ferry_plan_destroy(plan);
     ferry_objset_destroy(objs);
     ferry_catalog_destroy(cat);
 }
@@ -321,11 +379,11 @@ START_TEST(test_json_shape)
     /* Objects in closure order: requested first, then as pulled. */
     want = json_loads(
         "{\"requested\": [\"Queue\"],"
-        " \"objects\": [{\"name\": \"Queue\", \"pulled_by\": null, \"group\": 2},"
-        "  {\"name\": \"QueueObject\", \"pulled_by\": \"Queue\", \"group\": 4},"
-        "  {\"name\": \"GroupMember\", \"pulled_by\": \"Queue\", \"group\": 3},"
-        "  {\"name\": \"Role\", \"pulled_by\": \"GroupMember\", \"group\": 0},"
-        "  {\"name\": \"PublicGroup\", \"pulled_by\": \"GroupMember\", \"group\": 1}],"
+        " \"objects\": [{\"name\": \"Queue\", \"pulled_by\": null, \"group\": 2, \"not_carried\": []},"
+        "  {\"name\": \"QueueObject\", \"pulled_by\": \"Queue\", \"group\": 4, \"not_carried\": []},"
+        "  {\"name\": \"GroupMember\", \"pulled_by\": \"Queue\", \"group\": 3, \"not_carried\": []},"
+        "  {\"name\": \"Role\", \"pulled_by\": \"GroupMember\", \"group\": 0, \"not_carried\": []},"
+        "  {\"name\": \"PublicGroup\", \"pulled_by\": \"GroupMember\", \"group\": 1, \"not_carried\": []}],"
         " \"associations\": [{\"from\": \"GroupMember\", \"to\": \"User\"}],"
         " \"groups\": [[\"Role\"], [\"PublicGroup\"], [\"Queue\"], [\"GroupMember\"],"
         "  [\"QueueObject\"]]}",
@@ -536,6 +594,7 @@ int main(void)
     tcase_add_loop_test(tc, test_custom_objects, 0, sizeof(custom_cases) / sizeof(custom_cases[0]));
     tcase_add_loop_test(tc, test_errors, 0, sizeof(error_cases) / sizeof(error_cases[0]));
     tcase_add_test(tc, test_json_shape);
+    tcase_add_test(tc, test_every_exportable_table);
     tcase_add_test(tc, test_random_schemas);
     suite_add_tcase(s, tc);
     return ferry_check_run(s);

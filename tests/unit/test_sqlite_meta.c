@@ -12,8 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* "name DECL/type(len,scale) notnull pkN default D; ... | unique(a,b) |
- *  fk(a,b) -> T(x,-) ON_DELETE kind | without rowid" ("-": the target's key). */
+/* "name DECL/type(len,scale) notnull pkN default D collate C; ... | unique(a,b) |
+ *  fk(a,b) -> T(x,-) ON_DELETE kind [immediate|deferred] | without rowid |
+ *  [unique ]index N(a desc NOCASE, b BINARY) | not carried: X" ("-": the
+ *  target's key). */
 static char *describe(const ferry_object_t *obj)
 {
     ferry_buf_t b = FERRY_BUF_INIT;
@@ -31,6 +33,8 @@ static char *describe(const ferry_object_t *obj)
             ferry_buf_printf(&b, " pk%d", f->pk_pos);
         if (f->default_sql)
             ferry_buf_printf(&b, " default %s", f->default_sql);
+        if (f->collation)
+            ferry_buf_printf(&b, " collate %s", f->collation);
     }
     for (size_t i = 0; i < obj->nuniques; i++) {
         ferry_buf_puts(&b, " | unique(");
@@ -48,9 +52,22 @@ static char *describe(const ferry_object_t *obj)
             ferry_buf_printf(&b, "%s%s", j ? "," : "", r->to_fields[j] ? r->to_fields[j] : "-");
         ferry_buf_printf(&b, ") %s %s", r->on_delete,
                          r->kind == FERRY_REL_INCLUDE ? "include" : "association");
+        if (r->deferrable)
+            ferry_buf_puts(&b, r->deferrable == FERRY_DEFER_DEFERRED ? " deferred" : " immediate");
     }
     if (obj->without_rowid)
         ferry_buf_puts(&b, " | without rowid");
+    for (size_t i = 0; i < obj->nindexes; i++) {
+        const ferry_index_t *x = &obj->indexes[i];
+        ferry_buf_printf(&b, " | %sindex %s(", x->unique ? "unique " : "", x->name);
+        for (size_t k = 0; k < x->ncols; k++)
+            ferry_buf_printf(&b, "%s%s%s %s", k ? ", " : "", x->cols[k].name,
+                             x->cols[k].desc ? " desc" : "",
+                             x->cols[k].collation ? x->cols[k].collation : "-");
+        ferry_buf_puts(&b, ")");
+    }
+    for (size_t i = 0; i < obj->nnot_carried; i++)
+        ferry_buf_printf(&b, " | not carried: %s", obj->not_carried[i]);
     s = ferry_buf_strdup(&b);
     ferry_buf_free(&b);
     return s;
@@ -91,13 +108,59 @@ static const struct {
      "REFERENCES t)",
      "x\"; DROP TABLE t; --", "id INT/integer pk1; t_id /any | fk(t_id) -> t(-) NO ACTION association",
      "t|x\"; DROP TABLE t; --"},
-    {"unique constraints and unique indexes; expression, partial and plain indexes are not",
+    {"unique constraints stay uniques; unique and plain indexes are indexes; partial and "
+     "expression ones are named as not carried",
      "CREATE TABLE uq(id INTEGER PRIMARY KEY, a TEXT, b TEXT, c INT, UNIQUE(a, b));"
      "CREATE UNIQUE INDEX uq_c ON uq(c); CREATE UNIQUE INDEX uq_expr ON uq(lower(a));"
      "CREATE UNIQUE INDEX uq_part ON uq(b) WHERE c > 0; CREATE INDEX uq_plain ON uq(b)",
      "uq", "id INTEGER/integer notnull pk1; a TEXT/text; b TEXT/text; c INT/integer"
-     " | unique(a,b) | unique(c)",
+     " | unique(a,b) | unique index uq_c(c BINARY) | index uq_plain(b BINARY)"
+     " | not carried: unique index \"uq_expr\" on an expression"
+     " | not carried: partial unique index \"uq_part\"",
      "uq"},
+    {"indexes: order, collations, several columns, hostile names; other collations are not "
+     "carried",
+     "CREATE TABLE ix(id INTEGER PRIMARY KEY, a TEXT COLLATE NOCASE, b INT, c TEXT);"
+     "CREATE INDEX \"x; DROP TABLE t; --\" ON ix(b DESC, a);"
+     "CREATE UNIQUE INDEX \"a\"\"quote\" ON ix(c COLLATE RTRIM, b);"
+     "CREATE INDEX ix_c ON ix(c COLLATE nocase DESC);"
+     "CREATE INDEX ix_expr ON ix(b, b + 1)",
+     "ix", "id INTEGER/integer notnull pk1; a TEXT/text collate NOCASE; b INT/integer; c TEXT/text"
+     " | unique index a\"quote(c RTRIM, b BINARY) | index ix_c(c desc NOCASE)"
+     " | index x; DROP TABLE t; --(b desc BINARY, a NOCASE)"
+     " | not carried: index \"ix_expr\" on an expression",
+     "ix"},
+    {"deferrable foreign keys, as SQLite's parser attaches DEFERRABLE to the key before it",
+     "CREATE TABLE p(id INTEGER PRIMARY KEY);"
+     "CREATE TABLE c(id INTEGER PRIMARY KEY,"
+     " a INT REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED,"
+     " b INT CONSTRAINT \"REFERENCES x\" REFERENCES p ON DELETE SET NULL DEFERRABLE INITIALLY IMMEDIATE,"
+     " d INT REFERENCES p NOT NULL DEFAULT 'DEFERRABLE' DEFERRABLE INITIALLY DEFERRED,"
+     " e INT REFERENCES p NOT DEFERRABLE INITIALLY DEFERRED, -- REFERENCES p DEFERRABLE\n"
+     " f INT /* REFERENCES q */ REFERENCES p DEFERRABLE,"
+     " g INT, h INT,"
+     " CONSTRAINT \"a\"\"quote\" FOREIGN KEY (g) REFERENCES p(id) ON UPDATE CASCADE MATCH FULL"
+     "   DEFERRABLE INITIALLY DEFERRED,"
+     " FOREIGN KEY (h) REFERENCES \"p\" ON DELETE CASCADE)",
+     "c", "id INTEGER/integer notnull pk1; a INT/integer; b INT/integer;"
+     " d INT/integer notnull default 'DEFERRABLE'; e INT/integer; f INT/integer; g INT/integer;"
+     " h INT/integer"
+     " | fk(a) -> p(id) NO ACTION association deferred"
+     " | fk(b) -> p(-) SET NULL association immediate"
+     " | fk(d) -> p(-) NO ACTION association deferred"
+     " | fk(e) -> p(-) NO ACTION association"
+     " | fk(f) -> p(-) NO ACTION association immediate"
+     " | fk(g) -> p(id) NO ACTION association deferred"
+     " | fk(h) -> p(-) CASCADE include",
+     "c|p"},
+    {"CHECK constraints, AUTOINCREMENT and other collations are named as not carried",
+     "CREATE TABLE k(id INTEGER PRIMARY KEY AUTOINCREMENT, n TEXT CHECK (n <> 'CHECK'),"
+     " \"check\" INT, m INT, CONSTRAINT \"x; DROP TABLE t; --\" CHECK (m > 0));"
+     "CREATE TABLE nc(t TEXT COLLATE RTRIM)",
+     "k", "id INTEGER/integer notnull pk1; n TEXT/text; check INT/integer; m INT/integer"
+     " | not carried: AUTOINCREMENT of column \"id\" (the target numbers new rows from its own"
+     " largest key) | not carried: 2 CHECK constraints",
+     "k|nc"},
     {"foreign keys: composite, ON DELETE actions, declaration order, target spelling",
      "CREATE TABLE Parent(k1 TEXT, k2 INT, PRIMARY KEY(k1, k2));"
      "CREATE TABLE other(id INTEGER PRIMARY KEY);"
@@ -109,14 +172,16 @@ static const struct {
      " | fk(p1,p2) -> Parent(k1,k2) CASCADE include | fk(q) -> other(-) SET NULL association"
      " | fk(q) -> missing(x) NO ACTION association",
      "Parent|child|other"},
-    {"generated columns are left out",
+    {"generated columns are left out, and named",
      "CREATE TABLE g(a INT, b INT GENERATED ALWAYS AS (a * 2) VIRTUAL,"
      " c INT AS (a + 1) STORED, d TEXT)",
-     "g", "a INT/integer; d TEXT/text", "g"},
+     "g", "a INT/integer; d TEXT/text | not carried: generated column \"b\""
+     " | not carried: generated column \"c\"", "g"},
     {"ferry_ and sqlite_ tables, views and temp tables are not user objects",
      "CREATE TABLE ferry_applied(id); CREATE TABLE seq(id INTEGER PRIMARY KEY AUTOINCREMENT);"
      "CREATE VIEW v AS SELECT 1; CREATE TEMP TABLE tmp(x); CREATE TABLE ferryboat(a)",
-     "seq", "id INTEGER/integer notnull pk1", "ferryboat|seq"},
+     "seq", "id INTEGER/integer notnull pk1 | not carried: AUTOINCREMENT of column \"id\" (the"
+     " target numbers new rows from its own largest key)", "ferryboat|seq"},
     /* Regression: SQLite names are case-insensitive, so is the reserved prefix. */
     {"ferry_ in any case is reserved",
      "CREATE TABLE FERRY_APPLIED(id); CREATE TABLE Ferry_Offsets(topic);"
@@ -155,6 +220,43 @@ START_TEST(test_read_schema)
 }
 END_TEST
 
+/* Tables that are no objects are kept apart, each with what it is. */
+START_TEST(test_virtual_shadow_and_internal_tables_say_what_they_are)
+{
+    static const struct {
+        const char *name, *reason;
+    } want[] = {
+        {"docs", "\"docs\" is a virtual table (fts5)"},
+        {"DOCS_DATA", "\"docs_data\" is a shadow table of virtual table \"docs\" (fts5)"},
+        {"docs_idx", "shadow table of virtual table \"docs\""},
+        {"sqlite_sequence", "sqlite_sequence is SQLite's internal table of AUTOINCREMENT"},
+        {"ferry_applied", "ferry's own bookkeeping"},
+    };
+    sqlite3 *db;
+    ferry_objset_t *set = NULL;
+    char err[256] = "";
+
+    ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "CREATE VIRTUAL TABLE docs USING fts5(title, body);"
+                                  "CREATE TABLE t(id INTEGER PRIMARY KEY AUTOINCREMENT);"
+                                  "CREATE TABLE ferry_applied(id)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_msg(ferry_sqlite_meta_read(db, &set, err, sizeof(err)) == FERRY_OK, "%s", err);
+    ck_assert_uint_eq(ferry_objset_count(set), 1);
+    ck_assert_str_eq(ferry_objset_at(set, 0)->name, "t");
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const char *reason = ferry_objset_excluded_reason(set, want[i].name);
+        ck_assert_msg(reason && strstr(reason, want[i].reason), "%s: '%s'", want[i].name,
+                      reason ? reason : "(none)");
+    }
+    ck_assert_ptr_null(ferry_objset_excluded_reason(set, "t"));
+    ferry_objset_destroy(set);
+    sqlite3_close(db);
+}
+END_TEST
+
 START_TEST(test_not_a_database_is_a_store_error)
 {
     char path[] = "/tmp/ferry-test-notadb-XXXXXX", err[256] = "";
@@ -181,6 +283,7 @@ int main(void)
 
     tcase_add_loop_test(tc, test_read_schema, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_not_a_database_is_a_store_error);
+    tcase_add_test(tc, test_virtual_shadow_and_internal_tables_say_what_they_are);
     suite_add_tcase(s, tc);
     return ferry_check_run(s);
 }

@@ -487,6 +487,155 @@ START_TEST(test_apply_evolves_or_conflicts)
 }
 END_TEST
 
+/* ---- table definitions carried: checked on the target with SQLite's own
+ * pragmas and behaviour, never with text this code wrote ---- */
+
+/* A Django-like schema: deferrable keys of both kinds, indexes with DESC,
+ * NOCASE and several columns, hostile index names, and what is not carried. */
+static const char django[] =
+    "CREATE TABLE page(id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT COLLATE NOCASE,"
+    " status TEXT, CHECK (length(title) > 0));"
+    "CREATE TABLE rev(id INTEGER PRIMARY KEY,"
+    " page_id INT REFERENCES page(id) DEFERRABLE INITIALLY DEFERRED,"
+    " prev_id INT REFERENCES page(id) DEFERRABLE INITIALLY IMMEDIATE,"
+    " plain_id INT REFERENCES page(id), at TEXT);"
+    "CREATE INDEX \"x; DROP TABLE t; --\" ON rev(page_id DESC, at);"
+    "CREATE UNIQUE INDEX \"a\"\"quote\" ON page(title COLLATE NOCASE, status);"
+    "CREATE UNIQUE INDEX page_live ON page(status) WHERE status IN ('live', 'draft');"
+    "CREATE INDEX page_lower ON page(lower(title));"
+    "INSERT INTO page(title, status) VALUES ('Home', 'live');";
+
+/* The result code of sql run on file with foreign keys on, as an application runs it. */
+static int app_sql(const char *file, const char *sql)
+{
+    char path[256];
+    sqlite3 *db;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), SQLITE_OK);
+    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
+}
+
+START_TEST(test_definitions_carried_to_an_empty_target)
+{
+    ferry_store_t *src, *dst;
+
+    sql_on("src.db", django);
+    src = open_store("src.db", FERRY_STORE_READ);
+    dst = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_msg(copy_store(src, dst, NULL) == 0, "%s", err);
+    ferry_store_destroy(dst);
+    ferry_store_destroy(src);
+
+    /* Indexes: columns, order and collations as SQLite reports them. */
+    ck_assert_str_eq(query("dst.db", "SELECT group_concat(name || ' ' || \"desc\" || ' ' || coll, ', ')"
+                                     " FROM pragma_index_xinfo('x; DROP TABLE t; --') WHERE key"),
+                     "page_id 1 BINARY, at 0 BINARY");
+    ck_assert_str_eq(query("dst.db", "SELECT group_concat(name || ' ' || \"desc\" || ' ' || coll, ', ')"
+                                     " FROM pragma_index_xinfo('a\"quote') WHERE key"),
+                     "title 0 NOCASE, status 0 BINARY");
+    ck_assert_str_eq(query("dst.db", "SELECT group_concat(name || ':' || \"unique\" || ':' || origin"
+                                     " || ':' || partial, ' ') FROM pragma_index_list('page')"),
+                     "a\"quote:1:c:0");
+    ck_assert_str_eq(query("dst.db", "SELECT tbl_name FROM sqlite_schema"
+                                     " WHERE name = 'x; DROP TABLE t; --'"),
+                     "rev");
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+                                     " AND name IN ('page', 'rev')"),
+                     "2");
+    /* The column's NOCASE came along: 'HOME' finds 'Home' without an index. */
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM page NOT INDEXED WHERE title = 'HOME'"),
+                     "1");
+    /* DEFERRABLE INITIALLY DEFERRED: the child before its parent in one
+     * transaction, as the application does. */
+    ck_assert_int_eq(app_sql("dst.db", "BEGIN; INSERT INTO rev(id, page_id) VALUES (1, 7);"
+                                       " INSERT INTO page(id, title) VALUES (7, 'Later'); COMMIT"),
+                     SQLITE_OK);
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM rev WHERE page_id = 7"), "1");
+    /* ... and the immediate and plain ones still check at once. */
+    ck_assert_int_eq(app_sql("dst.db", "BEGIN; INSERT INTO rev(id, prev_id) VALUES (2, 8)"),
+                     SQLITE_CONSTRAINT);
+    ck_assert_int_eq(app_sql("dst.db", "BEGIN; INSERT INTO rev(id, plain_id) VALUES (3, 9)"),
+                     SQLITE_CONSTRAINT);
+    /* Not carried: the partial and the expression index. */
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM sqlite_schema"
+                                     " WHERE name IN ('page_live', 'page_lower')"),
+                     "0");
+}
+END_TEST
+
+/* An index of the same name: the same definition is kept (re-applying
+ * changes nothing); another one is a conflict naming it, and nothing changes. */
+static const struct {
+    const char *what, *existing;
+    int rc;
+    const char *msg;
+} index_clashes[] = {
+    {"the same index", "CREATE INDEX \"x; DROP TABLE t; --\" ON rev(page_id DESC, at)", 0, ""},
+    {"other columns", "CREATE INDEX \"x; DROP TABLE t; --\" ON rev(at)", FERRY_ECONFLICT,
+     "index x; DROP TABLE t; -- exists in the target (index on table rev) with another"},
+    {"another order", "CREATE INDEX \"X; drop table t; --\" ON rev(page_id, at)",
+     FERRY_ECONFLICT, "index x; DROP TABLE t; --"},
+    {"a partial index", "CREATE INDEX \"x; DROP TABLE t; --\" ON rev(page_id DESC, at)"
+     " WHERE at IS NOT NULL", FERRY_ECONFLICT, "another definition"},
+    {"another table's", "CREATE TABLE other(a, b);"
+     "CREATE INDEX \"x; DROP TABLE t; --\" ON other(a)", FERRY_ECONFLICT, "on table other"},
+};
+
+START_TEST(test_index_of_the_same_name)
+{
+    ferry_store_t *src, *dst;
+    ferry_objset_t *objs = NULL;
+    char before[4096];
+
+    sql_on("src.db", django);
+    sql_on("dst.db", "CREATE TABLE page(id INTEGER PRIMARY KEY, title TEXT, status TEXT);"
+                     "CREATE TABLE rev(id INTEGER PRIMARY KEY, page_id INT, prev_id INT,"
+                     " plain_id INT, at TEXT)");
+    sql_on("dst.db", index_clashes[_i].existing);
+    snprintf(before, sizeof(before), "%s",
+             query("dst.db", "SELECT group_concat(sql, ';') FROM sqlite_schema"));
+    src = open_store("src.db", FERRY_STORE_READ);
+    dst = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_int_eq(ferry_store_read_meta(src, &objs, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_begin(dst, err, sizeof(err)), 0);
+    err[0] = '\0';
+    ck_assert_int_eq(ferry_store_apply_object(dst, ferry_objset_find(objs, "rev"), NULL, err,
+                                              sizeof(err)),
+                     index_clashes[_i].rc);
+    ck_assert_msg(strstr(err, index_clashes[_i].msg), "%s: '%s'", index_clashes[_i].what, err);
+    ck_assert_int_eq(ferry_store_commit(dst, err, sizeof(err)), 0);
+    ferry_store_destroy(dst);
+    ferry_store_destroy(src);
+    ferry_objset_destroy(objs);
+    ck_assert_str_eq(query("dst.db", "SELECT group_concat(sql, ';') FROM sqlite_schema"), before);
+}
+END_TEST
+
+/* An existing table gets the indexes it lacks. */
+START_TEST(test_existing_table_gets_missing_indexes)
+{
+    ferry_store_t *src, *dst;
+
+    sql_on("src.db", django);
+    sql_on("dst.db", "CREATE TABLE page(id INTEGER PRIMARY KEY, title TEXT, status TEXT)");
+    src = open_store("src.db", FERRY_STORE_READ);
+    dst = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_msg(copy_store(src, dst, NULL) == 0, "%s", err);
+    ck_assert_msg(copy_store(src, dst, NULL) == 0, "again: %s", err);
+    ferry_store_destroy(dst);
+    ferry_store_destroy(src);
+    ck_assert_str_eq(query("dst.db", "SELECT group_concat(name || ' ' || coll, ', ')"
+                                     " FROM pragma_index_xinfo('a\"quote') WHERE key"),
+                     "title NOCASE, status BINARY");
+}
+END_TEST
+
 START_TEST(test_apply_needs_a_transaction)
 {
     ferry_objset_t *set = ferry_objset_new();
@@ -1235,6 +1384,9 @@ static Suite *store_suite(void)
     tcase_add_loop_test(tc, test_apply_refuses_unsafe_metadata, 0, N(refused));
     tcase_add_loop_test(tc, test_apply_evolves_or_conflicts, 0, N(evolutions));
     tcase_add_test(tc, test_apply_needs_a_transaction);
+    tcase_add_test(tc, test_definitions_carried_to_an_empty_target);
+    tcase_add_loop_test(tc, test_index_of_the_same_name, 0, N(index_clashes));
+    tcase_add_test(tc, test_existing_table_gets_missing_indexes);
     tcase_add_test(tc, test_upsert_counts_inserts_and_updates);
     tcase_add_test(tc, test_empty_table_takes_rows_in_batches);
     tcase_add_test(tc, test_batches_ignore_the_tables_conflict_clauses);

@@ -199,12 +199,18 @@ static void open_tables(void)
         if (t == 0) {
             /* Keys and relations, for TableMetadata. */
             const char *uniq[] = {"name", "1st col"}, *from[] = {"whole"}, *to[] = {"id"};
+            const char *colls[] = {"NOCASE", NULL};
+            const int desc[] = {1, 0};
             if (ferry_object_add_unique(obj, uniq, 2) ||
                 ferry_object_add_relation(obj, "Order", from, to, 1, FERRY_REL_INCLUDE,
                                           "CASCADE") ||
                 ferry_object_add_relation(obj, "User", from, NULL, 1, FERRY_REL_ASSOCIATION,
-                                          NULL))
+                                          NULL) ||
+                ferry_object_add_index(obj, "ix \"1\"", 1, uniq, desc, colls, 2) ||
+                ferry_object_add_not_carried(obj, "partial index \"p\"") ||
+                ferry_object_set_collation(&obj->fields[1], "NOCASE"))
                 die("cannot build", tables[t].name);
+            obj->relations[0].deferrable = FERRY_DEFER_DEFERRED;
         }
         if (ferry_rowcodec_new(obj, &tables[t].codec, err, sizeof(err)))
             die(tables[t].name, err);
@@ -267,34 +273,49 @@ static json_t *table_metadata_json(const ferry_table_metadata_t *m)
 {
     const ferry_object_t *o = m->object;
     json_t *fields = json_array(), *uniques = json_array(), *rels = json_array();
+    json_t *indexes = json_array();
+    static const char *const defer[] = {"no", "immediate", "deferred"};
     uint8_t fp[8];
 
     for (size_t i = 0; i < o->nfields; i++) {
         const ferry_field_t *f = &o->fields[i];
-        json_array_append_new(fields, json_pack("{s:s, s:s, s:s, s:b, s:o, s:i, s:i, s:i}",
+        json_array_append_new(fields, json_pack("{s:s, s:s, s:s, s:b, s:o, s:i, s:i, s:i, s:o}",
                                                 "name", f->name, "decl_type", f->decl_type,
                                                 "type", ferry_type_name(f->type), "nullable",
                                                 f->nullable, "default_sql", opt(f->default_sql),
                                                 "length", f->length, "scale", f->scale, "pk_pos",
-                                                f->pk_pos));
+                                                f->pk_pos, "collation", opt(f->collation)));
     }
     for (size_t i = 0; i < o->nuniques; i++)
         json_array_append_new(uniques, json_pack("{s:o}", "fields",
                                                  strv(o->uniques[i].fields, o->uniques[i].nfields)));
     for (size_t i = 0; i < o->nrelations; i++) {
         const ferry_relation_t *r = &o->relations[i];
-        json_array_append_new(rels, json_pack("{s:s, s:o, s:o, s:s, s:o}", "target", r->target,
-                                              "fields", strv(r->fields, r->nfields), "to_fields",
-                                              strv(r->to_fields, r->nfields), "kind",
+        json_array_append_new(rels, json_pack("{s:s, s:o, s:o, s:s, s:o, s:s}", "target",
+                                              r->target, "fields", strv(r->fields, r->nfields),
+                                              "to_fields", strv(r->to_fields, r->nfields), "kind",
                                               r->kind == FERRY_REL_INCLUDE ? "include"
                                                                            : "association",
-                                              "on_delete", opt(r->on_delete)));
+                                              "on_delete", opt(r->on_delete), "deferrable",
+                                              defer[r->deferrable]));
+    }
+    for (size_t i = 0; i < o->nindexes; i++) {
+        const ferry_index_t *x = &o->indexes[i];
+        json_t *cols = json_array();
+        for (size_t k = 0; k < x->ncols; k++)
+            json_array_append_new(cols, json_pack("{s:s, s:b, s:o}", "name", x->cols[k].name,
+                                                  "desc", x->cols[k].desc, "collation",
+                                                  opt(x->cols[k].collation)));
+        json_array_append_new(indexes, json_pack("{s:s, s:b, s:o}", "name", x->name, "unique",
+                                                 x->unique, "columns", cols));
     }
     for (int k = 0; k < 8; k++)
         fp[k] = (uint8_t)(m->fingerprint >> (8 * k));
-    return json_pack("{s:s, s:i, s:{s:s, s:o, s:o, s:o, s:b}, s:s, s:o, s:b}", "export_id",
-                     m->export_id, "group", m->group, "object", "name", o->name, "fields", fields,
-                     "uniques", uniques, "relations", rels, "without_rowid", o->without_rowid,
+    return json_pack("{s:s, s:i, s:{s:s, s:o, s:o, s:o, s:b, s:o, s:o}, s:s, s:o, s:b}",
+                     "export_id", m->export_id, "group", m->group, "object", "name", o->name,
+                     "fields", fields, "uniques", uniques, "relations", rels, "without_rowid",
+                     o->without_rowid, "indexes", indexes, "not_carried",
+                     strv(o->not_carried, o->nnot_carried),
                      "row_schema", m->row_schema_json, "row_fingerprint", hex(fp, 8),
                      "with_rows", m->with_rows);
 }
