@@ -18,7 +18,8 @@
  *   GROUP --TableMetadata of the group's next table--> GROUP   (declare_table)
  *   GROUP --the group's last TableMetadata--> TABLE            (declare_table,
  *          then open_table: the group's first table gets its row writer,
- *          whose prepared inserts need every table they refer to)
+ *          whose prepared inserts need every table they refer to; a group
+ *          of one table goes from OPEN to TABLE at once)
  *   TABLE --Rows--> TABLE                                      (apply_rows: upsert each)
  *   TABLE --TableEnd, counts and checksum match--> TABLE       (end_table, then
  *          open_table for the group's next table)
