@@ -228,23 +228,57 @@ static int send_rows(ferry_export_t *ex, rd_kafka_t *rk, const ferry_object_t *o
     return rc;
 }
 
+/* The source object of a plan table. */
+static int plan_object(const ferry_export_t *ex, const ferry_plan_table_t *pt,
+                       const ferry_object_t **obj, char *errstr, size_t errstr_size)
+{
+    if (!(*obj = ferry_objset_find(ex->objs, pt->name)))
+        return ferry_errf(errstr, errstr_size, FERRY_ENOTFOUND, "table %s vanished from %s",
+                          pt->name, ex->req->source);
+    return FERRY_OK;
+}
+
+static int send_metadata(ferry_export_t *ex, rd_kafka_t *rk, const ferry_plan_table_t *pt,
+                         ferry_export_stats_t *stats, char *errstr, size_t errstr_size)
+{
+    const ferry_object_t *obj;
+    ferry_rowcodec_t *codec = NULL;
+    int rc;
+
+    if ((rc = plan_object(ex, pt, &obj, errstr, errstr_size)) ||
+        (rc = ferry_rowcodec_new(obj, &codec, errstr, errstr_size)))
+        return rc;
+    ferry_table_metadata_t tm = {
+        .export_id = ex->req->export_id,
+        .group = pt->group,
+        .object = obj,
+        .row_schema_json = (char *)ferry_rowcodec_schema_json(codec),
+        .fingerprint = ferry_rowcodec_fingerprint(codec),
+        .with_rows = ex->req->content != FERRY_CONTENT_METADATA,
+    };
+    ferry_buf_reset(&ex->buf);
+    rc = ferry_table_metadata_encode(&tm, &ex->buf, errstr, errstr_size);
+    if (!rc)
+        rc = send_buf(ex, rk, FERRY_MSG_TABLE_METADATA, obj->name, stats, errstr, errstr_size);
+    ferry_rowcodec_destroy(codec);
+    return rc;
+}
+
+/* The rows (content all|data) and the TableEnd of a table whose
+ * TableMetadata was sent. */
 static int send_table(ferry_export_t *ex, rd_kafka_t *rk, const ferry_plan_table_t *pt,
                       ferry_checksum_t *total, const volatile sig_atomic_t *stop,
                       ferry_export_stats_t *stats, char *errstr, size_t errstr_size)
 {
-    const ferry_object_t *obj = ferry_objset_find(ex->objs, pt->name);
+    const ferry_object_t *obj;
     ferry_rowcodec_t *codec = NULL;
     ferry_checksum_t sum = FERRY_CHECKSUM_INIT;
     uint64_t *seeds = NULL;
     char hex[17];
-    int with_rows = ex->req->content != FERRY_CONTENT_METADATA;
     int rc;
 
-    if (!obj)
-        return ferry_errf(errstr, errstr_size, FERRY_ENOTFOUND, "table %s vanished from %s",
-                          pt->name, ex->req->source);
-    rc = ferry_rowcodec_new(obj, &codec, errstr, errstr_size);
-    if (rc)
+    if ((rc = plan_object(ex, pt, &obj, errstr, errstr_size)) ||
+        (rc = ferry_rowcodec_new(obj, &codec, errstr, errstr_size)))
         return rc;
     seeds = calloc(obj->nfields ? obj->nfields : 1, sizeof(*seeds));
     if (!seeds) {
@@ -254,22 +288,7 @@ static int send_table(ferry_export_t *ex, rd_kafka_t *rk, const ferry_plan_table
     for (size_t i = 0; i < obj->nfields; i++)
         seeds[i] = ferry_checksum_seed(obj->fields[i].name);
 
-    {
-        ferry_table_metadata_t tm = {
-            .export_id = ex->req->export_id,
-            .group = pt->group,
-            .object = obj,
-            .row_schema_json = (char *)ferry_rowcodec_schema_json(codec),
-            .fingerprint = ferry_rowcodec_fingerprint(codec),
-            .with_rows = with_rows,
-        };
-        ferry_buf_reset(&ex->buf);
-        rc = ferry_table_metadata_encode(&tm, &ex->buf, errstr, errstr_size);
-        if (!rc)
-            rc = send_buf(ex, rk, FERRY_MSG_TABLE_METADATA, obj->name, stats, errstr,
-                          errstr_size);
-    }
-    if (!rc && with_rows)
+    if (ex->req->content != FERRY_CONTENT_METADATA)
         rc = send_rows(ex, rk, obj, codec, seeds, &sum, stop, stats, errstr, errstr_size);
     if (!rc) {
         ferry_checksum_hex(&sum, hex);
@@ -290,17 +309,40 @@ out:
     return rc;
 }
 
+/* One apply group, the plan's tables first..end-1: the TableMetadata of
+ * each, then the rows and TableEnd of each. The target creates every table
+ * of the group before it inserts a row into any (the tables of a group
+ * refer to each other). */
+static int send_group(ferry_export_t *ex, rd_kafka_t *rk, size_t first, size_t end,
+                      ferry_checksum_t *total, const volatile sig_atomic_t *stop,
+                      ferry_export_stats_t *stats, char *errstr, size_t errstr_size)
+{
+    int rc = FERRY_OK;
+
+    for (size_t i = first; !rc && i < end; i++)
+        rc = send_metadata(ex, rk, ferry_plan_table(ex->plan, i), stats, errstr, errstr_size);
+    for (size_t i = first; !rc && i < end; i++)
+        rc = send_table(ex, rk, ferry_plan_table(ex->plan, i), total, stop, stats, errstr,
+                        errstr_size);
+    return rc;
+}
+
 int ferry_export_stream(ferry_export_t *ex, rd_kafka_t *rk, const volatile sig_atomic_t *stop,
                         ferry_export_stats_t *stats, char *errstr, size_t errstr_size)
 {
     ferry_checksum_t total = FERRY_CHECKSUM_INIT;
+    size_t nt = ferry_plan_ntables(ex->plan);
     int rc;
 
     memset(stats, 0, sizeof(*stats));
     rc = send_begin(ex, rk, stats, errstr, errstr_size);
-    for (size_t i = 0; !rc && i < ferry_plan_ntables(ex->plan); i++)
-        rc = send_table(ex, rk, ferry_plan_table(ex->plan, i), &total, stop, stats, errstr,
-                        errstr_size);
+    for (size_t i = 0, next; !rc && i < nt; i = next) {
+        next = i + 1;
+        while (next < nt && ferry_plan_table(ex->plan, next)->group ==
+                                ferry_plan_table(ex->plan, i)->group)
+            next++;
+        rc = send_group(ex, rk, i, next, &total, stop, stats, errstr, errstr_size);
+    }
     if (rc)
         return rc;
     ferry_checksum_hex(&total, stats->checksum);

@@ -2,9 +2,10 @@
  * configuration and the source environment, plan it, and write its stream
  * (DESIGN.md section 5) to the target's records topic:
  *
- *   ExportBegin, then per table in plan order TableMetadata, Rows messages
- *   packing its rows (content all|data; rowcodec.h), TableEnd; then
- *   ExportEnd.
+ *   ExportBegin, then per apply group in plan order the TableMetadata of
+ *   each of its tables, then per table of the group the Rows messages
+ *   packing its rows (content all|data; rowcodec.h) and its TableEnd; then
+ *   ExportEnd. (A group of one table: TableMetadata, Rows..., TableEnd.)
  *
  * Every message carries the stream key and the headers ferry.type,
  * ferry.export and (per table) ferry.table. The caller owns the Kafka

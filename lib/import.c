@@ -11,23 +11,41 @@
  *          report_skipped: SKIPPED status, offset past it stored)
  *   IDLE  --any other message--> IDLE: the tail of an export that failed, was
  *          skipped, or began before the stored offset; ignored
- *   OPEN  --TableMetadata of the plan's next table--> TABLE    (begin_table:
+ *   OPEN  --TableMetadata of the first table of the plan's next apply
+ *          group--> GROUP                                      (declare_table:
  *          create or evolve the table, or check it exists for content=data;
- *          open its row decoder and writer)
+ *          check its row schema; keep its metadata and row decoder)
+ *   GROUP --TableMetadata of the group's next table--> GROUP   (declare_table)
+ *   GROUP --the group's last TableMetadata--> TABLE            (declare_table,
+ *          then open_table: the group's first table gets its row writer,
+ *          whose prepared inserts need every table they refer to; a group
+ *          of one table goes from OPEN to TABLE at once)
  *   TABLE --Rows--> TABLE                                      (apply_rows: upsert each)
- *   TABLE --TableEnd, counts and checksum match--> OPEN        (end_table)
+ *   TABLE --TableEnd, counts and checksum match--> TABLE       (end_table, then
+ *          open_table for the group's next table)
+ *   TABLE --TableEnd of the group's last table, counts and checksum
+ *          match--> OPEN                                       (end_table)
  *   OPEN  --ExportEnd, totals match--> IDLE                    (commit_export:
  *          export id and next offset written, then COMMIT)
- *   OPEN/TABLE --anything out of order, undecodable, a failed check or a
- *          failed commit (a missing parent row)--> IDLE        (fail_export:
+ *   OPEN/GROUP/TABLE --anything out of order, undecodable, a failed check
+ *          or a failed commit (a missing parent row)--> IDLE   (fail_export:
  *          ROLLBACK, then a small transaction storing only the offset past
  *          the export; FAILED status)
- *   OPEN/TABLE --end of the partition with nothing pending behind it--> IDLE
+ *   OPEN/GROUP/TABLE --end of the partition with nothing pending behind
+ *          it--> IDLE
  *          (ferry_import_eof -> fail_export: cut off without ExportEnd)
- *   OPEN/TABLE --rebalance, shutdown--> IDLE                   (ferry_import_abandon:
+ *   OPEN/GROUP/TABLE --rebalance, shutdown--> IDLE             (ferry_import_abandon:
  *          ROLLBACK only; redone from the stored offset)
+ * An apply group is the plan's tables of one group number (tables that
+ * reference each other, or one table). Its TableMetadata messages all come
+ * before the rows of any of its tables (README, "Topics and the export
+ * stream"): SQLite cannot prepare an insert into a table whose foreign-key
+ * parent does not exist yet, and within a group each table may be the
+ * other's parent. Only the metadata and decoders of the group being declared
+ * are kept, never rows.
  * Debug builds assert (check_invariants) that a transaction is open exactly
- * when the state is not IDLE and a table's decoder exists exactly in TABLE.
+ * when the state is not IDLE, that a table is open (its metadata, decoder and
+ * writer) exactly in TABLE, and where the plan indexes stand in each state.
  *
  * Interleaving. Two exports of different streams may share a partition and
  * their transactions may interleave in the log. Nothing is buffered: while
@@ -80,7 +98,14 @@
 #define RECENT_MAX 1024
 #define REASON_MAX 1024
 
-enum job_state { IMPORT_IDLE, IMPORT_OPEN, IMPORT_TABLE };
+enum job_state { IMPORT_IDLE, IMPORT_OPEN, IMPORT_GROUP, IMPORT_TABLE };
+
+/* A table of the group being applied whose TableMetadata arrived and whose
+ * rows have not begun. */
+typedef struct declared_table {
+    ferry_table_metadata_t *tm;
+    ferry_rowcodec_t *codec; /* NULL without rows; borrows tm->object */
+} declared_table_t;
 
 typedef struct begin_pos {
     int32_t partition;
@@ -102,7 +127,10 @@ struct ferry_import {
     int64_t resume;          /* smallest ExportBegin offset of another export skipped, or -1 */
     int64_t started_ms;
     int64_t bytes;
-    size_t next;             /* plan index of the next expected table */
+    size_t next;             /* plan index of the table applied (TABLE) or next to apply */
+    size_t declared;         /* plan index past the last table whose TableMetadata arrived */
+    size_t group_end;        /* plan index past the last table of the group being applied */
+    declared_table_t *decl;  /* one per plan table; set from its TableMetadata to its open */
     ferry_table_stat_t *stats; /* one per plan table; names borrowed from begin */
     ferry_checksum_t total;
 
@@ -124,6 +152,11 @@ static void check_invariants(const ferry_import_t *imp)
     assert((imp->state == IMPORT_TABLE) == (imp->tm != NULL));
     assert(imp->state != IMPORT_IDLE || imp->resume < 0);
     assert(imp->writer == NULL || imp->state == IMPORT_TABLE);
+    assert(imp->state != IMPORT_OPEN || imp->declared == imp->next);
+    assert(imp->state != IMPORT_GROUP ||
+           (imp->next < imp->declared && imp->declared < imp->group_end));
+    assert(imp->state != IMPORT_TABLE ||
+           (imp->next < imp->group_end && imp->declared == imp->group_end));
     (void)imp;
 }
 
@@ -171,9 +204,15 @@ static void close_table(ferry_import_t *imp)
 static void close_export(ferry_import_t *imp)
 {
     close_table(imp);
+    for (size_t i = 0; imp->decl && i < imp->begin->ntables; i++) {
+        ferry_rowcodec_destroy(imp->decl[i].codec); /* it borrows the metadata's object */
+        ferry_table_metadata_free(imp->decl[i].tm);
+    }
     ferry_export_begin_free(imp->begin);
+    free(imp->decl);
     free(imp->stats);
     imp->begin = NULL;
+    imp->decl = NULL;
     imp->stats = NULL;
     imp->partition = -1;
     imp->resume = -1;
@@ -423,11 +462,53 @@ static int same_export(const ferry_import_t *imp, const char *payload_id, const 
     return FERRY_OK;
 }
 
-static int begin_table(ferry_import_t *imp, const ferry_import_msg_t *msg, char *why,
-                       size_t why_size)
+/* The plan index past the last table of the apply group of plan table idx. */
+static size_t group_end_of(const ferry_export_begin_t *b, size_t idx)
+{
+    size_t end = idx + 1;
+
+    while (end < b->ntables && b->tables[end].group == b->tables[idx].group)
+        end++;
+    return end;
+}
+
+/* Opens the plan's next table for its rows, once every table of its apply
+ * group exists: its metadata and decoder move out of their slot, and its
+ * writer prepares its inserts (which SQLite refuses while a table they refer
+ * to is missing). */
+static int open_table(ferry_import_t *imp, char *why, size_t why_size)
+{
+    declared_table_t *d = &imp->decl[imp->next];
+    const ferry_object_t *obj = d->tm->object;
+    int rc;
+
+    imp->tm = d->tm;
+    imp->codec = d->codec;
+    d->tm = NULL;
+    d->codec = NULL;
+    imp->state = IMPORT_TABLE;
+    imp->sum = (ferry_checksum_t)FERRY_CHECKSUM_INIT;
+    if (!imp->tm->with_rows)
+        return FERRY_OK;
+    if ((rc = ferry_store_writer_open(imp->store, obj, &imp->writer, why, why_size)))
+        return rc;
+    if (!(imp->seeds = calloc(obj->nfields ? obj->nfields : 1, sizeof(*imp->seeds))))
+        return ferry_errf(why, why_size, FERRY_ENOMEM, "table %s: out of memory", obj->name);
+    for (size_t i = 0; i < obj->nfields; i++)
+        imp->seeds[i] = ferry_checksum_seed(obj->fields[i].name);
+    return FERRY_OK;
+}
+
+/* A TableMetadata: the plan's next table to declare, created or evolved (or
+ * checked to exist for content=data) and kept with its row decoder until its
+ * rows begin; the group's last one opens the group's first table. */
+static int declare_table(ferry_import_t *imp, const ferry_import_msg_t *msg, char *why,
+                         size_t why_size)
 {
     const ferry_export_begin_t *b = imp->begin;
     ferry_content_t content = b->request->content;
+    ferry_table_metadata_t *tm = NULL;
+    ferry_rowcodec_t *codec = NULL;
     const ferry_object_t *obj;
     ssize_t idx;
     int rc;
@@ -436,72 +517,83 @@ static int begin_table(ferry_import_t *imp, const ferry_import_msg_t *msg, char 
         return ferry_errf(why, why_size, FERRY_EORDER,
                           "TableMetadata of %s arrived before the TableEnd of %s",
                           msg->table ? msg->table : "a table", imp->tm->object->name);
-    rc = ferry_table_metadata_decode(msg->payload, msg->len, &imp->tm, why, why_size);
-    if (rc) {
-        imp->tm = NULL;
+    if ((rc = ferry_table_metadata_decode(msg->payload, msg->len, &tm, why, why_size)))
         return rc;
+    obj = tm->object;
+    if ((rc = same_export(imp, tm->export_id, "TableMetadata", msg, why, why_size)))
+        goto out;
+    if (msg->table && strcmp(msg->table, obj->name)) {
+        rc = ferry_errf(why, why_size, FERRY_EDECODE,
+                        "TableMetadata at offset %" PRId64 " is headed %s but describes %s",
+                        msg->offset, msg->table, obj->name);
+        goto out;
     }
-    imp->state = IMPORT_TABLE;
-    obj = imp->tm->object;
-    if ((rc = same_export(imp, imp->tm->export_id, "TableMetadata", msg, why, why_size)))
-        return rc;
-    if (msg->table && strcmp(msg->table, obj->name))
-        return ferry_errf(why, why_size, FERRY_EDECODE,
-                          "TableMetadata at offset %" PRId64 " is headed %s but describes %s",
-                          msg->offset, msg->table, obj->name);
-
     idx = plan_index(b, obj->name);
-    if (idx < 0)
-        return ferry_errf(why, why_size, FERRY_EORDER, "table %s is not in the plan of export %s",
-                          obj->name, b->export_id);
-    if ((size_t)idx < imp->next)
-        return ferry_errf(why, why_size, FERRY_EORDER, "table %s arrived twice", obj->name);
-    if ((size_t)idx > imp->next)
-        return ferry_errf(why, why_size, FERRY_EORDER,
-                          "table %s (group %" PRId32 ") arrived before its predecessor %s "
-                          "(group %" PRId32 ") in the plan",
-                          obj->name, b->tables[idx].group, b->tables[imp->next].name,
-                          b->tables[imp->next].group);
-    if (imp->tm->group != b->tables[idx].group)
-        return ferry_errf(why, why_size, FERRY_EORDER,
-                          "table %s says group %" PRId32 " but the plan puts it in group %" PRId32,
-                          obj->name, imp->tm->group, b->tables[idx].group);
-    if (!imp->tm->with_rows != (content == FERRY_CONTENT_METADATA))
-        return ferry_errf(why, why_size, FERRY_EORDER,
-                          "TableMetadata of %s %s rows but the export's content is %s", obj->name,
-                          imp->tm->with_rows ? "announces" : "announces no",
-                          ferry_content_name(content));
-    imp->next++;
-    imp->stats[idx].table = b->tables[idx].name;
-    imp->sum = (ferry_checksum_t)FERRY_CHECKSUM_INIT;
+    if (idx < 0) {
+        rc = ferry_errf(why, why_size, FERRY_EORDER, "table %s is not in the plan of export %s",
+                        obj->name, b->export_id);
+        goto out;
+    }
+    if ((size_t)idx < imp->declared) {
+        rc = ferry_errf(why, why_size, FERRY_EORDER, "table %s arrived twice", obj->name);
+        goto out;
+    }
+    if ((size_t)idx > imp->declared) {
+        rc = ferry_errf(why, why_size, FERRY_EORDER,
+                        "table %s (group %" PRId32 ") arrived before its predecessor %s "
+                        "(group %" PRId32 ") in the plan",
+                        obj->name, b->tables[idx].group, b->tables[imp->declared].name,
+                        b->tables[imp->declared].group);
+        goto out;
+    }
+    if (tm->group != b->tables[idx].group) {
+        rc = ferry_errf(why, why_size, FERRY_EORDER,
+                        "table %s says group %" PRId32 " but the plan puts it in group %" PRId32,
+                        obj->name, tm->group, b->tables[idx].group);
+        goto out;
+    }
+    if (!tm->with_rows != (content == FERRY_CONTENT_METADATA)) {
+        rc = ferry_errf(why, why_size, FERRY_EORDER,
+                        "TableMetadata of %s %s rows but the export's content is %s", obj->name,
+                        tm->with_rows ? "announces" : "announces no", ferry_content_name(content));
+        goto out;
+    }
 
     if (content == FERRY_CONTENT_DATA) {
-        if (ferry_store_has_object(imp->store, obj->name) != 1)
-            return ferry_errf(why, why_size, FERRY_ENOTFOUND,
-                              "data-only export: table %s does not exist in %s", obj->name,
-                              imp->target);
+        if (ferry_store_has_object(imp->store, obj->name) != 1) {
+            rc = ferry_errf(why, why_size, FERRY_ENOTFOUND,
+                            "data-only export: table %s does not exist in %s", obj->name,
+                            imp->target);
+            goto out;
+        }
     } else if ((rc = ferry_store_apply_object(imp->store, obj, NULL, why, why_size))) {
-        return rc;
+        goto out;
     }
     for (size_t k = 0; k < obj->nnot_carried; k++)
         ferry_log(FERRY_LOG_WARN, "target=%s table=%s not carried: %s", imp->target, obj->name,
                   obj->not_carried[k]);
-    if (!imp->tm->with_rows)
-        return FERRY_OK;
-
-    if ((rc = ferry_rowcodec_new(obj, &imp->codec, why, why_size)))
-        return rc;
-    if (ferry_rowcodec_fingerprint(imp->codec) != imp->tm->fingerprint)
-        return ferry_errf(why, why_size, FERRY_EDECODE,
-                          "schema of %s does not match its fingerprint %016" PRIx64, obj->name,
-                          imp->tm->fingerprint);
-    if ((rc = ferry_store_writer_open(imp->store, obj, &imp->writer, why, why_size)))
-        return rc;
-    if (!(imp->seeds = calloc(obj->nfields ? obj->nfields : 1, sizeof(*imp->seeds))))
-        return ferry_errf(why, why_size, FERRY_ENOMEM, "table %s: out of memory", obj->name);
-    for (size_t i = 0; i < obj->nfields; i++)
-        imp->seeds[i] = ferry_checksum_seed(obj->fields[i].name);
-    return FERRY_OK;
+    if (tm->with_rows) {
+        if ((rc = ferry_rowcodec_new(obj, &codec, why, why_size)))
+            goto out;
+        if (ferry_rowcodec_fingerprint(codec) != tm->fingerprint) {
+            rc = ferry_errf(why, why_size, FERRY_EDECODE,
+                            "schema of %s does not match its fingerprint %016" PRIx64, obj->name,
+                            tm->fingerprint);
+            goto out;
+        }
+    }
+    imp->decl[idx] = (declared_table_t){tm, codec};
+    tm = NULL;
+    codec = NULL;
+    if (imp->state == IMPORT_OPEN)
+        imp->group_end = group_end_of(b, (size_t)idx);
+    imp->declared = (size_t)idx + 1;
+    imp->state = IMPORT_GROUP;
+    rc = imp->declared == imp->group_end ? open_table(imp, why, why_size) : FERRY_OK;
+out:
+    ferry_rowcodec_destroy(codec);
+    ferry_table_metadata_free(tm);
+    return rc;
 }
 
 /* Says where a row (or TableEnd) of table arrived that does not belong here. */
@@ -519,6 +611,15 @@ static int misplaced(const ferry_import_t *imp, const char *what, const char *ta
     if ((size_t)idx < imp->next)
         return ferry_errf(why, why_size, FERRY_EORDER, "%s of %s arrived after its TableEnd",
                           what, table);
+    if ((size_t)idx < imp->declared && imp->state == IMPORT_TABLE)
+        return ferry_errf(why, why_size, FERRY_EORDER,
+                          "%s of %s arrived before the TableEnd of %s", what, table,
+                          imp->tm->object->name);
+    if ((size_t)idx < imp->declared)
+        return ferry_errf(why, why_size, FERRY_EORDER,
+                          "%s of %s arrived before the TableMetadata of %s, which its apply "
+                          "group declares first",
+                          what, table, imp->begin->tables[imp->declared].name);
     return ferry_errf(why, why_size, FERRY_EORDER, "%s of %s arrived before its TableMetadata",
                       what, table);
 }
@@ -538,7 +639,7 @@ static int apply_rows(ferry_import_t *imp, const ferry_import_msg_t *msg, char *
     if (!imp->tm->with_rows)
         return ferry_errf(why, why_size, FERRY_EORDER,
                           "rows of %s arrived but its TableMetadata announced none", obj->name);
-    st = &imp->stats[imp->next - 1];
+    st = &imp->stats[imp->next];
     if ((rc = ferry_rowcodec_rows_open(imp->codec, msg->payload, msg->len, detail,
                                        sizeof(detail))))
         goto undecodable;
@@ -574,7 +675,7 @@ static int end_table(ferry_import_t *imp, const ferry_import_msg_t *msg, char *w
      * that met its key already present was updated instead. */
     if (imp->writer && (rc = ferry_writer_flush(imp->writer, &updated, why, why_size)))
         return rc;
-    st = &imp->stats[imp->next - 1];
+    st = &imp->stats[imp->next];
     st->inserted -= updated;
     st->updated += updated;
     if ((rc = ferry_table_end_decode(msg->payload, msg->len, &te, why, why_size)))
@@ -595,6 +696,9 @@ static int end_table(ferry_import_t *imp, const ferry_import_msg_t *msg, char *w
         return rc;
     ferry_checksum_merge(&imp->total, &imp->sum);
     close_table(imp);
+    if (++imp->next < imp->group_end)
+        return open_table(imp, why, why_size);
+    imp->state = IMPORT_OPEN;
     return FERRY_OK;
 }
 
@@ -633,6 +737,11 @@ static int commit_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int
     if (imp->state == IMPORT_TABLE)
         return ferry_errf(why, why_size, FERRY_EORDER,
                           "ExportEnd arrived before the TableEnd of %s", imp->tm->object->name);
+    if (imp->state == IMPORT_GROUP)
+        return ferry_errf(why, why_size, FERRY_EORDER,
+                          "ExportEnd arrived before the TableMetadata of %s, which its apply "
+                          "group declares first",
+                          b->tables[imp->declared].name);
     if ((rc = ferry_export_end_decode(msg->payload, msg->len, &end, why, why_size)))
         return rc;
     rc = same_export(imp, end->export_id, "ExportEnd", msg, why, why_size);
@@ -707,7 +816,7 @@ static int feed_open(ferry_import_t *imp, const ferry_import_msg_t *msg, ferry_m
     imp->bytes += (int64_t)msg->len;
     switch (t) {
     case FERRY_MSG_TABLE_METADATA:
-        return begin_table(imp, msg, why, why_size);
+        return declare_table(imp, msg, why, why_size);
     case FERRY_MSG_ROWS:
         return apply_rows(imp, msg, why, why_size);
     case FERRY_MSG_TABLE_END:
@@ -758,11 +867,14 @@ static int begin_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int6
         ferry_export_begin_free(b);
         return rc;
     }
-    if (!(imp->stats = calloc(b->ntables ? b->ntables : 1, sizeof(*imp->stats)))) {
+    if (!(imp->stats = calloc(b->ntables ? b->ntables : 1, sizeof(*imp->stats))) ||
+        !(imp->decl = calloc(b->ntables ? b->ntables : 1, sizeof(*imp->decl)))) {
         rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "export %s: out of memory",
                         b->export_id);
         ferry_store_rollback(imp->store);
         ferry_export_begin_free(b);
+        free(imp->stats);
+        imp->stats = NULL;
         return rc;
     }
     for (size_t i = 0; i < b->ntables; i++)
@@ -773,7 +885,7 @@ static int begin_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int6
     imp->resume = -1;
     imp->started_ms = ferry_now_ms();
     imp->bytes = (int64_t)msg->len;
-    imp->next = 0;
+    imp->next = imp->declared = imp->group_end = 0;
     imp->total = (ferry_checksum_t)FERRY_CHECKSUM_INIT;
     check_invariants(imp);
     if (check_plan(b, why, sizeof(why)) || check_assocs(imp, why, sizeof(why)))

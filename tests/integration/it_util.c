@@ -271,9 +271,42 @@ void it_produce(const char *topic, const char *key, const void *value, size_t le
     rd_kafka_destroy(rk);
 }
 
+/* Every it_tmpdir lives under one root that the process running the suite
+ * makes before main and removes when it exits. Check runs each test in a
+ * forked process that a failed assertion ends at once (and a timeout kills),
+ * so a test cannot be relied on to remove its own folder; the runner
+ * outlives it. */
+static char tmp_root[64];
+static pid_t tmp_owner;
+
+static void tmp_root_remove(void)
+{
+    char cmd[128];
+
+    if (getpid() != tmp_owner) /* a test's forked process exiting */
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "it_util: could not remove %s\n", tmp_root);
+}
+
+__attribute__((constructor)) static void tmp_root_make(void)
+{
+    snprintf(tmp_root, sizeof(tmp_root), "/tmp/ferry-it-XXXXXX");
+    if (!mkdtemp(tmp_root)) {
+        tmp_root[0] = '\0';
+        return;
+    }
+    tmp_owner = getpid();
+    atexit(tmp_root_remove);
+}
+
 char *it_tmpdir(void)
 {
-    char tmpl[] = "/tmp/ferry-it-XXXXXX";
+    char tmpl[128];
+
+    ck_assert_msg(tmp_root[0], "no temporary root folder under /tmp");
+    snprintf(tmpl, sizeof(tmpl), "%s/t-XXXXXX", tmp_root);
     ck_assert_ptr_nonnull(mkdtemp(tmpl));
     return strdup(tmpl);
 }

@@ -64,7 +64,9 @@ int it_stop(pid_t pid, int sig, int timeout_ms);
 int it_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Produces one message (plain producer, flushed). */
 void it_produce(const char *topic, const char *key, const void *value, size_t len);
-/* A fresh temporary directory (mkdtemp); the caller removes it. */
+/* A fresh temporary directory (mkdtemp), under a root that is removed with
+ * everything in it when the suite's process exits, whether its tests passed
+ * or failed. A test may remove its own sooner. */
 char *it_tmpdir(void);
 /* The checksum JSON of `ferry-env checksum STORE --json` parsed into a
  * jansson object (json_t *, cast to void * to keep jansson out of this header). */

@@ -20,6 +20,11 @@
 #  5. an export whose rows reference an Application row missing in the target
 #     fails naming Application, and applies nothing; once the row is back, the
 #     same export applies (the importer went on after the failure).
+#  6. tables that reference each other (a 2-table cycle with a self reference,
+#     then a 3-table ring pulled in by one of its tables) exported with their
+#     rows from another source into a fresh target that has none of them:
+#     each applies, and the target equals the source row by row (SQL) with
+#     no broken foreign key.
 # Finally every worker and importer exits 0 on SIGTERM.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
@@ -33,6 +38,8 @@ prod=$E2E_TMP/prod.db
 meta=$E2E_TMP/meta.db   # scenario 3
 data=$E2E_TMP/data.db   # scenario 4
 assoc=$E2E_TMP/assoc.db # scenario 5
+cyc=$E2E_TMP/cyc.db     # scenario 6: the source of the cycles
+fresh=$E2E_TMP/fresh.db # scenario 6: their target, empty
 
 # Exported one by one, in an order where each export's association targets
 # are already in prod: Category__CST before Order__CST, whose detail
@@ -68,23 +75,23 @@ closure_of() {
   mapfile -t closure <<<"$names"
 }
 
-# export_to TARGET OBJECTS [CONTENT]: runs the producer; sets $rc, $out and $outcome.
+# export_to TARGET OBJECTS [CONTENT [SOURCE]]: runs the producer; sets $rc, $out and $outcome.
 n_export=0
 export_to() {
-  local target=$1 objects=$2 content=${3:-all}
+  local target=$1 objects=$2 content=${3:-all} source=${4:-dev}
   n_export=$((n_export + 1))
   e2e_alive worker
   e2e_alive "import-$target"
   local log=$E2E_TMP/producer.$n_export.out
   rc=0
-  "$FERRY_PRODUCER_BIN" export --config "$E2E_CFG" --source dev --target "$target" \
+  "$FERRY_PRODUCER_BIN" export --config "$E2E_CFG" --source "$source" --target "$target" \
     --objects "$objects" --content "$content" --wait --timeout "$WAIT_S" >"$log" 2>&1 || rc=$?
   out=$(cat "$log")
   # The producer's final line: "applied|skipped|failed|rejected ID: ...".
   outcome=$(grep -E '^(applied|skipped|failed|rejected) ' <<<"$out" | head -n 1 || true)
 }
 
-# expect_applied TARGET OBJECTS [CONTENT]
+# expect_applied TARGET OBJECTS [CONTENT [SOURCE]]
 expect_applied() {
   export_to "$@"
   [ "$rc" = 0 ] || fail "export of [$2] to $1 (content ${3:-all}): producer exited $rc: $out"
@@ -120,26 +127,26 @@ check_target() {
   got=$(user_tables "$db" | sort -u)
   [ "$want" = "$got" ] ||
     fail "$(basename "$db") holds tables [$(tr '\n' ',' <<<"$got")], expected [$(tr '\n' ',' <<<"$want")]"
-  msg=$(rows_differ "$db" "${expect[@]}") || fail "$(basename "$db"): $msg"
+  msg=$(rows_differ "$dev" "$db" "${expect[@]}") || fail "$(basename "$db"): $msg"
   [ -z "$msg" ] || fail "$(basename "$db") differs from dev row by row (table|rows only in one side): $msg"
 }
 
-# rows_differ DB TABLE...: independent of ferry's checksum code, the tables
-# whose rows (dev's columns, by name) differ between dev and DB, as
-# "table|count" lines; nothing when they are equal.
+# rows_differ SOURCE DB TABLE...: independent of ferry's checksum code, the
+# tables whose rows (SOURCE's columns, by name) differ between SOURCE and DB,
+# as "table|count" lines; nothing when they are equal.
 rows_differ() {
-  local db=$1 t cols q="" sep=""
-  shift
+  local src=$1 db=$2 t cols q="" sep=""
+  shift 2
   for t in "$@"; do
-    cols=$(sql "$dev" "SELECT group_concat('\"' || replace(name, '\"', '\"\"') || '\"', ', ')
+    cols=$(sql "$src" "SELECT group_concat('\"' || replace(name, '\"', '\"\"') || '\"', ', ')
                        FROM pragma_table_info('${t//\'/\'\'}')")
-    [ -n "$cols" ] || { echo "$t: no columns in dev"; return 1; }
+    [ -n "$cols" ] || { echo "$t: no columns in $(basename "$src")"; return 1; }
     q+="$sep SELECT '${t//\'/\'\'}', (SELECT count(*) FROM (SELECT $cols FROM d.$(qi "$t")
           EXCEPT SELECT $cols FROM main.$(qi "$t"))) + (SELECT count(*) FROM (SELECT $cols
           FROM main.$(qi "$t") EXCEPT SELECT $cols FROM d.$(qi "$t"))) AS n"
     sep=" UNION ALL"
   done
-  sql "$db" "ATTACH '${dev//\'/\'\'}' AS d; SELECT * FROM ($q) WHERE n > 0" 2>&1
+  sql "$db" "ATTACH '${src//\'/\'\'}' AS d; SELECT * FROM ($q) WHERE n > 0" 2>&1
 }
 
 # ---- setup --------------------------------------------------------------------
@@ -161,11 +168,46 @@ sql "$assoc" "DELETE FROM Application WHERE id = '${missing_app//\'/\'\'}'"
 ok "dev seeded ($(sql "$dev" "SELECT count(*) FROM sqlite_master WHERE type='table'") tables);" \
    "prod, meta, data, assoc hold only User and Application (assoc without Application $missing_app)"
 
-e2e_config dev="$dev" prod="$prod" meta="$meta" data="$data" assoc="$assoc"
+# Scenario 6's source: Author__CYC <-> Book__CYC (Book__CYC also refers to
+# itself), and the ring Site__CYC -> Page__CYC -> Revision__CYC -> Site__CYC
+# whose ON DELETE CASCADE keys make any of the three pull the others (Page__CYC
+# also refers to itself). Every reference resolves; some point forward.
+sql "$cyc" "
+CREATE TABLE Author__CYC (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+  best_book_id INTEGER REFERENCES Book__CYC(id));
+CREATE TABLE Book__CYC (id INTEGER PRIMARY KEY, title TEXT NOT NULL,
+  author_id INTEGER NOT NULL REFERENCES Author__CYC(id),
+  sequel_id INTEGER REFERENCES Book__CYC(id));
+CREATE TABLE Site__CYC (id INTEGER PRIMARY KEY, hostname TEXT NOT NULL,
+  root_page_id INTEGER REFERENCES Page__CYC(id) ON DELETE CASCADE);
+CREATE TABLE Page__CYC (id INTEGER PRIMARY KEY, title TEXT NOT NULL,
+  parent_id INTEGER REFERENCES Page__CYC(id),
+  latest_revision_id INTEGER REFERENCES Revision__CYC(id) ON DELETE CASCADE);
+CREATE TABLE Revision__CYC (id INTEGER PRIMARY KEY,
+  page_id INTEGER NOT NULL REFERENCES Page__CYC(id),
+  site_id INTEGER NOT NULL REFERENCES Site__CYC(id) ON DELETE CASCADE, content TEXT);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+  INSERT INTO Author__CYC SELECT i, 'author ' || i, CASE WHEN i % 7 = 0 THEN NULL ELSE 3 * i END FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 900)
+  INSERT INTO Book__CYC SELECT i, 'book ' || i || ' ✓', (i - 1) / 3 + 1,
+    CASE WHEN i % 3 = 0 THEN NULL ELSE i + 1 END FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20)
+  INSERT INTO Site__CYC SELECT i, 'site' || i || '.example', (i - 1) * 100 + 1 FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+  INSERT INTO Page__CYC SELECT i, 'page ' || i, CASE WHEN i % 100 = 1 THEN NULL ELSE i - 1 END,
+    2 * i FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)
+  INSERT INTO Revision__CYC SELECT i, (i + 1) / 2, ((i + 1) / 2 - 1) / 100 + 1,
+    'revision ' || i || ' of page ' || ((i + 1) / 2) FROM n;" ||
+  fail "creating the cycles' source"
+[ -z "$(sql "$cyc" "PRAGMA foreign_key_check")" ] || fail "the cycles' source breaks its foreign keys"
+
+e2e_config dev="$dev" prod="$prod" meta="$meta" data="$data" assoc="$assoc" cyc="$cyc" \
+  fresh="$fresh"
 say "topics under $E2E_TAG, config $E2E_CFG"
 e2e_start worker "$FERRY_WORKER_BIN" --config "$E2E_CFG" --id e2e-worker
 e2e_wait_log worker 'serving requests' 60
-for target in prod meta data assoc; do
+for target in prod meta data assoc fresh; do
   e2e_start "import-$target" "$FERRY_IMPORT_BIN" --config "$E2E_CFG" --target "$target"
 done
 
@@ -315,9 +357,36 @@ expect_applied assoc Profile
 check_target "$assoc" "${closure[@]}"
 ok "with Application $missing_app back, the same export applies: assoc = dev on [$(IFS=,; echo "${closure[*]}")]"
 
+# ---- 6. tables that reference each other, into a fresh target -----------------------
+
+say "6. cycles exported with their rows into a target that has none of their tables"
+# check_cycles TABLE...: fresh holds exactly these tables, each with cyc's
+# rows (SQL, both ways), and no row of fresh breaks a foreign key.
+check_cycles() {
+  local want got msg t
+  want=$(printf '%s\n' "$@" | sort)
+  got=$(user_tables "$fresh" | sort)
+  [ "$want" = "$got" ] || fail "fresh holds [$(tr '\n' ',' <<<"$got")], expected [$(tr '\n' ',' <<<"$want")]"
+  for t in "$@"; do
+    [ "$(count_rows "$fresh" "$t")" = "$(count_rows "$cyc" "$t")" ] ||
+      fail "$t: cyc has $(count_rows "$cyc" "$t") rows, fresh $(count_rows "$fresh" "$t")"
+  done
+  msg=$(rows_differ "$cyc" "$fresh" "$@") || fail "fresh: $msg"
+  [ -z "$msg" ] || fail "fresh differs from cyc row by row (table|rows only in one side): $msg"
+  msg=$(sql "$fresh" "PRAGMA foreign_key_check")
+  [ -z "$msg" ] || fail "fresh breaks foreign keys: $msg"
+}
+[ -z "$(user_tables "$fresh")" ] || fail "fresh is not empty: $(user_tables "$fresh" | tr '\n' ' ')"
+expect_applied fresh "Author__CYC,Book__CYC" all cyc
+check_cycles Author__CYC Book__CYC
+ok "the 2-table cycle (with a self reference): fresh = cyc (1200 rows)"
+expect_applied fresh Page__CYC all cyc
+check_cycles Author__CYC Book__CYC Page__CYC Revision__CYC Site__CYC
+ok "the 3-table ring pulled in by Page__CYC: fresh = cyc (6020 rows more)"
+
 # ---- shutdown ---------------------------------------------------------------------
 
 say "stopping the worker and the importers"
 e2e_stop worker
-for target in prod meta data assoc; do e2e_stop "import-$target"; done
+for target in prod meta data assoc fresh; do e2e_stop "import-$target"; done
 say "PASS test_e2e ($n_export exports)"

@@ -830,6 +830,256 @@ START_TEST(test_failed_export_does_not_stop_the_next)
 }
 END_TEST
 
+/* ---- apply groups: tables that reference each other, into a fresh target ---- */
+
+/* Tables of id INTEGER PRIMARY KEY and one NOT NULL reference per name in
+ * refs ("<table>_id" to that table; the table itself: a self reference,
+ * nullable). Added to the model. */
+static void add_linked_table(const char *name, const char *const *refs, size_t nrefs)
+{
+    static const char *const to_id[] = {"id"};
+    ferry_object_t *o;
+    char col[64];
+
+    ck_assert_ptr_nonnull(o = ferry_objset_add(model, name));
+    ck_assert_int_eq(ferry_object_add_field(o, "id", "INTEGER", 0, NULL, 1), 0);
+    for (size_t i = 0; i < nrefs; i++) {
+        const char *cols[1] = {col};
+        int self = !strcmp(refs[i], name);
+        snprintf(col, sizeof(col), "%s_id", refs[i]);
+        ck_assert_int_eq(ferry_object_add_field(o, col, "INTEGER", self, NULL, 0), 0);
+        ck_assert_int_eq(ferry_object_add_relation(o, refs[i], cols, to_id, 1, FERRY_REL_INCLUDE,
+                                                   "NO ACTION"),
+                         0);
+    }
+}
+
+/* Ring2 <-> Pair2; A3 -> B3 -> C3 -> A3; Tree -> Tree; Xa <-> Yb with
+ * Xa -> Xa, and Zc -> Xa after them. */
+static void build_linked_model(void)
+{
+    add_linked_table("Pair2", (const char *const[]){"Ring2"}, 1);
+    add_linked_table("Ring2", (const char *const[]){"Pair2"}, 1);
+    add_linked_table("A3", (const char *const[]){"B3"}, 1);
+    add_linked_table("B3", (const char *const[]){"C3"}, 1);
+    add_linked_table("C3", (const char *const[]){"A3"}, 1);
+    add_linked_table("Tree", (const char *const[]){"Tree"}, 1);
+    add_linked_table("Xa", (const char *const[]){"Xa", "Yb"}, 2);
+    add_linked_table("Yb", (const char *const[]){"Xa"}, 1);
+    add_linked_table("Zc", (const char *const[]){"Xa"}, 1);
+}
+
+/* How a linked export's stream is laid out. */
+typedef enum layout {
+    L_GROUPED = 0,      /* per group: every TableMetadata, then each table's rows and end */
+    L_PER_TABLE,        /* per table: TableMetadata, rows, TableEnd (no group declared first) */
+    L_LATER_GROUP_META, /* the next group's TableMetadata inside the group's declaration */
+    L_NEXT_GROUP_EARLY, /* the next group's TableMetadata before the group's first TableEnd */
+    L_LAST_CHECKSUM,    /* the group's last TableEnd announces another checksum */
+} layout_t;
+
+typedef struct linked_spec {
+    const char *tables[4]; /* plan order */
+    int32_t groups[4];
+    size_t ntables;
+    int rows;              /* ids 1..rows in every table */
+} linked_spec_t;
+
+/* The rows of table: id i refers to id i of every other table, and to id
+ * i % rows + 1 of itself (a later row; the last refers to the first). */
+static void linked_row(const ferry_object_t *o, int i, int rows, ferry_value_t *row)
+{
+    row[0] = (ferry_value_t){FERRY_V_INT, i, 0, NULL, 0};
+    for (size_t k = 0; k < o->nrelations; k++)
+        row[1 + k] = (ferry_value_t){FERRY_V_INT,
+                                     strcmp(o->relations[k].target, o->name) ? i : i % rows + 1,
+                                     0, NULL, 0};
+}
+
+static void add_linked_metadata(stream_t *s, const char *export_id, const char *table,
+                                int32_t group)
+{
+    const ferry_object_t *o = obj(table);
+    ferry_rowcodec_t *codec;
+    char err[256];
+
+    ck_assert_int_eq(ferry_rowcodec_new(o, &codec, err, sizeof(err)), 0);
+    ferry_table_metadata_t tm = {(char *)export_id, group, NULL, o,
+                                 (char *)ferry_rowcodec_schema_json(codec),
+                                 ferry_rowcodec_fingerprint(codec), 1};
+    ck_assert_int_eq(ferry_table_metadata_encode(&tm, &add(s, "TableMetadata", export_id,
+                                                           table)->payload,
+                                                 err, sizeof(err)),
+                     0);
+    ferry_rowcodec_destroy(codec);
+}
+
+/* The rows of table, in one Rows message, and its TableEnd. */
+static void add_linked_rows(stream_t *s, const char *export_id, const char *table, int rows,
+                            int wrong_checksum, ferry_checksum_t *total)
+{
+    const ferry_object_t *o = obj(table);
+    ferry_rowcodec_t *codec;
+    ferry_checksum_t sum = FERRY_CHECKSUM_INIT;
+    ferry_buf_t bodies = FERRY_BUF_INIT;
+    ferry_value_t row[4];
+    uint64_t seeds[4];
+    char err[256], hex[17];
+
+    ck_assert_uint_le(o->nfields, 4);
+    ck_assert_int_eq(ferry_rowcodec_new(o, &codec, err, sizeof(err)), 0);
+    for (size_t i = 0; i < o->nfields; i++)
+        seeds[i] = ferry_checksum_seed(o->fields[i].name);
+    for (int i = 1; i <= rows; i++) {
+        linked_row(o, i, rows, row);
+        ck_assert_int_eq(ferry_rowcodec_encode(codec, row, &bodies, err, sizeof(err)), 0);
+        ferry_checksum_add(&sum, seeds, row, o->nfields);
+    }
+    ck_assert_int_eq(ferry_rowcodec_frame_rows(codec, (size_t)rows, bodies.data, bodies.len,
+                                               &add(s, "Rows", export_id, table)->payload, err,
+                                               sizeof(err)),
+                     0);
+    ferry_checksum_hex(&sum, hex);
+    ferry_table_end_t te = {(char *)export_id, (char *)table, (int64_t)sum.rows,
+                            wrong_checksum ? "0123456789abcdef" : hex};
+    ck_assert_int_eq(ferry_table_end_encode(&te, &add(s, "TableEnd", export_id, table)->payload,
+                                            err, sizeof(err)),
+                     0);
+    ferry_checksum_merge(total, &sum);
+    ferry_buf_free(&bodies);
+    ferry_rowcodec_destroy(codec);
+}
+
+/* Appends a whole export of sp's tables (content all) laid out as lay says. */
+static void build_linked(stream_t *s, const char *export_id, const linked_spec_t *sp,
+                         layout_t lay)
+{
+    char *objects[] = {(char *)sp->tables[0]};
+    ferry_request_t req = {.export_id = (char *)export_id, .source = "dev", .target = "prod",
+                           .objects = objects, .nobjects = 1, .content = FERRY_CONTENT_ALL,
+                           .requested_at_ms = 1};
+    ferry_plan_table_t tables[4];
+    ferry_export_begin_t b = {(char *)export_id, &req, tables, sp->ntables, NULL, 0,
+                              sp->groups[sp->ntables - 1] + 1};
+    ferry_checksum_t total = FERRY_CHECKSUM_INIT;
+    char err[256], hex[17];
+
+    for (size_t i = 0; i < sp->ntables; i++)
+        tables[i] = (ferry_plan_table_t){(char *)sp->tables[i], NULL, sp->groups[i]};
+    ck_assert_int_eq(ferry_export_begin_encode(&b, &add(s, "ExportBegin", export_id, NULL)->payload,
+                                               err, sizeof(err)),
+                     0);
+    for (size_t first = 0, end; first < sp->ntables; first = end) {
+        end = first + 1;
+        while (end < sp->ntables && sp->groups[end] == sp->groups[first])
+            end++;
+        for (size_t i = first; lay != L_PER_TABLE && i < end; i++) {
+            if (lay == L_LATER_GROUP_META && first == 0 && i == end - 1 && end < sp->ntables)
+                add_linked_metadata(s, export_id, sp->tables[end], sp->groups[end]);
+            add_linked_metadata(s, export_id, sp->tables[i], sp->groups[i]);
+        }
+        if (lay == L_NEXT_GROUP_EARLY && first == 0 && end < sp->ntables)
+            add_linked_metadata(s, export_id, sp->tables[end], sp->groups[end]);
+        for (size_t i = first; i < end; i++) {
+            if (lay == L_PER_TABLE)
+                add_linked_metadata(s, export_id, sp->tables[i], sp->groups[i]);
+            add_linked_rows(s, export_id, sp->tables[i], sp->rows,
+                            lay == L_LAST_CHECKSUM && i == end - 1, &total);
+        }
+    }
+    ferry_checksum_hex(&total, hex);
+    ferry_export_end_t end = {(char *)export_id, (int32_t)sp->ntables, (int64_t)total.rows, hex};
+    ck_assert_int_eq(ferry_export_end_encode(&end, &add(s, "ExportEnd", export_id, NULL)->payload,
+                                             err, sizeof(err)),
+                     0);
+}
+
+static const struct {
+    const char *name;
+    linked_spec_t spec;
+} linked[] = {
+    {"two tables that reference each other", {{"Pair2", "Ring2"}, {0, 0}, 2, 40}},
+    {"three tables in a ring", {{"A3", "B3", "C3"}, {0, 0, 0}, 3, 40}},
+    {"a table that references itself", {{"Tree"}, {0}, 1, 40}},
+    {"a cycle with a self reference, then a table referring to it",
+     {{"Xa", "Yb", "Zc"}, {0, 0, 1}, 3, 40}},
+};
+
+/* Every table of an apply group is created before the first row of any:
+ * SQLite refuses to prepare an insert into a table whose parent is missing. */
+START_TEST(test_apply_group_into_a_fresh_target)
+{
+    static stream_t s;
+    const linked_spec_t *sp = &linked[_i].spec;
+    char q[256];
+
+    build_linked_model();
+    build_linked(&s, "g-1", sp, L_GROUPED);
+    consume(&s, 0, 0);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_msg(outcomes[0].state == FERRY_STATUS_APPLIED, "%s: %s", linked[_i].name,
+                  outcomes[0].reason);
+    ck_assert_int_eq(outcomes[0].rows, sp->rows * (int64_t)sp->ntables);
+    ck_assert_int_eq(outcomes[0].inserted, sp->rows * (int64_t)sp->ntables);
+    ck_assert(is_applied("g-1"));
+    ck_assert_int_eq(stored_offset(0), (int64_t)s.n);
+    for (size_t t = 0; t < sp->ntables; t++) {
+        const ferry_object_t *o = obj(sp->tables[t]);
+        snprintf(q, sizeof(q), "SELECT count(*) FROM \"%s\"", o->name);
+        ck_assert_int_eq(sql_int(q), sp->rows);
+        snprintf(q, sizeof(q), "SELECT count(*) FROM pragma_foreign_key_list('%s')", o->name);
+        ck_assert_int_eq(sql_int(q), (int64_t)o->nrelations);
+        /* Each reference arrived as sent (the last row's self reference wraps). */
+        if (strcmp(o->relations[0].target, o->name))
+            snprintf(q, sizeof(q), "SELECT count(*) FROM \"%s\" WHERE \"%s_id\" = id",
+                     o->name, o->relations[0].target);
+        else
+            snprintf(q, sizeof(q),
+                     "SELECT count(*) FROM \"%s\" WHERE \"%s_id\" = id %% %d + 1", o->name,
+                     o->name, sp->rows);
+        ck_assert_int_eq(sql_int(q), sp->rows);
+    }
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    stream_free(&s);
+}
+END_TEST
+
+static const struct {
+    const char *name;
+    layout_t layout;
+    const char *reason;
+} linked_refusals[] = {
+    {"rows before the group's last TableMetadata", L_PER_TABLE,
+     "rows of Xa arrived before the TableMetadata of Yb, which its apply group declares first"},
+    {"the next group's TableMetadata inside the group's", L_LATER_GROUP_META,
+     "table Zc (group 1) arrived before its predecessor Yb (group 0) in the plan"},
+    {"the next group's TableMetadata before the group's rows", L_NEXT_GROUP_EARLY,
+     "TableMetadata of Zc arrived before the TableEnd of Xa"},
+    {"a wrong checksum on the group's last table", L_LAST_CHECKSUM,
+     "table Yb: TableEnd announces 40 rows with checksum 0123456789abcdef"},
+};
+
+START_TEST(test_apply_group_out_of_order_is_refused)
+{
+    static stream_t s;
+
+    build_linked_model();
+    build_linked(&s, "g-bad", &linked[3].spec, linked_refusals[_i].layout);
+    consume(&s, 0, 0);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_FAILED);
+    ck_assert_msg(outcomes[0].reason && strstr(outcomes[0].reason, linked_refusals[_i].reason),
+                  "%s: reason \"%s\" lacks \"%s\"", linked_refusals[_i].name,
+                  outcomes[0].reason ? outcomes[0].reason : "(none)",
+                  linked_refusals[_i].reason);
+    ck_assert(!has_table("Xa") && !has_table("Yb") && !has_table("Zc"));
+    ck_assert(!is_applied("g-bad"));
+    ck_assert_int_eq(ferry_import_open_partition(job), -1);
+    ck_assert_int_ge(stored_offset(0), 1);
+    stream_free(&s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("import");
@@ -850,6 +1100,10 @@ int main(void)
     tcase_add_test(tc, test_abandoned_export_is_redone);
     tcase_add_test(tc, test_undecodable_message_outside_export_is_skipped);
     tcase_add_test(tc, test_failed_export_does_not_stop_the_next);
+    tcase_add_loop_test(tc, test_apply_group_into_a_fresh_target, 0,
+                        sizeof(linked) / sizeof(linked[0]));
+    tcase_add_loop_test(tc, test_apply_group_out_of_order_is_refused, 0,
+                        sizeof(linked_refusals) / sizeof(linked_refusals[0]));
     suite_add_tcase(s, tc);
     return ferry_check_run(s);
 }
