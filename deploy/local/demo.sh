@@ -66,10 +66,11 @@ say "4/5 export $objects from dev to prod"
 IFS=, read -r -a objs <<<"$objects"
 "$bin/envtool/ferry-env" plan "sqlite:$work/dev.db" "${objs[@]}"
 echo
-# The producer prints the export id on stdout (for scripts); label it here.
+# The producer's first line on stdout is the bare export id (for scripts):
+# labelled here; its report of the applied export follows as it is.
 "$bin/producer/ferry-producer" export --config "$work/ferry.json" --source dev --target prod \
   --objects "$objects" --wait --timeout 180 |
-  while read -r id; do echo "published export request $id"; done
+  { read -r id && echo "published export request $id"; cat; }
 
 say "5/5 equality check (ferry-env checksum of dev and prod)"
 mapfile -t tables < <("$bin/envtool/ferry-env" plan "sqlite:$work/dev.db" "${objs[@]}" --json |
