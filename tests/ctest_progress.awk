@@ -15,7 +15,8 @@
     text = substr($0, index($0, ":") + 2)
     out[n] = out[n] text "\n"
     # A Check result: FILE:LINE:R:TCASE:TEST:ITER: MESSAGE, R in P, F, E.
-    if (match(text, /:[0-9]+:[PFE]:[^:]*:[^:]*:[0-9]+: /)) {
+    # (Check repeats a failure in its summary at the end of the suite: shown once.)
+    if (match(text, /:[0-9]+:[PFE]:[^:]*:[^:]*:[0-9]+: /) && !seen[n, text]++) {
         split(substr(text, RSTART + 1), f, ":")
         iter = f[5] == 0 ? "" : " #" f[5]
         if (f[2] == "P")

@@ -139,6 +139,8 @@ test 21
 
 21: a line that explains the failure
 21: /s/tests/integration/test_worker.c:12:F:worker:test_sigkill:0: Assertion 'x' failed
+21: 0%: Checks: 1, Failures: 1, Errors: 0
+21: /s/tests/integration/test_worker.c:12:F:worker:test_sigkill:0: Assertion 'x' failed
 2/2 Test #21: integration.test_worker ..........***Failed    1.00 sec
 
 The following tests passed:
@@ -156,6 +158,8 @@ expect_line "        passed  test_codecs #1"
 expect_line "        FAILED  test_sigkill: Assertion 'x' failed"
 expect_line "a line that explains the failure"
 expect_line "50% tests passed, 1 tests failed out of 2"
+[ "$(grep -c "FAILED  test_sigkill" "$tmp/progress.out")" = 1 ] ||
+  fail "a failed Check test is not shown exactly once: $(cat "$tmp/progress.out")"
 if grep -q "a daemon's log line\|Test command: /b/tests/it_test_broker\|The following tests passed" "$tmp/progress.out"; then
   fail "progress shows the output of a test that passed: $(cat "$tmp/progress.out")"
 fi
