@@ -64,8 +64,15 @@ EOF
   pids=("$wpid" "$ipid")
   sleep 3 # both have joined their groups
   t0=$(date +%s.%N)
-  "$build/producer/ferry-producer" export --config "$work/ferry.json" --source dev --target prod \
-    --objects "$objects" --wait --timeout 3600 >"$work/export.out"
+  # The producer's lines (accepted, published, applied...) go to a log, not
+  # between the rows of the table; shown if the export fails.
+  if ! "$build/producer/ferry-producer" export --config "$work/ferry.json" --source dev \
+      --target prod --objects "$objects" --wait --timeout 3600 >"$work/export.out" \
+      2>"$work/export.log"; then
+    cat "$work/export.log" >&2
+    echo "e2e.sh: the export failed (logs in $work)" >&2
+    exit 1
+  fi
   t1=$(date +%s.%N)
   wrss=$(rss_kib "$wpid")
   irss=$(rss_kib "$ipid")

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "error.h"
 #include "import.h"
+#include "kafka.h"
 #include "log.h"
 
 #include <getopt.h>
@@ -70,6 +71,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferry-import: %s\n", err);
         return 2;
     }
+    ferry_kafka_warn_scram(cfg);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);

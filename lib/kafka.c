@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -73,6 +74,49 @@ int ferry_kafka_conf_new(const ferry_config_t *cfg, rd_kafka_conf_t **out, char 
     return FERRY_OK;
 }
 
+const char *ferry_kafka_bootstrap(rd_kafka_t *rk, char *buf, size_t size)
+{
+    size_t len = size;
+
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "bootstrap.servers", buf, &len) != RD_KAFKA_CONF_OK ||
+        !buf[0])
+        snprintf(buf, size, "(not set)");
+    return buf;
+}
+
+int ferry_kafka_scram_warning(const ferry_config_t *cfg, int version, char *buf, size_t size)
+{
+    const char *mechanism = NULL;
+
+    if (size)
+        buf[0] = '\0';
+    if (version >= FERRY_KAFKA_SCRAM_FIXED_VERSION)
+        return 0;
+    /* "sasl.mechanisms" is librdkafka's alias of "sasl.mechanism": the last
+     * one given is the one librdkafka applies. */
+    for (size_t i = 0; cfg && i < ferry_config_kafka_count(cfg); i++)
+        if (!strcmp(ferry_config_kafka_key(cfg, i), "sasl.mechanism") ||
+            !strcmp(ferry_config_kafka_key(cfg, i), "sasl.mechanisms"))
+            mechanism = ferry_config_kafka_value(cfg, i);
+    if (!mechanism ||
+        (strcasecmp(mechanism, "SCRAM-SHA-256") && strcasecmp(mechanism, "SCRAM-SHA-512")))
+        return 0;
+    snprintf(buf, size,
+             "kafka.sasl.mechanism is %s, but librdkafka %d.%d.%d cannot authenticate with "
+             "SASL/SCRAM to a Kafka 4 broker (it fails with \"invalid credentials\"); "
+             "librdkafka 2.6.1 or newer can (README.md, Limits and decisions)",
+             mechanism, (version >> 24) & 0xff, (version >> 16) & 0xff, (version >> 8) & 0xff);
+    return 1;
+}
+
+void ferry_kafka_warn_scram(const ferry_config_t *cfg)
+{
+    char warning[512];
+
+    if (ferry_kafka_scram_warning(cfg, rd_kafka_version(), warning, sizeof(warning)))
+        ferry_log(FERRY_LOG_WARN, "%s", warning);
+}
+
 /* Names the topics of specs that the cluster does not have yet. */
 static int missing_topics(rd_kafka_t *rk, const ferry_topic_spec_t *specs, size_t n,
                           int *missing, size_t *nmissing, int timeout_ms, char *errstr,
@@ -80,9 +124,12 @@ static int missing_topics(rd_kafka_t *rk, const ferry_topic_spec_t *specs, size_
 {
     const struct rd_kafka_metadata *md;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    char servers[256];
 
     if (err)
-        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "cannot list topics: %s",
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA,
+                          "cannot list topics (bootstrap.servers %s, %d ms): %s",
+                          ferry_kafka_bootstrap(rk, servers, sizeof(servers)), timeout_ms,
                           rd_kafka_err2str(err));
     *nmissing = 0;
     for (size_t i = 0; i < n; i++) {
@@ -244,8 +291,11 @@ int ferry_kafka_know_topic(rd_kafka_t *rk, const char *topic, rd_kafka_topic_t *
         usleep(100000);
     }
     if (err) {
+        char servers[256];
         rd_kafka_topic_destroy(rkt);
-        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "metadata of topic %s: %s", topic,
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA,
+                          "metadata of topic %s (bootstrap.servers %s): %s", topic,
+                          ferry_kafka_bootstrap(rk, servers, sizeof(servers)),
                           rd_kafka_err2str(err));
     }
     *handle = rkt;

@@ -24,6 +24,26 @@ int ferry_kafka_conf_new(const ferry_config_t *cfg, rd_kafka_conf_t **out, char 
 int ferry_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
                          char *errstr, size_t errstr_size);
 
+/* The bootstrap.servers rk was configured with, written to buf ("(not set)"
+ * when it has none), for error messages that must say where ferry looked. */
+const char *ferry_kafka_bootstrap(rd_kafka_t *rk, char *buf, size_t size);
+
+/* The first librdkafka release (as rd_kafka_version() numbers it) that
+ * authenticates with SASL/SCRAM to a Kafka 4 broker: older ones repeat the
+ * client nonce in their final SCRAM message, which Kafka 4 refuses as
+ * "invalid credentials" (Kafka 3.9 accepted it). */
+#define FERRY_KAFKA_SCRAM_FIXED_VERSION 0x020601ff
+
+/* Pure: when cfg's "kafka" section sets sasl.mechanism (or its alias
+ * sasl.mechanisms) to SCRAM-SHA-256 or SCRAM-SHA-512, in any case, and version
+ * (rd_kafka_version() of the linked library) is older than
+ * FERRY_KAFKA_SCRAM_FIXED_VERSION, writes a warning naming both versions to
+ * buf and returns 1; otherwise leaves buf empty and returns 0. */
+int ferry_kafka_scram_warning(const ferry_config_t *cfg, int version, char *buf, size_t size);
+/* Logs that warning for the linked librdkafka, if there is one (the daemons
+ * and the producer call it at startup). */
+void ferry_kafka_warn_scram(const ferry_config_t *cfg);
+
 typedef struct ferry_topic_spec {
     const char *name;
     int partitions;

@@ -542,6 +542,7 @@ int main(int argc, char **argv)
     a.cfg = cfg;
 
     ferry_log_set_handler(ferry_log_stderr, "ferry-producer", FERRY_LOG_INFO);
+    ferry_kafka_warn_scram(cfg);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -6,14 +6,22 @@
 #   unit suites again under AddressSanitizer + UndefinedBehaviorSanitizer, stops
 #   what it started, and exits non-zero on any failure.
 #
+#   It shows each test as it starts and ends, each Check test of the
+#   integration suites as it ends, and the whole output of a test that fails
+#   (tests/ctest_progress.awk); ctest keeps every test's output in
+#   BUILD/Testing/Temporary/LastTest.log.
+#
 # Environment:
 #   FERRY_BUILD_DIR   build directory (default build)
-#   FERRY_KAFKA_PORT  the local broker's port (default 9092)
+#   FERRY_KAFKA_DIR   the local broker's data directory (default BUILD/kafka)
+#   FERRY_KAFKA_PORT  the local broker's port (default: the port it last used, else 9092)
 #   FERRY_SANITIZE    all: run the whole suite (integration too) under the sanitizers;
 #                     unit (default): the unit suites only; off: skip that pass
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# A relative FERRY_KAFKA_DIR means what it means to kafka.sh: from where we were called.
+case "${FERRY_KAFKA_DIR:-/}" in /*) ;; *) FERRY_KAFKA_DIR="$PWD/$FERRY_KAFKA_DIR" ;; esac
 cd "$top"
 build=${FERRY_BUILD_DIR:-build}
 case "$build" in /*) ;; *) build="$top/$build" ;; esac
@@ -29,9 +37,9 @@ step "build ($build)"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_WERROR=ON >/dev/null
 cmake --build "$build" -j"$jobs"
 
-# The suite runs on the broker of deploy/local/kafka.sh in $build/kafka (fault
+# The suite runs on the broker of deploy/local/kafka.sh in FERRY_KAFKA_DIR (fault
 # tests stop and restart it), started here unless it is already running.
-export FERRY_KAFKA_DIR="$build/kafka"
+export FERRY_KAFKA_DIR="${FERRY_KAFKA_DIR:-$build/kafka}"
 started=0
 cleanup() {
   if [ "$started" = 1 ]; then
@@ -48,13 +56,20 @@ else
   deploy/local/kafka.sh start
   started=1
 fi
-port=$(cat "$FERRY_KAFKA_DIR/port")
+port=${FERRY_KAFKA_PORT:-$(cat "$FERRY_KAFKA_DIR/port")}
 bootstrap=127.0.0.1:$port
 cmake -S . -B "$build" -DFERRY_BOOTSTRAP="$bootstrap" -DFERRY_KAFKA_DIR="$FERRY_KAFKA_DIR" >/dev/null
 
+# ctest in DIR with ARGS, showing progress rather than every line (see above).
+run_ctest() {
+  local dir=$1
+  shift
+  (cd "$dir" && ctest -V --timeout 900 "$@") 2>&1 | awk -f "$top/tests/ctest_progress.awk"
+}
+
 status=0
 step "tests"
-(cd "$build" && ctest --output-on-failure --timeout 900) || status=1
+run_ctest "$build" || status=1
 
 if [ "$sanitize" != off ]; then
   step "sanitizer build (ASan + UBSan)"
@@ -63,8 +78,8 @@ if [ "$sanitize" != off ]; then
   cmake --build "$build-asan" -j"$jobs"
   label=unit
   [ "$sanitize" = all ] && label='unit|integration'
-  (cd "$build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-     ctest --output-on-failure --timeout 900 -L "$label") || status=1
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_ctest "$build-asan" -L "$label" || status=1
 fi
 
 if [ "$status" = 0 ]; then

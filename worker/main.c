@@ -7,6 +7,7 @@
  * configuration. */
 #include "config.h"
 #include "error.h"
+#include "kafka.h"
 #include "log.h"
 #include "worker.h"
 
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferry-worker: %s\n", err);
         return 2;
     }
+    ferry_kafka_warn_scram(cfg);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);

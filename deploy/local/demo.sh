@@ -6,12 +6,14 @@
 #   2. seed a source environment "dev" and a target "prod" that holds only the
 #      association targets (User, Application), as a real target would
 #   3. start one worker and one importer for prod
-#   4. export Queue, Process and the custom objects Order__CST (with its
-#      detail OrderLine__CST) and its associations Customer__CST, Category__CST
+#   4. export five roots: the preset objects Queue and Process, and the custom
+#      objects Customer__CST, Category__CST and Order__CST (which pulls in its
+#      details OrderLine__CST and "Order Note__CST"): 16 tables in all
 #   5. compare `ferry-env checksum` of dev and prod for the exported tables
 #
 # Exits non-zero if anything differs. Everything lives in build/demo; each run
-# uses its own topic names, so runs never see each other's exports.
+# uses its own topic names, so runs never see each other's exports. Headings
+# are bold only on a terminal (and not with NO_COLOR set).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,7 +24,9 @@ build="$top/build"
 work="$build/demo"
 bin="$build"
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# shellcheck source=deploy/local/term.sh
+. "$top/deploy/local/term.sh"
+say() { ferry_heading "$@"; }
 
 say "1/5 build and broker"
 # shellcheck source=deploy/local/session.sh
@@ -62,8 +66,11 @@ say "4/5 export $objects from dev to prod"
 IFS=, read -r -a objs <<<"$objects"
 "$bin/envtool/ferry-env" plan "sqlite:$work/dev.db" "${objs[@]}"
 echo
+# The producer's first line on stdout is the bare export id (for scripts):
+# labelled here; its report of the applied export follows as it is.
 "$bin/producer/ferry-producer" export --config "$work/ferry.json" --source dev --target prod \
-  --objects "$objects" --wait --timeout 180
+  --objects "$objects" --wait --timeout 180 |
+  { read -r id && echo "published export request $id"; cat; }
 
 say "5/5 equality check (ferry-env checksum of dev and prod)"
 mapfile -t tables < <("$bin/envtool/ferry-env" plan "sqlite:$work/dev.db" "${objs[@]}" --json |

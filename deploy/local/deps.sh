@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deploy/local/deps.sh - installs every system dependency of ferry from Debian's
-# packages. Idempotent: when everything is present it does nothing.
+# packages. Idempotent: when everything is present it does nothing. Quiet: one
+# line names what it installs; apt's output is shown only when it fails.
 set -euo pipefail
 
 packages=(
@@ -26,11 +27,19 @@ if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 
-echo "deps.sh: installing ${missing[*]}" >&2
 if [ "$(id -u)" -ne 0 ]; then
   sudo=sudo
 else
   sudo=
 fi
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# One line says what is installed; apt's and dpkg's own output (a hundred
+# lines on a fresh machine) goes to a log that is shown only if they fail.
+log=$(mktemp "${TMPDIR:-/tmp}/ferry-deps.XXXXXX.log")
+echo "deps.sh: installing ${#missing[@]} Debian package(s): ${missing[*]} (log: $log)" >&2
+if ! { $sudo apt-get update -qq &&
+       $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+         "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "deps.sh: installing ${missing[*]} failed (apt's output above, also in $log)" >&2
+  exit 1
+fi

@@ -22,7 +22,8 @@ top=$(cd "$here/../.." && pwd)
 version=${FERRY_KAFKA_VERSION:-4.4.0}
 dir=${FERRY_KAFKA_DIR:-$top/build/kafka}
 # A broker keeps its port across restarts unless FERRY_KAFKA_PORT says otherwise.
-port=${FERRY_KAFKA_PORT:-$(cat "$dir/port" 2>/dev/null || echo 9092)}
+dir_port=$(cat "$dir/port" 2>/dev/null || true) # the port of the last start in $dir
+port=${FERRY_KAFKA_PORT:-${dir_port:-9092}}
 cport=$((port + 1))
 cache=${FERRY_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry/kafka-$version}
 timeout=${FERRY_KAFKA_TIMEOUT:-60}
@@ -34,6 +35,10 @@ die() { echo "kafka.sh: $*" >&2; exit 1; }
 say() { echo "kafka.sh: $*" >&2; }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# True when the running broker of $dir listens on another port than the
+# FERRY_KAFKA_PORT asked for: the caller must not use it as if it were that one.
+port_differs() { [ -n "$dir_port" ] && [ "$port" != "$dir_port" ]; }
 
 running_pid() {
   [ -f "$pidfile" ] || return 1
@@ -104,6 +109,9 @@ EOF
 
 start() {
   if pid=$(running_pid); then
+    if port_differs; then
+      die "the broker in $dir already runs (pid $pid) on port $dir_port, not on FERRY_KAFKA_PORT=$port; stop it first, or use another FERRY_KAFKA_DIR"
+    fi
     say "already running (pid $pid) on port $port"
     return 0
   fi
@@ -174,6 +182,10 @@ stop() {
 
 status() {
   if pid=$(running_pid); then
+    if port_differs; then
+      echo "running (pid $pid) on 127.0.0.1:$dir_port, not on FERRY_KAFKA_PORT=$port"
+      return 1
+    fi
     if accepts_clients; then
       echo "running (pid $pid) on 127.0.0.1:$port, accepting clients"
     else

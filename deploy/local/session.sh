@@ -4,17 +4,19 @@
 # the topics whose name prefixes it adds to `topic_prefixes`.
 #
 # Needs: $top (the source tree) and $build (the build directory). Sets: port.
+# Honours FERRY_KAFKA_DIR (default $build/kafka) and FERRY_KAFKA_PORT (default:
+# the port that broker last used, else 9092), as deploy/local/kafka.sh does.
 
 "$top/deploy/local/deps.sh"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
-export FERRY_KAFKA_DIR="$build/kafka"
+export FERRY_KAFKA_DIR="${FERRY_KAFKA_DIR:-$build/kafka}"
 broker_started=0
 if ! "$top/deploy/local/kafka.sh" status >/dev/null 2>&1; then
   "$top/deploy/local/kafka.sh" start
   broker_started=1
 fi
-port=$(cat "$FERRY_KAFKA_DIR/port")
+port=${FERRY_KAFKA_PORT:-$(cat "$FERRY_KAFKA_DIR/port")}
 
 pids=()
 topic_prefixes=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_kafka_sh.sh - deploy/local/kafka.sh refuses to start on a port that is
-# taken, naming the port, and starts nothing.
+# taken, naming the port, and starts nothing; and it does not pass off the
+# broker of its directory as one on another FERRY_KAFKA_PORT.
 set -euo pipefail
 src=${FERRY_SOURCE_DIR:?}
 dir=$(mktemp -d)
@@ -24,3 +25,31 @@ case "$out" in
   *) echo "FAIL: the message does not name port $port: $out" >&2; exit 1 ;;
 esac
 [ ! -f "$dir/kafka/kafka.pid" ] || { echo "FAIL: a broker was started" >&2; exit 1; }
+
+# A broker running in FERRY_KAFKA_DIR on another port than FERRY_KAFKA_PORT is
+# not taken for the one asked for (session.sh and tests/run.sh would otherwise
+# use it quietly): status says so and fails, start refuses, naming both ports.
+# The "broker" is a process of our own holding the pid file.
+sleep 60 &
+sleeper=$!
+trap 'kill "$holder" "$sleeper" 2>/dev/null || true; rm -rf "$dir"' EXIT
+mkdir -p "$dir/other"
+echo "$sleeper" >"$dir/other/kafka.pid"
+echo 1111 >"$dir/other/port"
+if out=$(FERRY_KAFKA_PORT=2222 FERRY_KAFKA_DIR=$dir/other "$src/deploy/local/kafka.sh" status 2>&1); then
+  echo "FAIL: status succeeded for a broker on another port: $out" >&2
+  exit 1
+fi
+case "$out" in
+  *1111*"FERRY_KAFKA_PORT=2222"*) echo "ok: $out" ;;
+  *) echo "FAIL: status does not name both ports: $out" >&2; exit 1 ;;
+esac
+if out=$(FERRY_KAFKA_PORT=2222 FERRY_KAFKA_DIR=$dir/other "$src/deploy/local/kafka.sh" start 2>&1); then
+  echo "FAIL: start accepted a broker on another port: $out" >&2
+  exit 1
+fi
+case "$out" in
+  *"port 1111, not on FERRY_KAFKA_PORT=2222"*) echo "ok: $out" ;;
+  *) echo "FAIL: start does not name both ports: $out" >&2; exit 1 ;;
+esac
+kill -0 "$sleeper" || { echo "FAIL: the running process was stopped" >&2; exit 1; }
