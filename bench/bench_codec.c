@@ -59,7 +59,7 @@ static void fill_row(ferry_value_t *row, long i)
 /* ---- ferry ------------------------------------------------------------- */
 
 /* Bodies are framed into a Rows message once they reach this many bytes, the
- * exporter's default (ROWS_MESSAGE_BYTES_DEFAULT in lib/export.c). */
+ * exporter's default (worker.rows_message_bytes in the settings table, lib/base/config.c). */
 #define ROWS_MESSAGE_BYTES 65536
 
 struct ferry_figures {

@@ -14,7 +14,7 @@
  * error (including an environment the config does not declare). */
 #include "config.h"
 #include "error.h"
-#include "import.h"
+#include "importer.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     const char *config_path = NULL, *target = NULL;
     int once = 0, level = FERRY_LOG_INFO, opt, rc;
     ferry_config_t *cfg = NULL;
-    ferry_import_consumer_t *c = NULL;
+    ferry_importer_t *c = NULL;
     struct sigaction sa;
     char err[1024] = "";
 
@@ -78,10 +78,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
-    rc = ferry_import_consumer_new(cfg, target, &c, err, sizeof(err));
+    rc = ferry_importer_new(cfg, target, &c, err, sizeof(err));
     if (!rc)
-        rc = ferry_import_consumer_run(c, once, &stop, err, sizeof(err));
-    ferry_import_consumer_destroy(c);
+        rc = ferry_importer_run(c, once, &stop, err, sizeof(err));
+    ferry_importer_destroy(c);
     ferry_config_destroy(cfg);
     if (rc) {
         fprintf(stderr, "ferry-import: %s\n", err);

@@ -1,5 +1,5 @@
 /* ferry-worker: consumes export requests, resolves their closure and streams
- * metadata and rows to the target's records topic (see lib/worker.h).
+ * metadata and rows to the target's records topic (see lib/daemons/worker.h).
  *
  *   ferry-worker --config F [--id NAME] [--verbose]
  *

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "import.h"
+#include "importer.h"
 #include "it_util.h"
 #include "kafka.h"
 #include "protocol.h"
@@ -372,18 +373,18 @@ static void on_alarm(int sig)
 static void import_once(const env_t *e)
 {
     ferry_config_t *cfg;
-    ferry_import_consumer_t *c;
+    ferry_importer_t *c;
     char err[1024] = "";
     int rc;
 
     ck_assert_msg(ferry_config_load(e->cfg_path, &cfg, err, sizeof(err)) == 0, "%s", err);
-    ck_assert_msg(ferry_import_consumer_new(cfg, "prod", &c, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(ferry_importer_new(cfg, "prod", &c, err, sizeof(err)) == 0, "%s", err);
     timed_out = 0;
     signal(SIGALRM, on_alarm);
     alarm(90);
-    rc = ferry_import_consumer_run(c, 1, &timed_out, err, sizeof(err));
+    rc = ferry_importer_run(c, 1, &timed_out, err, sizeof(err));
     alarm(0);
-    ferry_import_consumer_destroy(c);
+    ferry_importer_destroy(c);
     ferry_config_destroy(cfg);
     ck_assert_msg(rc == 0, "import: %s", err);
     ck_assert_msg(!timed_out, "the importer did not reach the end of its partitions in 90 s");

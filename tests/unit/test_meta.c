@@ -1,5 +1,5 @@
 /* test_meta.c - the metadata model: declared type -> ferry type (the table at
- * the top of lib/meta.c), the object set (name order, exact then
+ * the top of lib/model/meta.c), the object set (name order, exact then
  * case-insensitive lookup), reserved names and the object builders. */
 #include "error.h"
 #include "meta.h"

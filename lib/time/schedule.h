@@ -1,6 +1,6 @@
 /* schedule.h - the rules of a durable schedule (protocol.h's ferry_schedule_t):
  * when it is due, which due times a scheduler fires when it takes over, and
- * the ExportRequest that a fire sends. No Kafka here; lib/scheduler.c drives it.
+ * the ExportRequest that a fire sends. No Kafka here; lib/daemons/scheduler.c drives it.
  *
  * Kinds (exactly one per schedule):
  *   every  due at from_ms + k * every_ms for k = 0, 1, 2...

@@ -1,20 +1,13 @@
-/* import.h - ferry-import as library code: applies the export streams of one
- * target environment's records topic to its store, each export in one
- * database transaction, in plan order, exactly once (DESIGN.md sections 5-6).
+/* import.h - the import job: applies the export streams of one target
+ * environment's records topic to its store, each export in one database
+ * transaction, in plan order, exactly once.
  *
- * Two layers:
- *  - ferry_import_t, the import job: a state machine fed one records-topic
- *    message at a time (ferry_import_feed) and told when a partition reaches
- *    its end (ferry_import_eof). It knows nothing of Kafka clients: it reads
- *    and writes the store, reports each export's outcome through a callback,
- *    and tells its caller where a partition must be re-read from. The unit
- *    tests drive it directly.
- *  - ferry_import_consumer_t, the consumer loop around it: the consumer group
- *    member on ferry.records.<target> (offsets kept in the target store, not
- *    in Kafka), the pauses and seeks the job asks for, and a status producer
- *    that publishes each outcome on ferry.status (APPLIED and FAILED through
- *    the store's status outbox, so that they are published at least once even
- *    when the importer dies right after the commit).
+ * ferry_import_t is a state machine fed one records-topic message at a time
+ * (ferry_import_feed) and told when a partition reaches its end
+ * (ferry_import_eof). It knows nothing of Kafka clients: it reads and writes
+ * the store, reports each export's outcome through a callback, and tells its
+ * caller where a partition must be re-read from. The unit tests drive it
+ * directly; lib/daemons/importer.h is the consumer loop around it.
  *
  * Outcomes: APPLIED (every table's rows, inserted and updated counts verified
  * against TableEnd and ExportEnd, committed with the export id and the next
@@ -99,30 +92,5 @@ void ferry_import_abandon(ferry_import_t *imp, int32_t partition);
 
 /* The partition of the open export, or -1 when none is open. */
 int32_t ferry_import_open_partition(const ferry_import_t *imp);
-
-/* ---- the consumer loop ---- */
-
-typedef struct ferry_import_consumer ferry_import_consumer_t;
-
-/* Opens the store of environment target (read-write), creates the records
- * and status topics when missing, and creates the consumer (group
- * "<importer.group_id_prefix or ferry-import-><target>", read_committed) and
- * the idempotent status producer. cfg is borrowed and must outlive the
- * consumer. An environment the config does not declare -> FERRY_ENOTFOUND.
- * *out is new; free with ferry_import_consumer_destroy. */
-int ferry_import_consumer_new(const ferry_config_t *cfg, const char *target,
-                              ferry_import_consumer_t **out, char *errstr, size_t errstr_size);
-
-/* Consumes and applies until *stop is set (an open export is rolled back: it
- * is redone from the stored offset), or, with once, until every assigned
- * partition has reached its end with no export open. Returns 0 then, or a
- * negative FERRY_E* code on a fatal Kafka error or a store failure. */
-int ferry_import_consumer_run(ferry_import_consumer_t *c, int once,
-                              const volatile sig_atomic_t *stop, char *errstr,
-                              size_t errstr_size);
-
-/* Rolls back an open export, leaves the group (closing the consumer), flushes
- * pending status events and frees everything. Accepts NULL. */
-void ferry_import_consumer_destroy(ferry_import_consumer_t *c);
 
 #endif
