@@ -23,32 +23,25 @@ static int checksum_usage(void)
 
 int ferry_env_cmd_checksum(int argc, char **argv)
 {
-    const char *store_uri = NULL;
+    const char *store_uri, **names = NULL;
     char err[1024], hex[17], *text = NULL;
-    char *wanted = calloc((size_t)argc + 1, 1); /* wanted[i]: argv[i] names an object */
-    int json = 0, named = 0, status = 1, unknown = 0, rc;
+    int json, status, unknown = 0, rc;
     ferry_store_t *store = NULL;
     ferry_objset_t *objs = NULL;
-    json_t *tables = json_object(), *root = NULL;
+    json_t *tables = NULL, *root = NULL;
     unsigned char *pick = NULL; /* pick[i]: object i is checksummed */
-    size_t n;
+    size_t n, nnames;
 
-    if (!wanted || !tables) {
+    status = ferry_env_parse_args("checksum", argc, argv, &store_uri, &names, &nnames, &json);
+    if (status == 2)
+        goto usage;
+    if (status)
+        goto out;
+    status = 1;
+    if (!(tables = json_object())) {
         fprintf(stderr, "ferry-env checksum: out of memory\n");
         goto out;
     }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (argv[i][0] == '-' && argv[i][1] == '-')
-            goto usage;
-        else if (!store_uri)
-            store_uri = argv[i];
-        else
-            wanted[i] = named = 1;
-    }
-    if (!store_uri)
-        goto usage;
     if ((rc = ferry_env_open_store("checksum", store_uri, &store, &objs))) {
         status = rc;
         goto out;
@@ -58,12 +51,10 @@ int ferry_env_cmd_checksum(int argc, char **argv)
         fprintf(stderr, "ferry-env checksum: out of memory\n");
         goto out;
     }
-    for (int i = 1; i < argc; i++) {
+    for (size_t i = 0; i < nnames; i++) {
         const ferry_object_t *obj;
-        if (!wanted[i])
-            continue;
-        if (!(obj = ferry_objset_find(objs, argv[i]))) {
-            fprintf(stderr, "ferry-env checksum: %s has no object '%s'\n", store_uri, argv[i]);
+        if (!(obj = ferry_objset_find(objs, names[i]))) {
+            fprintf(stderr, "ferry-env checksum: %s has no object '%s'\n", store_uri, names[i]);
             unknown = 1;
             continue;
         }
@@ -78,7 +69,7 @@ int ferry_env_cmd_checksum(int argc, char **argv)
     for (size_t k = 0; k < n; k++) {
         const ferry_object_t *obj = ferry_objset_at(objs, k);
         ferry_checksum_t sum;
-        if (named && !pick[k])
+        if (nnames && !pick[k])
             continue;
         if ((rc = ferry_store_checksum_table(store, obj, &sum, err, sizeof(err)))) {
             fprintf(stderr, "ferry-env checksum: %s\n", err);
@@ -111,7 +102,7 @@ out:
     json_decref(root);
     json_decref(tables);
     free(pick);
-    free(wanted);
+    free(names);
     ferry_objset_destroy(objs);
     ferry_store_destroy(store);
     return status;

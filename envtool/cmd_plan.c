@@ -69,10 +69,9 @@ static void print_human(const ferry_plan_t *plan)
 
 int ferry_env_cmd_plan(int argc, char **argv)
 {
-    const char *store_uri = NULL, *catalog_path = getenv("FERRY_CATALOG");
-    const char **objects = calloc((size_t)argc + 1, sizeof(*objects));
-    size_t nobjects = 0;
-    int json = 0, status = 1, rc;
+    const char *store_uri, *catalog_path = getenv("FERRY_CATALOG"), **objects = NULL;
+    size_t nobjects;
+    int json, status, rc;
     char err[1024];
     ferry_catalog_t *cat = NULL;
     ferry_store_t *store = NULL;
@@ -80,22 +79,12 @@ int ferry_env_cmd_plan(int argc, char **argv)
     ferry_plan_t *plan = NULL;
     ferry_buf_t out = FERRY_BUF_INIT;
 
-    if (!objects) {
-        fprintf(stderr, "ferry-env plan: out of memory\n");
-        return 1;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = 1;
-        else if (argv[i][0] == '-' && argv[i][1] == '-')
-            goto usage;
-        else if (!store_uri)
-            store_uri = argv[i];
-        else
-            objects[nobjects++] = argv[i];
-    }
-    if (!store_uri || !nobjects)
+    status = ferry_env_parse_args("plan", argc, argv, &store_uri, &objects, &nobjects, &json);
+    if (status == 2 || (!status && !nobjects))
         goto usage;
+    if (status)
+        goto out;
+    status = 1;
     if (!catalog_path || !*catalog_path)
         catalog_path = FERRY_CATALOG_DEFAULT_PATH;
 
