@@ -574,7 +574,7 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     ferry_request_t *req = NULL;
     ferry_export_t *ex = NULL;
     ferry_export_stats_t stats = {0};
-    char why[1024] = "", key[600] = "", id[FERRY_EXPORT_ID_MAX];
+    char why[1024] = "", key[FERRY_EXPORT_KEY_MAX] = "", id[FERRY_EXPORT_ID_MAX];
     int64_t started = ferry_now_ms();
     int rc, accepted = 0;
 

@@ -18,7 +18,7 @@ struct ferry_export {
     ferry_objset_t *objs;
     ferry_plan_t *plan;
     char topic[256];
-    char key[600];
+    char key[FERRY_EXPORT_KEY_MAX];
     /* A Rows message is sent once its row bodies reach this many bytes (and
      * at the end of the table): fewer, larger messages cost the worker, the
      * broker and the importer far less per row than one message per row. */
