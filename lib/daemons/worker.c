@@ -5,7 +5,8 @@
  *   IDLE --consumer poll returns a request--> IN_TXN       (begin_txn)
  *   IN_TXN --undecodable, wrong key, invalid--> COMMITTING (settle_bad_request:
  *            DLQ record + offset, status rejected)
- *   IN_TXN --valid--> STREAMING                            (ferry_export_stream)
+ *   IN_TXN --valid--> STREAMING                            (ferry_export_stream
+ *            into the records sink, produce_record)
  *   STREAMING --stream written--> COMMITTING --> IDLE      (commit_request)
  *   STREAMING/COMMITTING --retryable (broker, network, source busy), stop-->
  *            ABORTING --> IDLE, consumer moved back to the request after a
@@ -43,6 +44,12 @@
 #include <string.h>
 
 #define TXN_CALL_TIMEOUT_MS 60000
+/* How long producing one message of an export may wait for room in a full
+ * local queue. */
+#define PRODUCE_WAIT_MS 60000
+/* Serve delivery reports every so many Rows messages even when the queue has
+ * room. */
+#define POLL_EVERY_ROWS_MESSAGES 64
 /* How often a transactional call that timed out is retried. */
 #define TXN_CALL_TRIES 5
 /* Attempts at one request before a retryable failure (broker or store
@@ -276,8 +283,9 @@ static void publish_status(ferry_worker_t *w, const ferry_request_t *req, const 
         ferry_kafka_produce(w->status, ferry_config_topic(w->cfg, FERRY_TOPIC_STATUS),
                             RD_KAFKA_PARTITION_UA, export_id, strlen(export_id), w->buf.data,
                             w->buf.len,
-                            (ferry_kafka_header_t[]){{"ferry.type", "StatusEvent", (size_t)-1}},
-                            1, 5000, err, sizeof(err)))
+                            (ferry_kafka_header_t[]){{"ferry.type", "StatusEvent", (size_t)-1},
+                                                     {"ferry.export", export_id, (size_t)-1}},
+                            2, 5000, err, sizeof(err)))
         ferry_log(FERRY_LOG_WARN, "status %s of %s not published: %s",
                   ferry_status_state_name(state), export_id, err);
     rd_kafka_poll(w->status, 0);
@@ -425,17 +433,19 @@ static int produce_dlq(ferry_worker_t *w, const rd_kafka_message_t *m, const cha
                                hdrs, 5, 10000, errstr, errstr_size);
 }
 
+/* The export's log line. Its keys, up to outcome, are the importer's
+ * (import.c), in the same order; bytes and messages are the worker's own. */
 static void log_export(const char *export_id, const char *stream, const ferry_request_t *req,
                        const ferry_export_stats_t *st, int64_t ms, const char *outcome,
                        const char *reason)
 {
     ferry_log(!strcmp(outcome, "published") ? FERRY_LOG_INFO : FERRY_LOG_WARN,
               "export id=%s stream=%s source=%s target=%s tables=%d rows=%" PRId64
-              " bytes=%" PRId64 " ms=%" PRId64 " messages=%" PRId64 " outcome=%s%s%s%s",
+              " ms=%" PRId64 " outcome=%s bytes=%" PRId64 " messages=%" PRId64 "%s%s%s",
               export_id, stream, req ? req->source : "-", req ? req->target : "-",
-              st ? st->tables : 0, st ? st->rows : 0, st ? st->bytes : 0, ms,
-              st ? st->messages : 0, outcome,
-              reason ? " reason=\"" : "", reason ? reason : "", reason ? "\"" : "");
+              st ? st->tables : 0, st ? st->rows : 0, ms, outcome, st ? st->bytes : 0,
+              st ? st->messages : 0, reason ? " reason=\"" : "", reason ? reason : "",
+              reason ? "\"" : "");
 }
 
 /* Records a request that will never succeed as it is (rejected or failed): DLQ
@@ -528,6 +538,34 @@ static int retry_wait(ferry_worker_t *w, const rd_kafka_message_t *m,
     return 0;
 }
 
+/* The export's sink: each message of the stream produced to the export's
+ * records topic, into the open transaction; a full local queue is waited out
+ * (ferry_kafka_produce), and delivery reports are served every
+ * POLL_EVERY_ROWS_MESSAGES Rows messages. A delivery that fails is counted
+ * by on_delivery and fails the commit. */
+typedef struct records_sink {
+    rd_kafka_t *rk;
+    const char *topic;
+    int64_t rows_messages;
+} records_sink_t;
+
+static int produce_record(void *opaque, const ferry_export_msg_t *msg, char *errstr,
+                          size_t errstr_size)
+{
+    records_sink_t *rs = opaque;
+    ferry_kafka_header_t hdrs[FERRY_EXPORT_MAX_HEADERS];
+    int rc;
+
+    for (size_t i = 0; i < msg->nheaders; i++)
+        hdrs[i] = (ferry_kafka_header_t){msg->headers[i].name, msg->headers[i].value, (size_t)-1};
+    rc = ferry_kafka_produce(rs->rk, rs->topic, RD_KAFKA_PARTITION_UA, msg->key, strlen(msg->key),
+                             msg->value, msg->len, hdrs, msg->nheaders, PRODUCE_WAIT_MS, errstr,
+                             errstr_size);
+    if (!rc && msg->type == FERRY_MSG_ROWS && ++rs->rows_messages % POLL_EVERY_ROWS_MESSAGES == 0)
+        rd_kafka_poll(rs->rk, 0);
+    return rc;
+}
+
 /* One attempt at a request, from begin to commit or abort. Returns
  * FERRY_EFATAL only when the worker cannot go on. */
 static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
@@ -536,7 +574,7 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     ferry_request_t *req = NULL;
     ferry_export_t *ex = NULL;
     ferry_export_stats_t stats = {0};
-    char why[1024] = "", key[600] = "", id[FERRY_EXPORT_ID_MAX];
+    char why[1024] = "", key[FERRY_EXPORT_KEY_MAX] = "", id[FERRY_EXPORT_ID_MAX];
     int64_t started = ferry_now_ms();
     int rc, accepted = 0;
 
@@ -583,8 +621,10 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     if (!rc) {
         accepted = 1;
         publish_status(w, req, req->export_id, FERRY_STATUS_ACCEPTED, NULL, 0, NULL);
+        records_sink_t rs = {w->txp, ferry_export_topic(ex), 0};
+        ferry_export_sink_t sink = {produce_record, &rs};
         w->state = W_STREAMING;
-        rc = ferry_export_stream(ex, w->txp, stop, &stats, why, sizeof(why));
+        rc = ferry_export_stream(ex, &sink, stop, &stats, why, sizeof(why));
         if (!rc)
             rc = commit_request(w, m, why, sizeof(why));
     }

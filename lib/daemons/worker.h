@@ -23,8 +23,12 @@ typedef struct ferry_worker ferry_worker_t;
 int ferry_worker_new(const ferry_config_t *cfg, const char *id, ferry_worker_t **out,
                      char *errstr, size_t errstr_size);
 
-/* Serves requests until *stop is set (then finishes or aborts the open export,
- * leaves the group and returns 0) or a fatal error (returns FERRY_EFATAL). */
+/* Serves requests until *stop is set (returns 0) or a fatal error (returns
+ * FERRY_EFATAL, errstr says why). The export in hand when *stop is set is
+ * aborted if the stop is seen between two of its rows (the consumer is moved
+ * back to its request), else finished and committed. The run does not leave
+ * the consumer group: ferry_worker_destroy does, and then another member
+ * redoes an aborted request. */
 int ferry_worker_run(ferry_worker_t *w, const volatile sig_atomic_t *stop, char *errstr,
                      size_t errstr_size);
 

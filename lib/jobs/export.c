@@ -4,7 +4,6 @@
 #include "buf.h"
 #include "checksum.h"
 #include "error.h"
-#include "kafka.h"
 #include "rowcodec.h"
 #include "store.h"
 
@@ -12,13 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How long one produce call may wait for room in a full local queue. */
-#define PRODUCE_WAIT_MS 60000
-/* Serve delivery reports every so many messages even when the queue has room. */
-#define POLL_EVERY_MESSAGES 64
-/* A Rows message is sent once its row bodies reach this many bytes (and at
- * the end of the table): fewer, larger messages cost the worker, the broker and
- * the importer far less per row than one message per row. */
 
 struct ferry_export {
     ferry_request_t *req;
@@ -26,7 +18,10 @@ struct ferry_export {
     ferry_objset_t *objs;
     ferry_plan_t *plan;
     char topic[256];
-    char key[600];
+    char key[FERRY_EXPORT_KEY_MAX];
+    /* A Rows message is sent once its row bodies reach this many bytes (and
+     * at the end of the table): fewer, larger messages cost the worker, the
+     * broker and the importer far less per row than one message per row. */
     size_t rows_message_bytes;
     ferry_buf_t buf;    /* reused for every message */
     ferry_buf_t bodies; /* row bodies of the next Rows message */
@@ -111,26 +106,52 @@ const ferry_plan_t *ferry_export_plan(const ferry_export_t *ex) { return ex->pla
 const char *ferry_export_topic(const ferry_export_t *ex) { return ex->topic; }
 const char *ferry_export_stream_key(const ferry_export_t *ex) { return ex->key; }
 
-/* Produces the message in ex->buf with the stream's key and headers. */
-static int send_buf(ferry_export_t *ex, rd_kafka_t *rk, ferry_msg_type_t type, const char *table,
-                    ferry_export_stats_t *stats, char *errstr, size_t errstr_size)
+/* One run of ferry_export_stream: where the messages go and what it
+ * counts. */
+typedef struct stream {
+    ferry_export_t *ex;
+    const ferry_export_sink_t *sink;
+    const volatile sig_atomic_t *stop;
+    ferry_export_stats_t *stats;
+    ferry_checksum_t total; /* over the tables ended so far */
+} stream_t;
+
+/* One table whose rows are being sent: its codec and column seeds, its
+ * checksum so far, and how many rows wait in ex->bodies. */
+typedef struct table_state {
+    const ferry_object_t *obj;
+    ferry_rowcodec_t *codec;
+    uint64_t *seeds;
+    ferry_checksum_t sum;
+    size_t nrows;
+} table_state_t;
+
+/* Emits the message in ex->buf with the stream's key and headers. */
+static int send_buf(stream_t *s, ferry_msg_type_t type, const char *table, char *errstr,
+                    size_t errstr_size)
 {
-    ferry_kafka_header_t hdrs[3] = {
-        {"ferry.type", ferry_msg_type_name(type), (size_t)-1},
-        {"ferry.export", ex->req->export_id, (size_t)-1},
-        {"ferry.table", table, (size_t)-1},
+    ferry_export_t *ex = s->ex;
+    ferry_export_msg_t msg = {
+        .type = type,
+        .table = table,
+        .key = ex->key,
+        .value = ex->buf.data,
+        .len = ex->buf.len,
+        .headers = {{"ferry.type", ferry_msg_type_name(type)},
+                    {"ferry.export", ex->req->export_id},
+                    {"ferry.table", table}},
+        .nheaders = table ? 3 : 2,
     };
-    int rc = ferry_kafka_produce(rk, ex->topic, RD_KAFKA_PARTITION_UA, ex->key, strlen(ex->key),
-                                 ex->buf.data, ex->buf.len, hdrs, table ? 3 : 2, PRODUCE_WAIT_MS,
-                                 errstr, errstr_size);
+    int rc = s->sink->emit(s->sink->opaque, &msg, errstr, errstr_size);
+
     if (!rc)
-        stats->bytes += (int64_t)ex->buf.len;
+        s->stats->bytes += (int64_t)ex->buf.len;
     return rc;
 }
 
-static int send_begin(ferry_export_t *ex, rd_kafka_t *rk, ferry_export_stats_t *stats,
-                      char *errstr, size_t errstr_size)
+static int send_begin(stream_t *s, char *errstr, size_t errstr_size)
 {
+    ferry_export_t *ex = s->ex;
     size_t nt = ferry_plan_ntables(ex->plan), na = ferry_plan_nassocs(ex->plan);
     ferry_plan_table_t *tables = calloc(nt ? nt : 1, sizeof(*tables));
     ferry_plan_assoc_t *assocs = calloc(na ? na : 1, sizeof(*assocs));
@@ -156,74 +177,69 @@ static int send_begin(ferry_export_t *ex, rd_kafka_t *rk, ferry_export_stats_t *
     ferry_buf_reset(&ex->buf);
     rc = ferry_export_begin_encode(&begin, &ex->buf, errstr, errstr_size);
     if (!rc)
-        rc = send_buf(ex, rk, FERRY_MSG_EXPORT_BEGIN, NULL, stats, errstr, errstr_size);
+        rc = send_buf(s, FERRY_MSG_EXPORT_BEGIN, NULL, errstr, errstr_size);
     free(tables);
     free(assocs);
     return rc;
 }
 
-/* Sends the first nrows rows gathered in ex->bodies (their first len bytes)
- * as one Rows message; what follows them moves to the front. */
-static int flush_rows(ferry_export_t *ex, rd_kafka_t *rk, const ferry_object_t *obj,
-                      const ferry_rowcodec_t *codec, size_t nrows, size_t len,
-                      ferry_export_stats_t *stats, char *errstr, size_t errstr_size)
+/* Sends the t->nrows rows gathered in ex->bodies (its first len bytes) as
+ * one Rows message; what follows them moves to the front. */
+static int flush_rows(stream_t *s, table_state_t *t, size_t len, char *errstr,
+                      size_t errstr_size)
 {
+    ferry_export_t *ex = s->ex;
     int rc;
 
     ferry_buf_reset(&ex->buf);
-    rc = ferry_rowcodec_frame_rows(codec, nrows, ex->bodies.data, len, &ex->buf, errstr,
+    rc = ferry_rowcodec_frame_rows(t->codec, t->nrows, ex->bodies.data, len, &ex->buf, errstr,
                                    errstr_size);
     if (!rc)
-        rc = send_buf(ex, rk, FERRY_MSG_ROWS, obj->name, stats, errstr, errstr_size);
-    if (!rc && ++stats->messages % POLL_EVERY_MESSAGES == 0)
-        rd_kafka_poll(rk, 0);
+        rc = send_buf(s, FERRY_MSG_ROWS, t->obj->name, errstr, errstr_size);
+    if (!rc)
+        s->stats->messages++;
     memmove(ex->bodies.data, ex->bodies.data + len, ex->bodies.len - len);
     ex->bodies.len -= len;
+    t->nrows = 0;
     return rc;
 }
 
-/* Streams the rows of obj through codec, packed into Rows messages of about
+/* Streams the rows of t->obj, packed into Rows messages of about
  * ex->rows_message_bytes each: a message ends once it reaches that size, and
  * a row that would take it past that size starts the next one, so a message
  * is never larger than the target or than its only row. */
-static int send_rows(ferry_export_t *ex, rd_kafka_t *rk, const ferry_object_t *obj,
-                     ferry_rowcodec_t *codec, const uint64_t *seeds, ferry_checksum_t *sum,
-                     const volatile sig_atomic_t *stop, ferry_export_stats_t *stats,
-                     char *errstr, size_t errstr_size)
+static int send_rows(stream_t *s, table_state_t *t, char *errstr, size_t errstr_size)
 {
+    ferry_export_t *ex = s->ex;
     ferry_cursor_t *cur = NULL;
     const ferry_value_t *row;
-    size_t nrows = 0, before;
-    int rc = ferry_store_cursor_open(ex->source, obj, &cur, errstr, errstr_size);
+    size_t before;
+    int rc = ferry_store_cursor_open(ex->source, t->obj, &cur, errstr, errstr_size);
 
     ferry_buf_reset(&ex->bodies);
+    t->nrows = 0;
     while (!rc && (rc = ferry_cursor_next(cur, &row, errstr, errstr_size)) == 1) {
         rc = FERRY_OK;
-        if (stop && *stop) {
+        if (s->stop && *s->stop) {
             rc = ferry_errf(errstr, errstr_size, FERRY_EABORT, "export %s stopped at table %s",
-                            ex->req->export_id, obj->name);
+                            ex->req->export_id, t->obj->name);
             break;
         }
         before = ex->bodies.len;
-        if ((rc = ferry_rowcodec_encode(codec, row, &ex->bodies, errstr, errstr_size)))
+        if ((rc = ferry_rowcodec_encode(t->codec, row, &ex->bodies, errstr, errstr_size)))
             break;
-        ferry_checksum_add(sum, seeds, row, obj->nfields);
-        if (nrows && ex->bodies.len > ex->rows_message_bytes) {
-            /* Past the target with this row: the rows before it go now. */
-            if ((rc = flush_rows(ex, rk, obj, codec, nrows, before, stats, errstr, errstr_size)))
-                break;
-            nrows = 0;
-        }
-        nrows++;
-        if (ex->bodies.len >= ex->rows_message_bytes) {
-            if ((rc = flush_rows(ex, rk, obj, codec, nrows, ex->bodies.len, stats, errstr,
-                                 errstr_size)))
-                break;
-            nrows = 0;
-        }
+        ferry_checksum_add(&t->sum, t->seeds, row, t->obj->nfields);
+        /* Past the target with this row: the rows before it go now. */
+        if (t->nrows && ex->bodies.len > ex->rows_message_bytes &&
+            (rc = flush_rows(s, t, before, errstr, errstr_size)))
+            break;
+        t->nrows++;
+        if (ex->bodies.len >= ex->rows_message_bytes &&
+            (rc = flush_rows(s, t, ex->bodies.len, errstr, errstr_size)))
+            break;
     }
-    if (!rc && nrows)
-        rc = flush_rows(ex, rk, obj, codec, nrows, ex->bodies.len, stats, errstr, errstr_size);
+    if (!rc && t->nrows)
+        rc = flush_rows(s, t, ex->bodies.len, errstr, errstr_size);
     ferry_cursor_destroy(cur);
     return rc;
 }
@@ -238,9 +254,10 @@ static int plan_object(const ferry_export_t *ex, const ferry_plan_table_t *pt,
     return FERRY_OK;
 }
 
-static int send_metadata(ferry_export_t *ex, rd_kafka_t *rk, const ferry_plan_table_t *pt,
-                         ferry_export_stats_t *stats, char *errstr, size_t errstr_size)
+static int send_metadata(stream_t *s, const ferry_plan_table_t *pt, char *errstr,
+                         size_t errstr_size)
 {
+    ferry_export_t *ex = s->ex;
     const ferry_object_t *obj;
     ferry_rowcodec_t *codec = NULL;
     int rc;
@@ -259,53 +276,50 @@ static int send_metadata(ferry_export_t *ex, rd_kafka_t *rk, const ferry_plan_ta
     ferry_buf_reset(&ex->buf);
     rc = ferry_table_metadata_encode(&tm, &ex->buf, errstr, errstr_size);
     if (!rc)
-        rc = send_buf(ex, rk, FERRY_MSG_TABLE_METADATA, obj->name, stats, errstr, errstr_size);
+        rc = send_buf(s, FERRY_MSG_TABLE_METADATA, obj->name, errstr, errstr_size);
     ferry_rowcodec_destroy(codec);
     return rc;
 }
 
 /* The rows (content all|data) and the TableEnd of a table whose
  * TableMetadata was sent. */
-static int send_table(ferry_export_t *ex, rd_kafka_t *rk, const ferry_plan_table_t *pt,
-                      ferry_checksum_t *total, const volatile sig_atomic_t *stop,
-                      ferry_export_stats_t *stats, char *errstr, size_t errstr_size)
+static int send_table(stream_t *s, const ferry_plan_table_t *pt, char *errstr,
+                      size_t errstr_size)
 {
-    const ferry_object_t *obj;
-    ferry_rowcodec_t *codec = NULL;
-    ferry_checksum_t sum = FERRY_CHECKSUM_INIT;
-    uint64_t *seeds = NULL;
+    ferry_export_t *ex = s->ex;
+    table_state_t t = {.sum = FERRY_CHECKSUM_INIT};
     char hex[17];
     int rc;
 
-    if ((rc = plan_object(ex, pt, &obj, errstr, errstr_size)) ||
-        (rc = ferry_rowcodec_new(obj, &codec, errstr, errstr_size)))
+    if ((rc = plan_object(ex, pt, &t.obj, errstr, errstr_size)) ||
+        (rc = ferry_rowcodec_new(t.obj, &t.codec, errstr, errstr_size)))
         return rc;
-    seeds = calloc(obj->nfields ? obj->nfields : 1, sizeof(*seeds));
-    if (!seeds) {
+    t.seeds = calloc(t.obj->nfields ? t.obj->nfields : 1, sizeof(*t.seeds));
+    if (!t.seeds) {
         rc = FERRY_ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < obj->nfields; i++)
-        seeds[i] = ferry_checksum_seed(obj->fields[i].name);
+    for (size_t i = 0; i < t.obj->nfields; i++)
+        t.seeds[i] = ferry_checksum_seed(t.obj->fields[i].name);
 
     if (ex->req->content != FERRY_CONTENT_METADATA)
-        rc = send_rows(ex, rk, obj, codec, seeds, &sum, stop, stats, errstr, errstr_size);
+        rc = send_rows(s, &t, errstr, errstr_size);
     if (!rc) {
-        ferry_checksum_hex(&sum, hex);
-        ferry_table_end_t te = {ex->req->export_id, obj->name, (int64_t)sum.rows, hex};
+        ferry_checksum_hex(&t.sum, hex);
+        ferry_table_end_t te = {ex->req->export_id, t.obj->name, (int64_t)t.sum.rows, hex};
         ferry_buf_reset(&ex->buf);
         rc = ferry_table_end_encode(&te, &ex->buf, errstr, errstr_size);
         if (!rc)
-            rc = send_buf(ex, rk, FERRY_MSG_TABLE_END, obj->name, stats, errstr, errstr_size);
+            rc = send_buf(s, FERRY_MSG_TABLE_END, t.obj->name, errstr, errstr_size);
     }
     if (!rc) {
-        ferry_checksum_merge(total, &sum);
-        stats->tables++;
-        stats->rows += (int64_t)sum.rows;
+        ferry_checksum_merge(&s->total, &t.sum);
+        s->stats->tables++;
+        s->stats->rows += (int64_t)t.sum.rows;
     }
 out:
-    free(seeds);
-    ferry_rowcodec_destroy(codec);
+    free(t.seeds);
+    ferry_rowcodec_destroy(t.codec);
     return rc;
 }
 
@@ -313,43 +327,41 @@ out:
  * each, then the rows and TableEnd of each. The target creates every table
  * of the group before it inserts a row into any (the tables of a group
  * refer to each other). */
-static int send_group(ferry_export_t *ex, rd_kafka_t *rk, size_t first, size_t end,
-                      ferry_checksum_t *total, const volatile sig_atomic_t *stop,
-                      ferry_export_stats_t *stats, char *errstr, size_t errstr_size)
+static int send_group(stream_t *s, size_t first, size_t end, char *errstr, size_t errstr_size)
 {
     int rc = FERRY_OK;
 
     for (size_t i = first; !rc && i < end; i++)
-        rc = send_metadata(ex, rk, ferry_plan_table(ex->plan, i), stats, errstr, errstr_size);
+        rc = send_metadata(s, ferry_plan_table(s->ex->plan, i), errstr, errstr_size);
     for (size_t i = first; !rc && i < end; i++)
-        rc = send_table(ex, rk, ferry_plan_table(ex->plan, i), total, stop, stats, errstr,
-                        errstr_size);
+        rc = send_table(s, ferry_plan_table(s->ex->plan, i), errstr, errstr_size);
     return rc;
 }
 
-int ferry_export_stream(ferry_export_t *ex, rd_kafka_t *rk, const volatile sig_atomic_t *stop,
-                        ferry_export_stats_t *stats, char *errstr, size_t errstr_size)
+int ferry_export_stream(ferry_export_t *ex, const ferry_export_sink_t *sink,
+                        const volatile sig_atomic_t *stop, ferry_export_stats_t *stats,
+                        char *errstr, size_t errstr_size)
 {
-    ferry_checksum_t total = FERRY_CHECKSUM_INIT;
+    stream_t s = {ex, sink, stop, stats, FERRY_CHECKSUM_INIT};
     size_t nt = ferry_plan_ntables(ex->plan);
     int rc;
 
     memset(stats, 0, sizeof(*stats));
-    rc = send_begin(ex, rk, stats, errstr, errstr_size);
+    rc = send_begin(&s, errstr, errstr_size);
     for (size_t i = 0, next; !rc && i < nt; i = next) {
         next = i + 1;
         while (next < nt && ferry_plan_table(ex->plan, next)->group ==
                                 ferry_plan_table(ex->plan, i)->group)
             next++;
-        rc = send_group(ex, rk, i, next, &total, stop, stats, errstr, errstr_size);
+        rc = send_group(&s, i, next, errstr, errstr_size);
     }
     if (rc)
         return rc;
-    ferry_checksum_hex(&total, stats->checksum);
+    ferry_checksum_hex(&s.total, stats->checksum);
     ferry_export_end_t end = {ex->req->export_id, stats->tables, stats->rows, stats->checksum};
     ferry_buf_reset(&ex->buf);
     rc = ferry_export_end_encode(&end, &ex->buf, errstr, errstr_size);
     if (!rc)
-        rc = send_buf(ex, rk, FERRY_MSG_EXPORT_END, NULL, stats, errstr, errstr_size);
+        rc = send_buf(&s, FERRY_MSG_EXPORT_END, NULL, errstr, errstr_size);
     return rc;
 }

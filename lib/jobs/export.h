@@ -1,6 +1,6 @@
 /* export.h - one export on the worker side: validate a request against the
  * configuration and the source environment, plan it, and write its stream
- * (DESIGN.md section 5) to the target's records topic:
+ * (DESIGN.md section 5) through a sink:
  *
  *   ExportBegin, then per apply group in plan order the TableMetadata of
  *   each of its tables, then per table of the group the Rows messages
@@ -8,8 +8,10 @@
  *   ExportEnd. (A group of one table: TableMetadata, Rows..., TableEnd.)
  *
  * Every message carries the stream key and the headers ferry.type,
- * ferry.export and (per table) ferry.table. The caller owns the Kafka
- * transaction around ferry_export_stream. */
+ * ferry.export and (per table) ferry.table. The job knows nothing of Kafka
+ * clients, the way the import job reports through a callback: the worker's
+ * sink produces each message into its open Kafka transaction (worker.c),
+ * and the unit tests collect them in memory. */
 #ifndef FERRY_EXPORT_H
 #define FERRY_EXPORT_H
 
@@ -18,7 +20,6 @@
 #include "plan.h"
 #include "protocol.h"
 
-#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -27,8 +28,8 @@ typedef struct ferry_export ferry_export_t;
 typedef struct ferry_export_stats {
     int32_t tables;
     int64_t rows;
-    int64_t bytes;        /* encoded message bytes produced */
-    int64_t messages;     /* Rows messages produced */
+    int64_t bytes;        /* encoded message bytes emitted */
+    int64_t messages;     /* Rows messages emitted */
     char checksum[17];    /* merged over all tables (checksum.h) */
 } ferry_export_stats_t;
 
@@ -49,15 +50,52 @@ const ferry_plan_t *ferry_export_plan(const ferry_export_t *ex);
 const char *ferry_export_topic(const ferry_export_t *ex);
 const char *ferry_export_stream_key(const ferry_export_t *ex);
 
+/* The size of a buffer that holds any stream key and its NUL. */
+#define FERRY_EXPORT_KEY_MAX 600
+
 /* The stream key of a request: its schedule id, or "source->target". Writes
  * into out (truncated to out_size). */
 void ferry_export_key_of(const ferry_request_t *req, char *out, size_t out_size);
 
-/* Produces the whole stream into rk, which must be in an open transaction.
- * Rows are read from the source through a cursor and produced one by one, so
- * memory stays bounded; a full producer queue is waited out. Checks *stop
- * between rows and returns FERRY_EABORT when it is set. Fills *stats. */
-int ferry_export_stream(ferry_export_t *ex, rd_kafka_t *rk, const volatile sig_atomic_t *stop,
-                        ferry_export_stats_t *stats, char *errstr, size_t errstr_size);
+/* The most headers a message of the stream carries. */
+#define FERRY_EXPORT_MAX_HEADERS 3
+
+/* A header of a message of the stream: a NUL-terminated name and value. */
+typedef struct ferry_export_header {
+    const char *name;
+    const char *value;
+} ferry_export_header_t;
+
+/* One message of the stream, as the job hands it to its sink. Everything is
+ * borrowed for the call: a sink that keeps a message copies it. */
+typedef struct ferry_export_msg {
+    ferry_msg_type_t type;
+    const char *table; /* the table of TableMetadata, Rows and TableEnd; else NULL */
+    const char *key;   /* the stream key, NUL-terminated (the Kafka key) */
+    const void *value; /* the encoded message (protocol.h, rowcodec.h) */
+    size_t len;
+    /* ferry.type, ferry.export and, with a table, ferry.table: in that order */
+    ferry_export_header_t headers[FERRY_EXPORT_MAX_HEADERS];
+    size_t nheaders;
+} ferry_export_msg_t;
+
+/* Where the stream goes. emit writes one message, in stream order; it
+ * returns 0, or a negative FERRY_E* code filling errstr, and then the job
+ * stops with that code and errstr (nothing more is emitted). Waiting out
+ * back-pressure is the sink's business: the job calls emit once per
+ * message. opaque is the sink's own, passed to every call. */
+typedef struct ferry_export_sink {
+    int (*emit)(void *opaque, const ferry_export_msg_t *msg, char *errstr, size_t errstr_size);
+    void *opaque;
+} ferry_export_sink_t;
+
+/* Writes the whole stream to sink (borrowed for the call). Rows are read
+ * from the source through a cursor and emitted a Rows message at a time, so
+ * memory stays bounded. Checks *stop (stop may be NULL) between rows and
+ * returns FERRY_EABORT when it is set. Fills *stats, also on failure (what
+ * was emitted until then). */
+int ferry_export_stream(ferry_export_t *ex, const ferry_export_sink_t *sink,
+                        const volatile sig_atomic_t *stop, ferry_export_stats_t *stats,
+                        char *errstr, size_t errstr_size);
 
 #endif

@@ -83,6 +83,7 @@
 
 #include "checksum.h"
 #include "error.h"
+#include "export.h"
 #include "kafka.h"
 #include "log.h"
 #include "rowcodec.h"
@@ -222,13 +223,19 @@ static void close_export(ferry_import_t *imp)
 
 void ferry_import_abandon(ferry_import_t *imp, int32_t partition)
 {
+    char stream[FERRY_EXPORT_KEY_MAX];
+
     if (!imp || imp->state == IMPORT_IDLE || (partition >= 0 && partition != imp->partition))
         return;
     close_table(imp);
     ferry_store_rollback(imp->store);
-    ferry_log(FERRY_LOG_INFO, "export=%s target=%s outcome=abandoned partition=%" PRId32
-              " (rolled back; redone from the stored offset)",
-              imp->begin->export_id, imp->target, imp->partition);
+    ferry_export_key_of(imp->begin->request, stream, sizeof(stream));
+    ferry_log(FERRY_LOG_INFO,
+              "export id=%s stream=%s source=%s target=%s tables=0 rows=0 ms=%" PRId64
+              " outcome=abandoned bytes=%" PRId64 " partition=%" PRId32
+              " reason=\"rolled back; redone from the stored offset\"",
+              imp->begin->export_id, stream, imp->begin->request->source, imp->target,
+              ferry_now_ms() - imp->started_ms, imp->bytes, imp->partition);
     close_export(imp);
 }
 
@@ -295,21 +302,29 @@ static int queue_status(ferry_import_t *imp, const ferry_status_t *st, char *err
 }
 
 /* Logs an outcome and hands it to the report callback; queued says whether
- * it waits in the store's outbox (the callback then need not publish it). */
-static void report_status(ferry_import_t *imp, const ferry_status_t *st, int queued)
+ * it waits in the store's outbox (the callback then need not publish it).
+ * begin, when known, gives the stream key. The log line's keys, up to
+ * outcome, are the worker's (worker.c), in the same order; inserted and
+ * updated are the importer's own. */
+static void report_status(ferry_import_t *imp, const ferry_status_t *st,
+                          const ferry_export_begin_t *begin, int queued)
 {
     int64_t inserted = 0, updated = 0;
+    char stream[FERRY_EXPORT_KEY_MAX] = "-";
 
     for (size_t i = 0; i < st->ntable_stats; i++) {
         inserted += st->table_stats[i].inserted;
         updated += st->table_stats[i].updated;
     }
+    if (begin && begin->request)
+        ferry_export_key_of(begin->request, stream, sizeof(stream));
     ferry_log(st->state == FERRY_STATUS_FAILED ? FERRY_LOG_WARN : FERRY_LOG_INFO,
-              "export=%s target=%s tables=%" PRId32 " rows=%" PRId64 " inserted=%" PRId64
-              " updated=%" PRId64 " ms=%" PRId64 " outcome=%s%s%s%s",
-              st->export_id, imp->target, st->tables, st->rows, inserted, updated,
-              st->duration_ms, ferry_status_state_name(st->state),
-              st->reason ? " reason=\"" : "", st->reason ? st->reason : "",
+              "export id=%s stream=%s source=%s target=%s tables=%" PRId32 " rows=%" PRId64
+              " ms=%" PRId64 " outcome=%s bytes=%" PRId64 " inserted=%" PRId64
+              " updated=%" PRId64 "%s%s%s",
+              st->export_id, stream, st->source ? st->source : "-", imp->target, st->tables,
+              st->rows, st->duration_ms, ferry_status_state_name(st->state), st->bytes,
+              inserted, updated, st->reason ? " reason=\"" : "", st->reason ? st->reason : "",
               st->reason ? "\"" : "");
     if (imp->report)
         imp->report(st, queued, imp->opaque);
@@ -321,7 +336,7 @@ static void report(ferry_import_t *imp, ferry_status_state_t state, const char *
 {
     ferry_status_t st = status_of(imp, state, export_id, begin, reason);
 
-    report_status(imp, &st, 0);
+    report_status(imp, &st, begin, 0);
 }
 
 /* Folds the store's log back into the database after a commit, once what
@@ -374,7 +389,7 @@ static int fail_export(ferry_import_t *imp, const char *reason, int64_t past, in
         close_export(imp);
         return rc;
     }
-    report_status(imp, &st, 1);
+    report_status(imp, &st, imp->begin, 1);
     *seek = imp->resume;
     close_export(imp);
     return FERRY_OK;
@@ -570,8 +585,8 @@ static int declare_table(ferry_import_t *imp, const ferry_import_msg_t *msg, cha
         goto out;
     }
     for (size_t k = 0; k < obj->nnot_carried; k++)
-        ferry_log(FERRY_LOG_WARN, "target=%s table=%s not carried: %s", imp->target, obj->name,
-                  obj->not_carried[k]);
+        ferry_log(FERRY_LOG_WARN, "export id=%s target=%s table=%s not carried: %s",
+                  b->export_id, imp->target, obj->name, obj->not_carried[k]);
     if (tm->with_rows) {
         if ((rc = ferry_rowcodec_new(obj, &codec, why, why_size)))
             goto out;
@@ -775,7 +790,7 @@ static int commit_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int
         rc = ferry_store_commit(imp->store, why, why_size);
     if (rc)
         return rc;
-    report_status(imp, &st, 1);
+    report_status(imp, &st, b, 1);
     *seek = imp->resume;
     close_export(imp);
     checkpoint(imp);
@@ -928,7 +943,7 @@ int ferry_import_eof(ferry_import_t *imp, int32_t partition, int64_t eof_offset,
         return FERRY_OK;
     if (high_watermark > eof_offset) {
         ferry_log(FERRY_LOG_DEBUG,
-                  "export=%s waits: %s[%" PRId32 "] is readable up to %" PRId64
+                  "export id=%s waits: %s[%" PRId32 "] is readable up to %" PRId64
                   ", a transaction is pending up to %" PRId64,
                   imp->begin->export_id, imp->topic, partition, eof_offset, high_watermark);
         return FERRY_OK;

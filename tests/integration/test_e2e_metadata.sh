@@ -97,8 +97,24 @@ for want in 'not carried: page: ' 'AUTOINCREMENT of column "id"' 'partial unique
   grep -qF "$want" <<<"$line" || fail "worker's published line lacks '$want': $line"
 done
 ok "worker: $line"
-e2e_wait_log import-prod 'table=page not carried: partial unique index "page_live"' 30
+e2e_wait_log import-prod 'export id=[^ ]+ target=prod table=page not carried: partial unique index "page_live"' 30
 ok "importer logged what is not carried"
+
+# One vocabulary on both sides: the importer's line for the export has the
+# worker's keys, in the same order, with the same values (ms apart).
+common='export id=[^ ]+ stream=[^ ]+ source=[^ ]+ target=[^ ]+ tables=[0-9]+ rows=[0-9]+ ms=[0-9]+ outcome=[a-z]+ bytes=[0-9]+'
+wkeys=$(grep -oE "$common" <<<"$line" | sed -E 's/ ms=[0-9]+ outcome=[a-z]+//') ||
+  fail "worker's line is not in the common vocabulary: $line"
+id=$(sed -E 's/^export id=([^ ]+) .*/\1/' <<<"$wkeys")
+e2e_wait_log import-prod "export id=$id .* outcome=applied" 30
+iline=$(grep -E "export id=$id .* outcome=applied" "$E2E_TMP/import-prod.log" | head -n 1)
+ikeys=$(grep -oE "$common" <<<"$iline" | sed -E 's/ ms=[0-9]+ outcome=[a-z]+//') ||
+  fail "importer's line is not in the common vocabulary: $iline"
+[ "$wkeys" = "$ikeys" ] || fail "worker and importer disagree: '$wkeys' vs '$ikeys'"
+grep -qE "stream=dev->prod source=dev target=prod .* outcome=published bytes=[0-9]+ messages=[0-9]+" <<<"$line" ||
+  fail "worker's line: $line"
+grep -qE " outcome=applied bytes=[0-9]+ inserted=[0-9]+ updated=[0-9]+" <<<"$iline" || fail "importer's line: $iline"
+ok "worker and importer log one vocabulary: $ikeys"
 
 e2e_stop import-prod
 e2e_stop worker

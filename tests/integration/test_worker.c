@@ -448,6 +448,10 @@ START_TEST(test_three_workers_share_requests)
     for (size_t k = 0; k < n; k++) {
         ferry_status_t *st = NULL;
         ck_assert_int_eq(ferry_status_decode(msgs[k].value, msgs[k].value_len, &st, err, sizeof(err)), 0);
+        /* Every StatusEvent names its export in ferry.export, as the importer's do. */
+        ck_assert_msg(msgs[k].export_id && !strcmp(msgs[k].export_id, st->export_id),
+                      "status %s of %s: ferry.export header %s", ferry_status_state_name(st->state),
+                      st->export_id, msgs[k].export_id ? msgs[k].export_id : "(absent)");
         if (st->state == FERRY_STATUS_PUBLISHED)
             for (int i = 0; i < 3; i++) {
                 char comp[32];
@@ -529,6 +533,9 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
     for (size_t k = 0; k < n; k++) {
         ferry_status_t *st = NULL;
         ck_assert_int_eq(ferry_status_decode(msgs[k].value, msgs[k].value_len, &st, err, sizeof(err)), 0);
+        ck_assert_msg(msgs[k].export_id && !strcmp(msgs[k].export_id, st->export_id),
+                      "status %s of %s: ferry.export header %s", ferry_status_state_name(st->state),
+                      st->export_id, msgs[k].export_id ? msgs[k].export_id : "(absent)");
         if (st->state == FERRY_STATUS_REJECTED) {
             rejected++;
             ck_assert_ptr_nonnull(st->reason);
