@@ -6,6 +6,7 @@
 #include "error.h"
 #include "import.h"
 #include "kafka.h"
+#include "ledger.h"
 #include "log.h"
 
 #include <inttypes.h>
@@ -157,7 +158,7 @@ static void drain_outbox(ferry_importer_t *c)
     int rc;
 
     for (;;) {
-        if ((rc = ferry_store_outbox_next(c->store, id, &id, &c->outbox_key, &c->status, err,
+        if ((rc = ferry_ledger_outbox_next(c->store, id, &id, &c->outbox_key, &c->status, err,
                                           sizeof(err))) ||
             id < 0)
             break;
@@ -194,7 +195,7 @@ static void remove_delivered(ferry_importer_t *c)
         return;
     rc = ferry_store_begin(c->store, err, sizeof(err));
     for (size_t i = 0; !rc && i < c->delivered.n; i++)
-        rc = ferry_store_outbox_remove(c->store, c->delivered.ids[i], err, sizeof(err));
+        rc = ferry_ledger_outbox_remove(c->store, c->delivered.ids[i], err, sizeof(err));
     if (!rc)
         rc = ferry_store_commit(c->store, err, sizeof(err));
     if (rc) {
@@ -252,7 +253,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             continue;
         }
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-            int rc = ferry_store_offset_get(c->store, c->topic, tp->partition, &next, why,
+            int rc = ferry_ledger_offset_get(c->store, c->topic, tp->partition, &next, why,
                                             sizeof(why));
             if (rc)
                 set_fatal(c, rc, why);
