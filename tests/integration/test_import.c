@@ -8,11 +8,11 @@
  * prod, which holds only the association target (Application 1 and 2). */
 #include "config.h"
 #include "error.h"
-#include "ledger.h"
 #include "import.h"
 #include "importer.h"
 #include "it_util.h"
 #include "kafka.h"
+#include "ledger.h"
 #include "protocol.h"
 #include "rowcodec.h"
 #include "store.h"

@@ -8,8 +8,8 @@
  * the target environment holds already, with ids 1 and 2). */
 #include "checksum.h"
 #include "error.h"
-#include "ledger.h"
 #include "import.h"
+#include "ledger.h"
 #include "protocol.h"
 #include "rowcodec.h"
 #include "store.h"
