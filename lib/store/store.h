@@ -10,9 +10,10 @@
  * functions are never NULL, except to the _destroy functions.
  *
  * What a store's author writes (store_impl.h): to be a source, open, read_meta,
- * cursors and snapshot; to be a target besides, the transactions,
- * apply_object, has_object, the writers and check_fks, and the ledger's seven
- * operations. The checksum of a table is computed here once, through a cursor.
+ * cursors, snapshot and rollback (which ends a snapshot); to be a target
+ * besides, begin and commit, apply_object, has_object, the writers and
+ * check_fks, and the ledger's seven operations. The checksum of a table is
+ * computed once for every store, through a cursor (store.c).
  *
  * Decision: the ledger (applied export ids, stored offsets, the status
  * outbox) is implemented by each store, not once in store.c on top of a

@@ -22,17 +22,18 @@
 typedef struct ferry_store_ops {
     void (*destroy)(ferry_store_t *s);
 
-    /* Reading: enough for a source. */
+    /* Reading: enough for a source. rollback ends a snapshot, and the
+     * transaction of a target. */
     int (*read_meta)(ferry_store_t *s, ferry_objset_t **out, char *errstr, size_t errstr_size);
     int (*cursor_open)(ferry_store_t *s, const ferry_object_t *obj, ferry_cursor_t **out,
                        char *errstr, size_t errstr_size);
     int (*snapshot)(ferry_store_t *s, char *errstr, size_t errstr_size);
+    int (*rollback)(ferry_store_t *s);
 
-    /* Transactions and writing: a target besides. A source-only store
-     * refuses them (FERRY_EPERMANENT). */
+    /* Transactions and writing: a target besides (a store that is only a
+     * source refuses them with an error). */
     int (*begin)(ferry_store_t *s, char *errstr, size_t errstr_size);
     int (*commit)(ferry_store_t *s, char *errstr, size_t errstr_size);
-    int (*rollback)(ferry_store_t *s);
     int (*apply_object)(ferry_store_t *s, const ferry_object_t *obj, int *created, char *errstr,
                         size_t errstr_size);
     int (*has_object)(ferry_store_t *s, const char *name);

@@ -1094,7 +1094,7 @@ START_TEST(test_read_only_store_refuses_writes)
     ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_at(objs, 0), &w, err, sizeof(err)),
                      FERRY_EINVAL);
     ck_assert_int_eq(ferry_ledger_mark_applied(s, "e", NULL, err, sizeof(err)), FERRY_EINVAL);
-    /* No bookkeeping yet: nothing applied, no offset. */
+    /* No ledger yet: nothing applied, no offset. */
     ck_assert_int_eq(ferry_ledger_is_applied(s, "e", &applied, err, sizeof(err)), 0);
     ck_assert_int_eq(applied, 0);
     ck_assert_int_eq(ferry_ledger_offset_get(s, "t", 0, &off, err, sizeof(err)), 0);
@@ -1104,9 +1104,9 @@ START_TEST(test_read_only_store_refuses_writes)
 }
 END_TEST
 
-/* ---- bookkeeping ---- */
+/* ---- the ledger ---- */
 
-START_TEST(test_bookkeeping_round_trip)
+START_TEST(test_ledger_round_trip)
 {
     ferry_store_t *s = open_store("dst.db", FERRY_STORE_WRITE);
     ferry_objset_t *objs;
@@ -1140,7 +1140,7 @@ START_TEST(test_bookkeeping_round_trip)
     ck_assert_int_eq(off, 7);
     ck_assert_int_eq(ferry_ledger_offset_get(s, "other", 3, &off, err, sizeof(err)), 0);
     ck_assert_int_eq(off, -1);
-    /* Bookkeeping is not a user object. */
+    /* The ledger is not a user object. */
     ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
     ck_assert_uint_eq(ferry_objset_count(objs), 0);
     ck_assert_int_eq(ferry_store_has_object(s, "ferry_applied"), 0);
@@ -1456,7 +1456,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_missing_parent_fails_commit_naming_row_and_parent);
     tcase_add_test(tc, test_rollback_leaves_nothing);
     tcase_add_test(tc, test_read_only_store_refuses_writes);
-    tcase_add_test(tc, test_bookkeeping_round_trip);
+    tcase_add_test(tc, test_ledger_round_trip);
     tcase_add_test(tc, test_status_outbox_round_trip);
     tcase_add_test(tc, test_ledger_tables_keep_their_names_and_columns);
     tcase_add_test(tc, test_store_without_ledger_refuses_ledger_calls);
