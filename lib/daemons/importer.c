@@ -184,7 +184,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
             int rc = ferry_ledger_offset_get(c->store, c->topic, tp->partition, &next, why,
-                                            sizeof(why));
+                                             sizeof(why));
             if (rc)
                 set_fatal(c, rc, why);
             tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
