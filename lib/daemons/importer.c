@@ -1,12 +1,15 @@
 /* importer.c - the import job's consumer loop (see importer.h): the group
  * member on ferry.records.<target>, the pauses and seeks the job asks for,
- * and the status producer with the store's status outbox. */
+ * and the status producer, which publishes the store's status outbox
+ * (outbox.h). */
 #include "importer.h"
 
 #include "error.h"
 #include "import.h"
 #include "kafka.h"
+#include "ledger.h"
 #include "log.h"
+#include "outbox.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -16,45 +19,8 @@
 #define SEEK_TIMEOUT_MS 10000
 #define STATUS_TIMEOUT_MS 5000
 #define FLUSH_TIMEOUT_MS 10000
-#define OUTBOX_RETRY_MS 2000
+/* Delivered status events are removed once this many wait, or when idle. */
 #define OUTBOX_REMOVE_BATCH 64
-
-/* A set of outbox event ids (few: one per export in flight). */
-typedef struct id_list {
-    int64_t *ids;
-    size_t n, cap;
-} id_list_t;
-
-static int ids_has(const id_list_t *l, int64_t id)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (l->ids[i] == id)
-            return 1;
-    return 0;
-}
-
-static int ids_add(id_list_t *l, int64_t id)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        int64_t *ids = realloc(l->ids, cap * sizeof(*ids));
-        if (!ids)
-            return FERRY_ENOMEM;
-        l->ids = ids;
-        l->cap = cap;
-    }
-    l->ids[l->n++] = id;
-    return FERRY_OK;
-}
-
-static void ids_remove(id_list_t *l, int64_t id)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (l->ids[i] == id) {
-            l->ids[i] = l->ids[--l->n];
-            return;
-        }
-}
 
 /* What the loop knows of each partition of the records topic. */
 typedef struct part_state {
@@ -77,32 +43,21 @@ struct ferry_importer {
     char fatal_msg[512];
     ferry_buf_t hdr[3];   /* NUL-terminated header copies, reused */
     ferry_buf_t status;
-    int outbox_pending;     /* the store's status outbox may hold events not sent */
-    int64_t outbox_retry_ms; /* not drained again before this time */
-    ferry_buf_t outbox_key;
-    id_list_t in_flight;    /* outbox events produced, not reported delivered yet */
-    id_list_t delivered;    /* outbox events delivered, to remove */
+    ferry_outbox_t *outbox; /* the store's status outbox, published through producer */
 };
 
 /* A status event's delivery report. An outbox event (its id as the
- * message's opaque) delivered is removed later, between exports; one that
- * failed is produced again by the next drain. */
+ * message's opaque) goes back to the outbox: delivered, it is removed later,
+ * between exports; failed, it is produced again. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     ferry_importer_t *c = opaque;
-    int64_t id = (int64_t)(intptr_t)m->_private;
 
     (void)rk;
     if (m->err)
         ferry_log(FERRY_LOG_WARN, "status delivery to %s failed: %s",
                   rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
-    if (id <= 0)
-        return;
-    ids_remove(&c->in_flight, id);
-    if (m->err || ids_add(&c->delivered, id)) {
-        c->outbox_pending = 1; /* still in the outbox: sent again */
-        c->outbox_retry_ms = ferry_now_ms() + OUTBOX_RETRY_MS;
-    }
+    ferry_outbox_delivered(c->outbox, (int64_t)(intptr_t)m->_private, !m->err, ferry_now_ms());
 }
 
 /* Produces one encoded StatusEvent on ferry.status, keyed by export id; id
@@ -119,7 +74,45 @@ static int produce_status(ferry_importer_t *c, const char *export_id, const void
                                       errstr, errstr_size);
 }
 
-static void drain_outbox(ferry_importer_t *c);
+/* The outbox's produce: its events are keyed by export id. */
+static int produce_queued(void *opaque, int64_t id, const char *key, const void *event,
+                          size_t len, char *errstr, size_t errstr_size)
+{
+    return produce_status(opaque, key, event, len, id, errstr, errstr_size);
+}
+
+/* The outbox's question: is an export open (removal waits)? */
+static int export_open(void *opaque)
+{
+    ferry_importer_t *c = opaque;
+
+    return c->job && ferry_import_open_partition(c->job) >= 0;
+}
+
+/* Produces what the store's outbox holds and has not sent (outbox.h), and
+ * serves the delivery reports that are in. Only while no store transaction
+ * is open. A failure is logged; the outbox retries later. */
+static void drain_outbox(ferry_importer_t *c)
+{
+    char err[512] = "";
+    int rc = ferry_outbox_drain(c->outbox, ferry_now_ms(), err, sizeof(err));
+
+    rd_kafka_poll(c->producer, 0);
+    if (rc)
+        ferry_log(FERRY_LOG_WARN, "status events queued in %s not published yet (again in %d ms): %s",
+                  c->target, FERRY_OUTBOX_RETRY_MS, err);
+}
+
+/* Removes the delivered outbox events once at least min wait and no export
+ * is open. On failure they stay, and are sent again. */
+static void remove_delivered(ferry_importer_t *c, size_t min)
+{
+    char err[512];
+
+    if (ferry_outbox_remove_delivered(c->outbox, min, err, sizeof(err)))
+        ferry_log(FERRY_LOG_WARN, "delivered status events stay queued in %s: %s", c->target,
+                  err);
+}
 
 /* The job's report callback: an outcome queued in the store's outbox is
  * published from there at once (the job calls back after the transaction
@@ -132,7 +125,7 @@ static void publish_status(const ferry_status_t *st, int queued, void *opaque)
     char err[512];
 
     if (queued) {
-        c->outbox_pending = 1;
+        ferry_outbox_queued(c->outbox);
         drain_outbox(c);
         return;
     }
@@ -142,68 +135,6 @@ static void publish_status(const ferry_status_t *st, int queued, void *opaque)
         ferry_log(FERRY_LOG_WARN, "status %s of %s not published: %s",
                   ferry_status_state_name(st->state), st->export_id, err);
     rd_kafka_poll(c->producer, 0);
-}
-
-/* Produces the status events queued in the store's outbox that are neither
- * in flight nor delivered, oldest first, each with its outbox id: it is
- * removed once its delivery is reported (remove_delivered), and produced
- * again after a failure, OUTBOX_RETRY_MS later - at least once, perhaps
- * twice. Never waits for a delivery. Runs only while no store transaction is
- * open. */
-static void drain_outbox(ferry_importer_t *c)
-{
-    int64_t id = 0;
-    char err[512] = "";
-    int rc;
-
-    for (;;) {
-        if ((rc = ferry_store_outbox_next(c->store, id, &id, &c->outbox_key, &c->status, err,
-                                          sizeof(err))) ||
-            id < 0)
-            break;
-        if (ids_has(&c->in_flight, id) || ids_has(&c->delivered, id))
-            continue;
-        if ((rc = ids_add(&c->in_flight, id))) {
-            snprintf(err, sizeof(err), "out of memory");
-            break;
-        }
-        if ((rc = produce_status(c, (const char *)c->outbox_key.data, c->status.data,
-                                 c->status.len, id, err, sizeof(err)))) {
-            ids_remove(&c->in_flight, id);
-            break;
-        }
-    }
-    rd_kafka_poll(c->producer, 0);
-    if (rc) {
-        ferry_log(FERRY_LOG_WARN, "status events queued in %s not published yet (again in %d ms): %s",
-                  c->target, OUTBOX_RETRY_MS, err);
-        c->outbox_retry_ms = ferry_now_ms() + OUTBOX_RETRY_MS;
-        return;
-    }
-    c->outbox_pending = 0;
-}
-
-/* Removes the delivered outbox events, in one transaction of their own;
- * only while no export is open. On failure they stay, and are sent again. */
-static void remove_delivered(ferry_importer_t *c)
-{
-    char err[512];
-    int rc;
-
-    if (!c->delivered.n || (c->job && ferry_import_open_partition(c->job) >= 0))
-        return;
-    rc = ferry_store_begin(c->store, err, sizeof(err));
-    for (size_t i = 0; !rc && i < c->delivered.n; i++)
-        rc = ferry_store_outbox_remove(c->store, c->delivered.ids[i], err, sizeof(err));
-    if (!rc)
-        rc = ferry_store_commit(c->store, err, sizeof(err));
-    if (rc) {
-        ferry_store_rollback(c->store);
-        ferry_log(FERRY_LOG_WARN, "delivered status events stay queued in %s: %s", c->target,
-                  err);
-        c->outbox_pending = 1;
-    }
-    c->delivered.n = 0;
 }
 
 static part_state_t *part(ferry_importer_t *c, int32_t partition)
@@ -252,8 +183,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             continue;
         }
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-            int rc = ferry_store_offset_get(c->store, c->topic, tp->partition, &next, why,
-                                            sizeof(why));
+            int rc = ferry_ledger_offset_get(c->store, c->topic, tp->partition, &next, why,
+                                             sizeof(why));
             if (rc)
                 set_fatal(c, rc, why);
             tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
@@ -374,7 +305,6 @@ int ferry_importer_new(const ferry_config_t *cfg, const char *target, ferry_impo
         return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "out of memory");
     }
     c->cfg = cfg;
-    c->outbox_pending = 1; /* what a previous run queued and did not publish */
     rc = ferry_config_records_topic(cfg, target, c->topic, sizeof(c->topic));
     if (rc)
         ferry_errf(errstr, errstr_size, rc,
@@ -384,6 +314,12 @@ int ferry_importer_new(const ferry_config_t *cfg, const char *target, ferry_impo
     /* The job checkpoints after reporting each export, not inside its commit. */
     if (!rc)
         rc = ferry_store_checkpoint_later(c->store, errstr, errstr_size);
+    if (!rc)
+        rc = ferry_outbox_new(c->store,
+                              &(ferry_outbox_io_t){.produce = produce_queued,
+                                                   .export_open = export_open,
+                                                   .opaque = c},
+                              &c->outbox, errstr, errstr_size);
     if (!rc)
         rc = ferry_import_new(c->store, target, c->topic, publish_status, c, &c->job, errstr,
                               errstr_size);
@@ -413,17 +349,15 @@ void ferry_importer_destroy(ferry_importer_t *c)
     if (c->producer) {
         if (ferry_kafka_flush(c->producer, FLUSH_TIMEOUT_MS, err, sizeof(err)))
             ferry_log(FERRY_LOG_WARN, "status events: %s", err);
-        if (c->store)
-            remove_delivered(c); /* the job is gone: no export is open */
+        if (c->outbox)
+            remove_delivered(c, 1); /* the job is gone: no export is open */
         rd_kafka_destroy(c->producer);
     }
-    free(c->in_flight.ids);
-    free(c->delivered.ids);
+    ferry_outbox_destroy(c->outbox); /* after the producer: its reports go there */
     ferry_store_destroy(c->store);
     for (size_t i = 0; i < sizeof(c->hdr) / sizeof(c->hdr[0]); i++)
         ferry_buf_free(&c->hdr[i]);
     ferry_buf_free(&c->status);
-    ferry_buf_free(&c->outbox_key);
     free(c->parts);
     free(c->target);
     free(c);
@@ -568,9 +502,8 @@ int ferry_importer_run(ferry_importer_t *c, int once, const volatile sig_atomic_
         if (ferry_import_open_partition(c->job) < 0) {
             /* A transaction of its own: when idle, or once many are due, not
              * one more commit for every export of a busy stream. */
-            if (idle || c->delivered.n >= OUTBOX_REMOVE_BATCH)
-                remove_delivered(c);
-            if (c->outbox_pending && ferry_now_ms() >= c->outbox_retry_ms)
+            remove_delivered(c, idle ? 1 : OUTBOX_REMOVE_BATCH);
+            if (ferry_outbox_due(c->outbox, ferry_now_ms()))
                 drain_outbox(c);
         }
         if (!rc && c->fatal)
@@ -583,7 +516,7 @@ int ferry_importer_run(ferry_importer_t *c, int once, const volatile sig_atomic_
     /* Stopping (or failing) mid-export: roll back; the stored offset still
      * points at its ExportBegin, so it is redone from there. */
     ferry_import_abandon(c->job, -1);
-    if (c->outbox_pending)
-        drain_outbox(c); /* a last try; what fails waits for the next run */
+    if (ferry_outbox_due(c->outbox, INT64_MAX))
+        drain_outbox(c); /* a last try, retry time or not; what fails waits for the next run */
     return rc;
 }

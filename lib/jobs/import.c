@@ -85,6 +85,7 @@
 #include "error.h"
 #include "export.h"
 #include "kafka.h"
+#include "ledger.h"
 #include "log.h"
 #include "rowcodec.h"
 
@@ -297,8 +298,8 @@ static int queue_status(ferry_import_t *imp, const ferry_status_t *st, char *err
     ferry_buf_reset(&imp->event);
     if ((rc = ferry_status_encode(st, &imp->event, errstr, errstr_size)))
         return rc;
-    return ferry_store_outbox_add(imp->store, st->export_id, imp->event.data, imp->event.len,
-                                  errstr, errstr_size);
+    return ferry_ledger_outbox_add(imp->store, st->export_id, imp->event.data, imp->event.len,
+                                   errstr, errstr_size);
 }
 
 /* Logs an outcome and hands it to the report callback; queued says whether
@@ -357,8 +358,8 @@ static int store_offset(ferry_import_t *imp, int32_t partition, int64_t next,
     int rc = ferry_store_begin(imp->store, errstr, errstr_size);
 
     if (!rc)
-        rc = ferry_store_offset_set(imp->store, imp->topic, partition, next, errstr,
-                                    errstr_size);
+        rc = ferry_ledger_offset_set(imp->store, imp->topic, partition, next, errstr,
+                                     errstr_size);
     if (!rc && st)
         rc = queue_status(imp, st, errstr, errstr_size);
     if (!rc)
@@ -779,10 +780,10 @@ static int commit_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int
 
     if (!(detail = applied_detail(imp, msg)))
         return ferry_errf(why, why_size, FERRY_ENOMEM, "export %s: out of memory", b->export_id);
-    rc = ferry_store_mark_applied(imp->store, b->export_id, detail, why, why_size);
+    rc = ferry_ledger_mark_applied(imp->store, b->export_id, detail, why, why_size);
     free(detail);
     if (!rc)
-        rc = ferry_store_offset_set(imp->store, imp->topic, imp->partition, next, why, why_size);
+        rc = ferry_ledger_offset_set(imp->store, imp->topic, imp->partition, next, why, why_size);
     st = status_of(imp, FERRY_STATUS_APPLIED, b->export_id, b, NULL);
     if (!rc)
         rc = queue_status(imp, &st, why, why_size);
@@ -807,7 +808,7 @@ static int other_export(ferry_import_t *imp, const ferry_import_msg_t *msg, ferr
 
     if (t != FERRY_MSG_EXPORT_BEGIN)
         return FERRY_OK;
-    if ((rc = ferry_store_export_applied(imp->store, msg->export_id, &applied, why, why_size)))
+    if ((rc = ferry_ledger_is_applied(imp->store, msg->export_id, &applied, why, why_size)))
         return rc;
     if (applied)
         report_skipped(imp, msg, msg->export_id, NULL);
@@ -869,7 +870,7 @@ static int begin_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int6
             report(imp, FERRY_STATUS_FAILED, msg->export_id, NULL, why);
         return FERRY_OK;
     }
-    rc = ferry_store_export_applied(imp->store, b->export_id, &applied, errstr, errstr_size);
+    rc = ferry_ledger_is_applied(imp->store, b->export_id, &applied, errstr, errstr_size);
     if (!rc && applied) {
         report_skipped(imp, msg, b->export_id, b);
         rc = store_offset(imp, msg->partition, msg->offset + 1, NULL, errstr, errstr_size);

@@ -41,7 +41,7 @@ typedef struct ferry_import_msg {
 /* Receives each export's outcome as the StatusEvent to publish (state
  * APPLIED, FAILED or SKIPPED; component "import:<target>"). The event and its
  * strings are valid only during the call. queued is 1 when the event was
- * also queued in the store's status outbox (ferry_store_outbox_add) in the
+ * also queued in the store's status outbox (ferry_ledger_outbox_add) in the
  * transaction that stored the outcome - every APPLIED, and the FAILED of an
  * export that was rolled back and passed: whoever drains the outbox
  * publishes it, at least once even across a crash. Outcomes that are not

@@ -1,6 +1,7 @@
 /* store.c - the store interface: opens a store by URI scheme and forwards each
- * call to the implementation's operations (store_impl.h). What every store
- * shares (a table's checksum through a cursor) lives here, once. */
+ * call to the implementation's data operations (store_impl.h); ledger.c does
+ * the same for the ledger. What every store shares (a table's checksum
+ * through a cursor) lives here, once. */
 #include "store.h"
 
 #include "checksum.h"
@@ -140,48 +141,6 @@ void ferry_writer_destroy(ferry_writer_t *w)
 int ferry_store_check_fks(ferry_store_t *store, char *errstr, size_t errstr_size)
 {
     return store->ops->check_fks(store, errstr, errstr_size);
-}
-
-int ferry_store_export_applied(ferry_store_t *store, const char *export_id, int *applied,
-                               char *errstr, size_t errstr_size)
-{
-    return store->ops->export_applied(store, export_id, applied, errstr, errstr_size);
-}
-
-int ferry_store_mark_applied(ferry_store_t *store, const char *export_id, const char *detail,
-                             char *errstr, size_t errstr_size)
-{
-    return store->ops->mark_applied(store, export_id, detail, errstr, errstr_size);
-}
-
-int ferry_store_offset_get(ferry_store_t *store, const char *topic, int32_t partition,
-                           int64_t *next_offset, char *errstr, size_t errstr_size)
-{
-    return store->ops->offset_get(store, topic, partition, next_offset, errstr, errstr_size);
-}
-
-int ferry_store_offset_set(ferry_store_t *store, const char *topic, int32_t partition,
-                           int64_t next_offset, char *errstr, size_t errstr_size)
-{
-    return store->ops->offset_set(store, topic, partition, next_offset, errstr, errstr_size);
-}
-
-int ferry_store_outbox_add(ferry_store_t *store, const char *key, const void *event, size_t len,
-                           char *errstr, size_t errstr_size)
-{
-    return store->ops->outbox_add(store, key, event, len, errstr, errstr_size);
-}
-
-int ferry_store_outbox_next(ferry_store_t *store, int64_t after, int64_t *id, ferry_buf_t *key,
-                            ferry_buf_t *event, char *errstr, size_t errstr_size)
-{
-    return store->ops->outbox_next(store, after, id, key, event, errstr, errstr_size);
-}
-
-int ferry_store_outbox_remove(ferry_store_t *store, int64_t id, char *errstr,
-                              size_t errstr_size)
-{
-    return store->ops->outbox_remove(store, id, errstr, errstr_size);
 }
 
 int ferry_store_checksum_table(ferry_store_t *store, const ferry_object_t *obj,

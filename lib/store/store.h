@@ -1,15 +1,32 @@
-/* store.h - the environment store interface: read metadata, stream rows, write
- * rows in a transaction, and keep ferry's own bookkeeping.
+/* store.h - the environment store interface: read metadata, stream rows,
+ * and write rows in a transaction. This is what a second store (PostgreSQL)
+ * writes; ferry's own bookkeeping in an import target is ledger.h.
  *
  * A store is opened by URI ("sqlite:/path/dev.db"; "postgresql://..." later).
  * Nothing behind this interface leaks out of it: callers see only the metadata
  * model (meta.h) and values (value.h). Identifiers are always quoted and checked
  * against the store's own catalog; values are always bound parameters.
- * A store handle is used by one thread at a time. */
+ * A store handle is used by one thread at a time; handles passed to these
+ * functions are never NULL, except to the _destroy functions.
+ *
+ * What a store's author writes (store_impl.h): to be a source, open, read_meta,
+ * cursors, snapshot and rollback (which ends a snapshot); to be a target
+ * besides, begin and commit, apply_object, has_object, the writers and
+ * check_fks, and the ledger's seven operations. The checksum of a table is
+ * computed once for every store, through a cursor (store.c).
+ *
+ * Decision: the ledger (applied export ids, stored offsets, the status
+ * outbox) is implemented by each store, not once in store.c on top of a
+ * generic "run this SQL" primitive. It must be written on the store's own
+ * connection, inside the transaction that writes the data; its records live
+ * in the store's own namespace and dialect (SQLite: ferry_* tables of the
+ * database, an AUTOINCREMENT id; PostgreSQL: a "ferry" schema of the target
+ * database, an identity column, $n parameters); and a primitive that takes
+ * SQL text would be the one door in this interface through which text
+ * becomes SQL. Seven short prepared statements per store cost less. */
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
 
-#include "buf.h"
 #include "checksum.h"
 #include "meta.h"
 #include "value.h"
@@ -28,15 +45,16 @@ enum {
 
 /* Opens the store at uri. A URI without a scheme or an unknown one ->
  * FERRY_EINVAL; a scheme ferry knows but cannot open (postgresql: not built
- * yet) -> FERRY_EPERMANENT; unreadable -> FERRY_ESTORE. On success *out is a new store; free with ferry_store_destroy. */
+ * yet) -> FERRY_EPERMANENT; unreadable -> FERRY_ESTORE. On success *out is
+ * a new store; free with ferry_store_destroy. */
 int ferry_store_open(const char *uri, int mode, ferry_store_t **out, char *errstr,
                      size_t errstr_size);
 /* Closes and frees; rolls back an open transaction. Accepts NULL. */
 void ferry_store_destroy(ferry_store_t *store);
 
-/* Reads the metadata of every user object (ferry's own bookkeeping tables
- * excluded). *out is a new objset; free with ferry_objset_destroy. Relations
- * are FERRY_REL_INCLUDE for foreign keys declared ON DELETE CASCADE, else
+/* Reads the metadata of every user object (ferry's own ledger excluded).
+ * *out is a new objset; free with ferry_objset_destroy. Relations are
+ * FERRY_REL_INCLUDE for foreign keys declared ON DELETE CASCADE, else
  * FERRY_REL_ASSOCIATION. */
 int ferry_store_read_meta(ferry_store_t *store, ferry_objset_t **out, char *errstr,
                           size_t errstr_size);
@@ -116,33 +134,6 @@ void ferry_writer_destroy(ferry_writer_t *w);
  * parent is missing) and describes it in errstr naming table, key and parent:
  * FERRY_ECONFLICT; 0 when there is none. */
 int ferry_store_check_fks(ferry_store_t *store, char *errstr, size_t errstr_size);
-
-/* ferry's bookkeeping, kept in ferry-owned tables of the store and written in
- * the caller's transaction. */
-int ferry_store_export_applied(ferry_store_t *store, const char *export_id, int *applied,
-                               char *errstr, size_t errstr_size);
-int ferry_store_mark_applied(ferry_store_t *store, const char *export_id, const char *detail,
-                             char *errstr, size_t errstr_size);
-/* The next offset to consume for topic/partition, or -1 when none is stored. */
-int ferry_store_offset_get(ferry_store_t *store, const char *topic, int32_t partition,
-                           int64_t *next_offset, char *errstr, size_t errstr_size);
-int ferry_store_offset_set(ferry_store_t *store, const char *topic, int32_t partition,
-                           int64_t next_offset, char *errstr, size_t errstr_size);
-
-/* The status outbox (write stores): status events that must reach
- * ferry.status at least once, whatever dies when. ferry_store_outbox_add
- * queues one (its Kafka key and encoded value) in the caller's transaction,
- * so that it commits or rolls back with the outcome it reports.
- * ferry_store_outbox_next copies the queued event with the smallest id above
- * after into key (NUL-terminated) and event, and sets *id (-1 when there is
- * none); ferry_store_outbox_remove deletes one once it was delivered. Both
- * work inside or outside a transaction. */
-int ferry_store_outbox_add(ferry_store_t *store, const char *key, const void *event, size_t len,
-                           char *errstr, size_t errstr_size);
-int ferry_store_outbox_next(ferry_store_t *store, int64_t after, int64_t *id, ferry_buf_t *key,
-                            ferry_buf_t *event, char *errstr, size_t errstr_size);
-int ferry_store_outbox_remove(ferry_store_t *store, int64_t id, char *errstr,
-                              size_t errstr_size);
 
 /* The content checksum (checksum.h) and row count of obj's rows as its cursor
  * yields them: one column seed per field name, every row added. *out is

@@ -11,7 +11,7 @@
  *   idle --store_begin (BEGIN IMMEDIATE; defer_foreign_keys)--> open
  *   open --store_commit (COMMIT)--> idle; a deferred foreign-key failure keeps
  *        the transaction open, returns FERRY_ECONFLICT, and the caller rolls back
- *   open --store_rollback--> idle: the catalog cache and the bookkeeping
+ *   open --store_rollback--> idle: the catalog cache and the ledger's
  *        statements are dropped, since the transaction may have created tables.
  *   idle --store_snapshot (BEGIN; a read of sqlite_schema)--> snapshot: a
  *        deferred BEGIN reads nothing, so the read pins the snapshot there and
@@ -23,11 +23,10 @@
  *
  * Upsert: `INSERT .. ON CONFLICT(pk) DO NOTHING`, and when that changed nothing
  * `UPDATE .. WHERE pk`: a row is never deleted (no cascade fires) and the pair
- * tells inserted from updated. Measured on 200k rows (integer key, one
- * transaction, best of 5): inserts 0.31 s, as a bare ON CONFLICT DO UPDATE
- * that cannot count (0.31 s); updates 0.48 s against 0.32 s. A SELECT probe
- * before the upsert costs 0.45 s either way; UPDATE-then-INSERT 0.48 s on
- * inserts. Inserts are the common case (a first import), so they pay nothing.
+ * tells inserted from updated. Inserts, the common case (a first import),
+ * cost one statement, as a bare ON CONFLICT DO UPDATE (which cannot count)
+ * would; only updates pay the second. A SELECT probe first, or
+ * UPDATE-then-INSERT, would make every insert pay two (README, Benchmarks).
  *
  * Tables without a primary key: a row is inserted only when no identical row
  * (every incoming column compared with IS) exists, which makes re-applying an
@@ -59,7 +58,7 @@ typedef struct sqlite_store {
     sqlite3_stmt *version;   /* PRAGMA schema_version */
     char **created;          /* tables created by the open transaction */
     size_t ncreated;
-    int books_ready;         /* bookkeeping tables exist and statements below are prepared */
+    int ledger_ready;        /* the ledger's tables exist and its statements below are prepared */
     char *flush_error;       /* a writer's flush failed in its destroy: commit fails with it */
     struct sqlite_writer *writers; /* open writers, detached when the store goes first */
     sqlite3_stmt *applied_get, *applied_put, *offset_get, *offset_put;
@@ -317,7 +316,7 @@ static void forget_created(sqlite_store_t *s)
     s->ncreated = 0;
 }
 
-static void books_finalize(sqlite_store_t *s)
+static void ledger_finalize(sqlite_store_t *s)
 {
     sqlite3_finalize(s->applied_get);
     sqlite3_finalize(s->applied_put);
@@ -328,12 +327,13 @@ static void books_finalize(sqlite_store_t *s)
     sqlite3_finalize(s->outbox_del);
     s->applied_get = s->applied_put = s->offset_get = s->offset_put = NULL;
     s->outbox_put = s->outbox_get = s->outbox_del = NULL;
-    s->books_ready = 0;
+    s->ledger_ready = 0;
 }
 
 /* ---- open, destroy, metadata ---- */
 
 static const ferry_store_ops_t sqlite_ops;
+static const ferry_ledger_ops_t sqlite_ledger_ops;
 
 static void detach_writers(sqlite_store_t *s);
 
@@ -345,7 +345,7 @@ static void sqlite_destroy(ferry_store_t *base)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     detach_writers(s);
     free(s->flush_error);
-    books_finalize(s);
+    ledger_finalize(s);
     sqlite3_finalize(s->version);
     forget_catalog(s);
     forget_created(s);
@@ -372,6 +372,7 @@ int ferry_store_sqlite_open(const char *path, int mode, ferry_store_t **out, cha
         return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory", path);
     }
     s->base.ops = &sqlite_ops;
+    s->base.ledger = &sqlite_ledger_ops;
     s->mode = mode;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         rc = ferry_errf(errstr, errstr_size, FERRY_ESTORE, "store %s: cannot open: %s", path,
@@ -614,7 +615,7 @@ static int sqlite_rollback(ferry_store_t *base)
     s->flush_error = NULL;
     forget_created(s);
     forget_catalog(s);
-    books_finalize(s);
+    ledger_finalize(s);
     return rc;
 }
 
@@ -1682,12 +1683,12 @@ done:
     return rc;
 }
 
-/* ---- bookkeeping ---- */
+/* ---- the ledger (ledger.h) ---- */
 
-/* 1 when the bookkeeping tables are there and their statements ready; 0 when
+/* 1 when the ledger's tables are there and their statements ready; 0 when
  * a read-only store has none (nothing applied, no offsets). Write stores
  * create them on first use, in the caller's transaction if one is open. */
-static int books(sqlite_store_t *s, char *errstr, size_t errstr_size)
+static int ledger_tables(sqlite_store_t *s, char *errstr, size_t errstr_size)
 {
     static const char *const ddl =
         "CREATE TABLE IF NOT EXISTS ferry_applied (export_id TEXT PRIMARY KEY, "
@@ -1701,7 +1702,7 @@ static int books(sqlite_store_t *s, char *errstr, size_t errstr_size)
     sqlite3_stmt *st;
     int rc, present;
 
-    if (s->books_ready)
+    if (s->ledger_ready)
         return 1;
     if (s->mode == FERRY_STORE_WRITE) {
         if ((rc = exec(s, ddl, errstr, errstr_size, "creating the bookkeeping tables")))
@@ -1738,27 +1739,27 @@ static int books(sqlite_store_t *s, char *errstr, size_t errstr_size)
          (rc = prepare(s, "DELETE FROM ferry_outbox WHERE id = ?1", &s->outbox_del, errstr,
                        errstr_size, "preparing bookkeeping"))))
         goto fail;
-    s->books_ready = 1;
+    s->ledger_ready = 1;
     return 1;
 fail:
-    books_finalize(s);
+    ledger_finalize(s);
     return rc;
 }
 
-static int books_writable(sqlite_store_t *s, char *errstr, size_t errstr_size)
+static int ledger_writable(sqlite_store_t *s, char *errstr, size_t errstr_size)
 {
     if (s->mode != FERRY_STORE_WRITE)
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "store %s is open read-only",
                           s->path);
-    int rc = books(s, errstr, errstr_size);
+    int rc = ledger_tables(s, errstr, errstr_size);
     return rc < 0 ? rc : FERRY_OK;
 }
 
-static int sqlite_export_applied(ferry_store_t *base, const char *export_id, int *applied,
+static int sqlite_is_applied(ferry_store_t *base, const char *export_id, int *applied,
                                  char *errstr, size_t errstr_size)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
-    int rc = books(s, errstr, errstr_size);
+    int rc = ledger_tables(s, errstr, errstr_size);
 
     *applied = 0;
     if (rc <= 0)
@@ -1777,7 +1778,7 @@ static int sqlite_mark_applied(ferry_store_t *base, const char *export_id, const
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
     struct timespec now;
-    int rc = books_writable(s, errstr, errstr_size);
+    int rc = ledger_writable(s, errstr, errstr_size);
 
     if (rc)
         return rc;
@@ -1796,7 +1797,7 @@ static int sqlite_offset_get(ferry_store_t *base, const char *topic, int32_t par
                              int64_t *next_offset, char *errstr, size_t errstr_size)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
-    int rc = books(s, errstr, errstr_size);
+    int rc = ledger_tables(s, errstr, errstr_size);
 
     *next_offset = -1;
     if (rc <= 0)
@@ -1816,7 +1817,7 @@ static int sqlite_offset_set(ferry_store_t *base, const char *topic, int32_t par
                              int64_t next_offset, char *errstr, size_t errstr_size)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
-    int rc = books_writable(s, errstr, errstr_size);
+    int rc = ledger_writable(s, errstr, errstr_size);
 
     if (rc)
         return rc;
@@ -1832,7 +1833,7 @@ static int sqlite_outbox_add(ferry_store_t *base, const char *key, const void *e
                              size_t len, char *errstr, size_t errstr_size)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
-    int rc = books_writable(s, errstr, errstr_size);
+    int rc = ledger_writable(s, errstr, errstr_size);
 
     if (rc)
         return rc;
@@ -1847,7 +1848,7 @@ static int sqlite_outbox_next(ferry_store_t *base, int64_t after, int64_t *id, f
                               ferry_buf_t *event, char *errstr, size_t errstr_size)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
-    int rc = books_writable(s, errstr, errstr_size);
+    int rc = ledger_writable(s, errstr, errstr_size);
     sqlite3_stmt *st = s->outbox_get;
 
     *id = -1;
@@ -1882,7 +1883,7 @@ static int sqlite_outbox_remove(ferry_store_t *base, int64_t id, char *errstr,
                                 size_t errstr_size)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
-    int rc = books_writable(s, errstr, errstr_size);
+    int rc = ledger_writable(s, errstr, errstr_size);
 
     if (rc)
         return rc;
@@ -1906,7 +1907,10 @@ static const ferry_store_ops_t sqlite_ops = {
     .has_object = sqlite_has_object,
     .writer_open = sqlite_writer_open,
     .check_fks = sqlite_check_fks,
-    .export_applied = sqlite_export_applied,
+};
+
+static const ferry_ledger_ops_t sqlite_ledger_ops = {
+    .is_applied = sqlite_is_applied,
     .mark_applied = sqlite_mark_applied,
     .offset_get = sqlite_offset_get,
     .offset_set = sqlite_offset_set,

@@ -12,6 +12,7 @@
 #include "importer.h"
 #include "it_util.h"
 #include "kafka.h"
+#include "ledger.h"
 #include "protocol.h"
 #include "rowcodec.h"
 #include "store.h"
@@ -726,7 +727,7 @@ START_TEST(test_status_queued_by_a_dead_importer_is_published)
     ck_assert_msg(ferry_store_open(e.prod, FERRY_STORE_WRITE, &st, err, sizeof(err)) == 0, "%s",
                   err);
     ck_assert_int_eq(ferry_store_begin(st, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_outbox_add(st, "e-lost", event.data, event.len, err, sizeof(err)),
+    ck_assert_int_eq(ferry_ledger_outbox_add(st, "e-lost", event.data, event.len, err, sizeof(err)),
                      0);
     ck_assert_int_eq(ferry_store_commit(st, err, sizeof(err)), 0);
     ferry_store_destroy(st);

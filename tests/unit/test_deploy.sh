@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_deploy.sh - the deployment files are well-formed as far as the tools here
-# allow: every YAML file parses (and names the kinds it should), the config
+# allow: every YAML file parses (and names the kinds it should; the worker is a
+# StatefulSet whose pod name is the worker id), the config
 # examples are accepted by ferry's own config parser, and the systemd units
 # pass `systemd-analyze verify` (with ExecStart pointed at the built binaries).
 set -euo pipefail
@@ -15,6 +16,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 import glob, json, os, sys, yaml
 src, tmp = sys.argv[1], sys.argv[2]
 kinds = {}
+objects = {}  # (kind, name) -> document
 files = sorted(glob.glob(os.path.join(src, "deploy", "**", "*.y*ml"), recursive=True))
 assert files, "no YAML files found"
 for path in files:
@@ -24,6 +26,7 @@ for path in files:
     for d in docs:
         if "kind" in d:
             kinds.setdefault(d["kind"], []).append(d["metadata"]["name"])
+            objects[(d["kind"], d["metadata"]["name"])] = d
             if d["kind"] == "ConfigMap":
                 with open(os.path.join(tmp, "configmap.json"), "w") as out:
                     out.write(d["data"]["ferry.json"])
@@ -31,7 +34,21 @@ for path in files:
             for needed in ("kafka", "worker", "importer"):
                 assert needed in d["services"], f"{path}: no service {needed}"
     print(f"ok {os.path.relpath(path, src)}: {len(docs)} document(s)")
-assert "ferry-worker" in kinds.get("Deployment", []), kinds
+# Workers: a StatefulSet, so that a pod keeps its name across restarts, and
+# that name is the worker id (its transactional.id): a restarted worker fences
+# its predecessor at once. A Deployment renames its pods at every restart.
+assert "ferry-worker" in kinds.get("StatefulSet", []), f"the worker is no StatefulSet: {kinds}"
+assert "ferry-worker" not in kinds.get("Deployment", []), kinds
+worker = objects[("StatefulSet", "ferry-worker")]["spec"]
+container = worker["template"]["spec"]["containers"][0]
+args = container["args"]
+assert "--id" in args and args[args.index("--id") + 1] == "$(POD_NAME)", args
+pod_name = [e for e in container.get("env", []) if e["name"] == "POD_NAME"]
+assert pod_name and pod_name[0]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name", pod_name
+service = objects.get(("Service", worker["serviceName"]))
+assert service and service["spec"].get("clusterIP") == "None", \
+    f"no headless Service {worker['serviceName']} for the worker StatefulSet"
+assert service["spec"]["selector"].items() <= worker["template"]["metadata"]["labels"].items()
 assert any(n.startswith("ferry-import-") for n in kinds.get("Deployment", [])), kinds
 assert "ferry-config" in kinds.get("ConfigMap", []), kinds
 PY

@@ -9,6 +9,7 @@
 #include "checksum.h"
 #include "error.h"
 #include "import.h"
+#include "ledger.h"
 #include "protocol.h"
 #include "rowcodec.h"
 #include "store.h"
@@ -171,7 +172,7 @@ static int is_applied(const char *export_id)
 {
     int applied = 0;
     char err[256];
-    ck_assert_msg(ferry_store_export_applied(store, export_id, &applied, err, sizeof(err)) == 0,
+    ck_assert_msg(ferry_ledger_is_applied(store, export_id, &applied, err, sizeof(err)) == 0,
                   "%s", err);
     return applied;
 }
@@ -186,7 +187,7 @@ static size_t queued_events(ferry_status_t **out, size_t max)
     char err[256];
 
     for (;;) {
-        ck_assert_msg(ferry_store_outbox_next(store, id, &id, &key, &event, err, sizeof(err)) == 0,
+        ck_assert_msg(ferry_ledger_outbox_next(store, id, &id, &key, &event, err, sizeof(err)) == 0,
                       "%s", err);
         if (id < 0)
             break;
@@ -211,7 +212,7 @@ static int64_t stored_offset(int32_t partition)
 {
     int64_t next = -2;
     char err[256];
-    ck_assert_int_eq(ferry_store_offset_get(store, TOPIC, partition, &next, err, sizeof(err)),
+    ck_assert_int_eq(ferry_ledger_offset_get(store, TOPIC, partition, &next, err, sizeof(err)),
                      0);
     return next;
 }

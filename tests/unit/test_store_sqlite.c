@@ -1,12 +1,14 @@
 /* test_store_sqlite.c - the store interface on SQLite: opening by URI, copying
  * awkward schemas and their rows from one store into a fresh one (the checksums
  * must match), hostile names that must stay names, schema evolution and its
- * conflicts, upsert counting, deferred foreign keys, rollback and bookkeeping.
+ * conflicts, upsert counting, deferred foreign keys, rollback and the ledger.
  * Every test works in its own temporary directory. */
 #include "checksum.h"
 #include "error.h"
+#include "ledger.h"
 #include "meta.h"
 #include "store.h"
+#include "store_impl.h"
 #include "check_run.h"
 
 #include <check.h>
@@ -1053,22 +1055,22 @@ START_TEST(test_rollback_leaves_nothing)
                      0);
     ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
     ferry_writer_destroy(w);
-    ck_assert_int_eq(ferry_store_mark_applied(dst, "e1", "detail", err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_offset_set(dst, "t", 0, 10, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_mark_applied(dst, "e1", "detail", err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_offset_set(dst, "t", 0, 10, err, sizeof(err)), 0);
     ck_assert_int_eq(ferry_store_has_object(dst, "order"), 1);
     ck_assert_int_eq(ferry_store_rollback(dst), 0);
 
     ck_assert_int_eq(ferry_store_has_object(dst, "order"), 0);
-    ck_assert_int_eq(ferry_store_export_applied(dst, "e1", &applied, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_is_applied(dst, "e1", &applied, err, sizeof(err)), 0);
     ck_assert_int_eq(applied, 0);
     /* The store works on after a rollback: the same transaction again commits. */
     ck_assert_int_eq(ferry_store_begin(dst, err, sizeof(err)), 0);
     ck_assert_int_eq(ferry_store_apply_object(dst, ferry_objset_at(objs, 0), NULL, err,
                                               sizeof(err)),
                      0);
-    ck_assert_int_eq(ferry_store_mark_applied(dst, "e1", NULL, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_mark_applied(dst, "e1", NULL, err, sizeof(err)), 0);
     ck_assert_int_eq(ferry_store_commit(dst, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_export_applied(dst, "e1", &applied, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_is_applied(dst, "e1", &applied, err, sizeof(err)), 0);
     ck_assert_int_eq(applied, 1);
     ferry_store_destroy(dst);
     ferry_store_destroy(src);
@@ -1091,54 +1093,54 @@ START_TEST(test_read_only_store_refuses_writes)
     ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), FERRY_EINVAL);
     ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_at(objs, 0), &w, err, sizeof(err)),
                      FERRY_EINVAL);
-    ck_assert_int_eq(ferry_store_mark_applied(s, "e", NULL, err, sizeof(err)), FERRY_EINVAL);
-    /* No bookkeeping yet: nothing applied, no offset. */
-    ck_assert_int_eq(ferry_store_export_applied(s, "e", &applied, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_mark_applied(s, "e", NULL, err, sizeof(err)), FERRY_EINVAL);
+    /* No ledger yet: nothing applied, no offset. */
+    ck_assert_int_eq(ferry_ledger_is_applied(s, "e", &applied, err, sizeof(err)), 0);
     ck_assert_int_eq(applied, 0);
-    ck_assert_int_eq(ferry_store_offset_get(s, "t", 0, &off, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_offset_get(s, "t", 0, &off, err, sizeof(err)), 0);
     ck_assert_int_eq(off, -1);
     ferry_store_destroy(s);
     ferry_objset_destroy(objs);
 }
 END_TEST
 
-/* ---- bookkeeping ---- */
+/* ---- the ledger ---- */
 
-START_TEST(test_bookkeeping_round_trip)
+START_TEST(test_ledger_round_trip)
 {
     ferry_store_t *s = open_store("dst.db", FERRY_STORE_WRITE);
     ferry_objset_t *objs;
     int64_t off;
     int applied;
 
-    ck_assert_int_eq(ferry_store_offset_get(s, "ferry.records.prod", 3, &off, err, sizeof(err)),
+    ck_assert_int_eq(ferry_ledger_offset_get(s, "ferry.records.prod", 3, &off, err, sizeof(err)),
                      0);
     ck_assert_int_eq(off, -1);
     ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_mark_applied(s, "exp-1", "{\"rows\":3}", err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_offset_set(s, "ferry.records.prod", 3, 41, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_offset_set(s, "ferry.records.prod", 3, 42, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_offset_set(s, "ferry.records.prod", 4, 7, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_mark_applied(s, "exp-1", "{\"rows\":3}", err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_offset_set(s, "ferry.records.prod", 3, 41, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_offset_set(s, "ferry.records.prod", 3, 42, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_offset_set(s, "ferry.records.prod", 4, 7, err, sizeof(err)), 0);
     ck_assert_int_eq(ferry_store_commit(s, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_mark_applied(s, "exp-1", NULL, err, sizeof(err)),
+    ck_assert_int_eq(ferry_ledger_mark_applied(s, "exp-1", NULL, err, sizeof(err)),
                      FERRY_ECONFLICT);
     ck_assert_ptr_nonnull(strstr(err, "exp-1"));
     ferry_store_destroy(s);
 
     s = open_store("dst.db", FERRY_STORE_READ);
-    ck_assert_int_eq(ferry_store_export_applied(s, "exp-1", &applied, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_is_applied(s, "exp-1", &applied, err, sizeof(err)), 0);
     ck_assert_int_eq(applied, 1);
-    ck_assert_int_eq(ferry_store_export_applied(s, "exp-2", &applied, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_is_applied(s, "exp-2", &applied, err, sizeof(err)), 0);
     ck_assert_int_eq(applied, 0);
-    ck_assert_int_eq(ferry_store_offset_get(s, "ferry.records.prod", 3, &off, err, sizeof(err)),
+    ck_assert_int_eq(ferry_ledger_offset_get(s, "ferry.records.prod", 3, &off, err, sizeof(err)),
                      0);
     ck_assert_int_eq(off, 42);
-    ck_assert_int_eq(ferry_store_offset_get(s, "ferry.records.prod", 4, &off, err, sizeof(err)),
+    ck_assert_int_eq(ferry_ledger_offset_get(s, "ferry.records.prod", 4, &off, err, sizeof(err)),
                      0);
     ck_assert_int_eq(off, 7);
-    ck_assert_int_eq(ferry_store_offset_get(s, "other", 3, &off, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_offset_get(s, "other", 3, &off, err, sizeof(err)), 0);
     ck_assert_int_eq(off, -1);
-    /* Bookkeeping is not a user object. */
+    /* The ledger is not a user object. */
     ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
     ck_assert_uint_eq(ferry_objset_count(objs), 0);
     ck_assert_int_eq(ferry_store_has_object(s, "ferry_applied"), 0);
@@ -1158,47 +1160,104 @@ START_TEST(test_status_outbox_round_trip)
     ferry_objset_t *objs;
     int64_t id, a;
 
-    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &id, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_next(s, 0, &id, &key, &event, err, sizeof(err)), 0);
     ck_assert_int_eq(id, -1);
     ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_outbox_add(s, "lost", "x", 1, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_add(s, "lost", "x", 1, err, sizeof(err)), 0);
     ck_assert_int_eq(ferry_store_rollback(s), 0);
     ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_outbox_add(s, "exp-1", first, sizeof(first), err, sizeof(err)),
+    ck_assert_int_eq(ferry_ledger_outbox_add(s, "exp-1", first, sizeof(first), err, sizeof(err)),
                      0);
-    ck_assert_int_eq(ferry_store_outbox_add(s, "exp-2", "second", 6, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_add(s, "exp-2", "second", 6, err, sizeof(err)), 0);
     ck_assert_int_eq(ferry_store_commit(s, err, sizeof(err)), 0);
     ferry_store_destroy(s);
 
     s = open_store("dst.db", FERRY_STORE_WRITE);
-    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
     ck_assert_int_gt(a, 0);
     ck_assert_str_eq((const char *)key.data, "exp-1");
     ck_assert_uint_eq(key.len, 5);
     ck_assert_uint_eq(event.len, sizeof(first));
     ck_assert_int_eq(memcmp(event.data, first, sizeof(first)), 0);
-    ck_assert_int_eq(ferry_store_outbox_next(s, a, &id, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_next(s, a, &id, &key, &event, err, sizeof(err)), 0);
     ck_assert_int_gt(id, a);
     ck_assert_str_eq((const char *)key.data, "exp-2");
     ck_assert_uint_eq(event.len, 6);
     ck_assert_int_eq(memcmp(event.data, "second", 6), 0);
-    ck_assert_int_eq(ferry_store_outbox_remove(s, a, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_remove(s, a, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
     ck_assert_int_eq(a, id);
-    ck_assert_int_eq(ferry_store_outbox_remove(s, id, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_remove(s, id, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
     ck_assert_int_eq(a, -1);
     /* Empty again, an id is still never reused. */
-    ck_assert_int_eq(ferry_store_outbox_add(s, "exp-3", "third", 5, err, sizeof(err)), 0);
-    ck_assert_int_eq(ferry_store_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_add(s, "exp-3", "third", 5, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_next(s, 0, &a, &key, &event, err, sizeof(err)), 0);
     ck_assert_int_gt(a, id);
-    ck_assert_int_eq(ferry_store_outbox_remove(s, a, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_ledger_outbox_remove(s, a, err, sizeof(err)), 0);
     ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
     ck_assert_uint_eq(ferry_objset_count(objs), 0);
     ferry_objset_destroy(objs);
     ferry_store_destroy(s);
     ferry_buf_free(&key);
     ferry_buf_free(&event);
+}
+END_TEST
+
+/* Existing targets keep working: the ledger's tables keep the names and
+ * columns that earlier versions created. */
+START_TEST(test_ledger_tables_keep_their_names_and_columns)
+{
+    ferry_store_t *s = open_store("dst.db", FERRY_STORE_WRITE);
+    int applied;
+
+    ck_assert_int_eq(ferry_ledger_is_applied(s, "e", &applied, err, sizeof(err)), 0);
+    ferry_store_destroy(s);
+    ck_assert_str_eq(query("dst.db", "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+                                     "sqlite_schema WHERE name LIKE 'ferry%' AND type = 'table' "
+                                     "ORDER BY name)"),
+                     "ferry_applied,ferry_offsets,ferry_outbox");
+    ck_assert_str_eq(query("dst.db", "SELECT group_concat(name || ' ' || type || ' ' || pk, ',') "
+                                     "FROM pragma_table_info('ferry_applied')"),
+                     "export_id TEXT 1,applied_at INTEGER 0,detail TEXT 0");
+    ck_assert_str_eq(query("dst.db", "SELECT group_concat(name || ' ' || type || ' ' || pk, ',') "
+                                     "FROM pragma_table_info('ferry_offsets')"),
+                     "topic TEXT 1,partition INTEGER 2,next_offset INTEGER 0");
+    ck_assert_str_eq(query("dst.db", "SELECT group_concat(name || ' ' || type || ' ' || pk || ' '"
+                                     " || \"notnull\", ',') FROM pragma_table_info('ferry_outbox')"),
+                     "id INTEGER 1 0,key TEXT 0 1,event BLOB 0 1");
+}
+END_TEST
+
+/* A store that is only ever a source keeps no ledger: every ledger call is
+ * refused, and the reads report nothing. */
+START_TEST(test_store_without_ledger_refuses_ledger_calls)
+{
+    static const ferry_store_ops_t no_ops = {0};
+    ferry_store_t source_only = {.ops = &no_ops, .ledger = NULL};
+    ferry_buf_t key = {0}, event = {0};
+    int64_t off = 0, id = 0;
+    int applied = 1;
+
+    ck_assert_int_eq(ferry_ledger_is_applied(&source_only, "e", &applied, err, sizeof(err)),
+                     FERRY_EPERMANENT);
+    ck_assert_int_eq(applied, 0);
+    ck_assert_ptr_nonnull(strstr(err, "import target"));
+    ck_assert_int_eq(ferry_ledger_mark_applied(&source_only, "e", NULL, err, sizeof(err)),
+                     FERRY_EPERMANENT);
+    ck_assert_int_eq(ferry_ledger_offset_get(&source_only, "t", 0, &off, err, sizeof(err)),
+                     FERRY_EPERMANENT);
+    ck_assert_int_eq(off, -1);
+    ck_assert_int_eq(ferry_ledger_offset_set(&source_only, "t", 0, 1, err, sizeof(err)),
+                     FERRY_EPERMANENT);
+    ck_assert_int_eq(ferry_ledger_outbox_add(&source_only, "e", "x", 1, err, sizeof(err)),
+                     FERRY_EPERMANENT);
+    ck_assert_int_eq(ferry_ledger_outbox_next(&source_only, 0, &id, &key, &event, err,
+                                              sizeof(err)),
+                     FERRY_EPERMANENT);
+    ck_assert_int_eq(id, -1);
+    ck_assert_int_eq(ferry_ledger_outbox_remove(&source_only, 1, err, sizeof(err)),
+                     FERRY_EPERMANENT);
 }
 END_TEST
 
@@ -1397,8 +1456,10 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_missing_parent_fails_commit_naming_row_and_parent);
     tcase_add_test(tc, test_rollback_leaves_nothing);
     tcase_add_test(tc, test_read_only_store_refuses_writes);
-    tcase_add_test(tc, test_bookkeeping_round_trip);
+    tcase_add_test(tc, test_ledger_round_trip);
     tcase_add_test(tc, test_status_outbox_round_trip);
+    tcase_add_test(tc, test_ledger_tables_keep_their_names_and_columns);
+    tcase_add_test(tc, test_store_without_ledger_refuses_ledger_calls);
     tcase_add_loop_test(tc, test_reserved_names_in_any_case_are_not_user_objects, 0,
                         N(reserved_any_case));
     tcase_add_test(tc, test_snapshot_hides_later_writes_from_every_table);
