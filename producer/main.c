@@ -322,7 +322,7 @@ static int cmd_export(const args_t *a)
                                .target = job.target, .objects = job.objects,
                                .nobjects = job.nobjects, .content = job.content,
                                .requested_at_ms = now};
-        /* Keyed by the request's stream key (ferry_export_key_of), as the worker expects. */
+        /* Keyed by the request's stream key (ferry_request_stream_key), as the worker expects. */
         if (ferry_scheduler_send_request(rk, a->cfg, &req, err, sizeof(err)))
             rc = fail("publishing the request", err);
         if (!rc)

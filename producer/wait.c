@@ -4,6 +4,7 @@
 #include "error.h"
 #include "kafka.h"
 #include "protocol.h"
+#include "timeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,6 +7,7 @@
 #include "import.h"
 #include "kafka.h"
 #include "log.h"
+#include "timeutil.h"
 
 #include <inttypes.h>
 #include <stdint.h>

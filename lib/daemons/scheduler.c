@@ -36,7 +36,6 @@
 #include "scheduler.h"
 
 #include "error.h"
-#include "export.h"
 #include "kafka.h"
 #include "log.h"
 #include "schedule.h"
@@ -644,7 +643,7 @@ int ferry_scheduler_send_request(rd_kafka_t *rk, const ferry_config_t *cfg,
     };
     int rc = ferry_request_encode(req, &buf, errstr, errstr_size);
 
-    ferry_export_key_of(req, key, sizeof(key));
+    ferry_request_stream_key(req, key, sizeof(key));
     if (!rc)
         rc = ferry_kafka_produce(rk, ferry_config_topic(cfg, FERRY_TOPIC_REQUESTS),
                                  RD_KAFKA_PARTITION_UA, key, strlen(key), buf.data, buf.len,

@@ -35,6 +35,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "protocol.h"
+#include "timeutil.h"
 
 #include <assert.h>
 #include <inttypes.h>

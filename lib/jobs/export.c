@@ -32,14 +32,6 @@ struct ferry_export {
     ferry_buf_t bodies; /* row bodies of the next Rows message */
 };
 
-void ferry_export_key_of(const ferry_request_t *req, char *out, size_t out_size)
-{
-    if (req->schedule_id && *req->schedule_id)
-        snprintf(out, out_size, "%s", req->schedule_id);
-    else
-        snprintf(out, out_size, "%s->%s", req->source, req->target);
-}
-
 int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
                          const ferry_request_t *req, ferry_export_t **out, char *errstr,
                          size_t errstr_size)
@@ -70,7 +62,7 @@ int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
                         "environment \"%s\" gives no legal records topic name", req->target);
         goto fail;
     }
-    ferry_export_key_of(req, ex->key, sizeof(ex->key));
+    ferry_request_stream_key(req, ex->key, sizeof(ex->key));
     ex->rows_message_bytes = (size_t)ferry_config_int(cfg, "worker", "rows_message_bytes");
     rc = ferry_store_open(uri, FERRY_STORE_READ, &ex->source, errstr, errstr_size);
     if (rc)

@@ -83,9 +83,9 @@
 
 #include "checksum.h"
 #include "error.h"
-#include "kafka.h"
 #include "log.h"
 #include "rowcodec.h"
+#include "timeutil.h"
 
 #include <assert.h>
 #include <inttypes.h>

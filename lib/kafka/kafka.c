@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "timeutil.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,13 +11,6 @@
 #include <strings.h>
 #include <unistd.h>
 #include <time.h>
-
-int64_t ferry_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int ferry_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
                          char *errstr, size_t errstr_size)

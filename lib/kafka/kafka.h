@@ -103,7 +103,4 @@ const void *ferry_kafka_header_get(const rd_kafka_message_t *msg, const char *na
 /* Flushes the producer for up to timeout_ms; FERRY_ETIMEOUT if messages remain. */
 int ferry_kafka_flush(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
 
-/* Current wall-clock time in Unix milliseconds. */
-int64_t ferry_now_ms(void);
-
 #endif
