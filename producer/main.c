@@ -221,18 +221,14 @@ static int random_id(const char *prefix, char *out, size_t size)
  * created when missing. */
 static int open_producer(const ferry_config_t *cfg, const char *target, rd_kafka_t **out)
 {
-    rd_kafka_conf_t *conf = NULL;
     char err[1024];
-    int rc = ferry_kafka_conf_new(cfg, &conf, err, sizeof(err), "enable.idempotence", "true",
-                                  NULL);
+    int rc = ferry_kafka_producer_new(cfg, FERRY_KAFKA_IDEMPOTENT, NULL, NULL, out, err,
+                                      sizeof(err), NULL);
 
-    *out = NULL;
-    if (rc)
+    if (rc == FERRY_EINVAL)
         return bad("%s", err);
-    if (!(*out = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)))) {
-        rd_kafka_conf_destroy(conf);
+    if (rc)
         return fail("kafka producer", err);
-    }
     if (ferry_kafka_ensure_ferry_topics(*out, cfg, target, KAFKA_TIMEOUT_MS, err, sizeof(err)))
         return fail("creating topics", err);
     return 0;
