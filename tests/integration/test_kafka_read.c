@@ -47,7 +47,7 @@ static rd_kafka_t *reader(const char *eof)
 START_TEST(test_read_to_end_reads_what_was_there)
 {
     char *topic = it_unique("it.read.some");
-    char err[512] = "", value[16];
+    char err[512] = "", value[32];
     seen_t seen = {0};
     rd_kafka_t *rk;
 
@@ -61,8 +61,8 @@ START_TEST(test_read_to_end_reads_what_was_there)
                                           sizeof(err)) == 0,
                   "%s", err);
     ck_assert_uint_eq(seen.n, 5);
-    for (size_t i = 0; i < seen.n; i++) {
-        snprintf(value, sizeof(value), "m%zu", i);
+    for (int i = 0; i < (int)seen.n; i++) {
+        snprintf(value, sizeof(value), "m%d", i);
         ck_assert_str_eq(seen.values[i], value);
         ck_assert_int_eq(seen.offsets[i], (int64_t)i);
     }
