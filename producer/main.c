@@ -221,18 +221,14 @@ static int random_id(const char *prefix, char *out, size_t size)
  * created when missing. */
 static int open_producer(const ferry_config_t *cfg, const char *target, rd_kafka_t **out)
 {
-    rd_kafka_conf_t *conf = NULL;
     char err[1024];
-    int rc = ferry_kafka_conf_new(cfg, &conf, err, sizeof(err), "enable.idempotence", "true",
-                                  NULL);
+    int rc = ferry_kafka_producer_new(cfg, FERRY_KAFKA_IDEMPOTENT, NULL, NULL, out, err,
+                                      sizeof(err), NULL);
 
-    *out = NULL;
-    if (rc)
+    if (rc == FERRY_EINVAL)
         return bad("%s", err);
-    if (!(*out = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)))) {
-        rd_kafka_conf_destroy(conf);
+    if (rc)
         return fail("kafka producer", err);
-    }
     if (ferry_kafka_ensure_ferry_topics(*out, cfg, target, KAFKA_TIMEOUT_MS, err, sizeof(err)))
         return fail("creating topics", err);
     return 0;
@@ -322,7 +318,7 @@ static int cmd_export(const args_t *a)
                                .target = job.target, .objects = job.objects,
                                .nobjects = job.nobjects, .content = job.content,
                                .requested_at_ms = now};
-        /* Keyed by the request's stream key (ferry_export_key_of), as the worker expects. */
+        /* Keyed by the request's stream key (ferry_request_stream_key), as the worker expects. */
         if (ferry_scheduler_send_request(rk, a->cfg, &req, err, sizeof(err)))
             rc = fail("publishing the request", err);
         if (!rc)

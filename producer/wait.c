@@ -4,6 +4,7 @@
 #include "error.h"
 #include "kafka.h"
 #include "protocol.h"
+#include "timeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,60 +16,29 @@ int producer_wait_begin(const ferry_config_t *cfg, rd_kafka_t **out, char *errst
                         size_t errstr_size)
 {
     const char *topic = ferry_config_topic(cfg, FERRY_TOPIC_STATUS);
-    const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
-    rd_kafka_topic_t *rkt = NULL;
-    rd_kafka_conf_t *conf = NULL;
     rd_kafka_t *rk = NULL;
     rd_kafka_resp_err_t err;
     char why[512];
     int rc;
 
     *out = NULL;
-    /* librdkafka's consumer wants a group even when it only assigns; this one
-     * never joins nor commits. */
-    if ((rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "group.id",
-                                   "ferry-producer.wait", "enable.auto.commit", "false", NULL)))
-        return rc;
-    if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why)))) {
-        rd_kafka_conf_destroy(conf);
-        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "following %s: %s", topic, why);
-    }
-    rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if ((err = rd_kafka_metadata(rk, 0, rkt, &md, QUERY_TIMEOUT_MS)) || md->topic_cnt != 1 ||
-        md->topics[0].err) {
-        rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "following %s: %s", topic,
-                        rd_kafka_err2str(err ? err : md->topic_cnt ? md->topics[0].err
-                                                                   : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
-        goto out;
-    }
+    /* A reader: its group is never joined nor committed to. */
+    rc = ferry_kafka_reader_new(cfg, "ferry-producer.wait", &rk, why, sizeof(why), NULL);
+    if (rc == FERRY_EKAFKA) /* librdkafka's refusal: say which client */
+        return ferry_errf(errstr, errstr_size, rc, "following %s: %s", topic, why);
+    if (rc) /* a property librdkafka refused names itself */
+        return ferry_errf(errstr, errstr_size, rc, "%s", why);
     /* Explicit end offsets, not OFFSET_END: that one is resolved only when the
      * fetcher starts, possibly after the export's first events. */
-    parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-    for (int p = 0; p < md->topics[0].partition_cnt; p++) {
-        int64_t lo, hi, deadline = ferry_now_ms() + QUERY_TIMEOUT_MS;
-        /* A topic created a moment ago may not have its leader ready yet. */
-        while ((err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi,
-                                                       QUERY_TIMEOUT_MS)) &&
-               ferry_now_ms() < deadline)
-            rd_kafka_poll(rk, 100);
-        if (err) {
-            rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "following %s [%d]: %s", topic,
-                            p, rd_kafka_err2str(err));
-            goto out;
-        }
-        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = hi;
-    }
-    if ((err = rd_kafka_assign(rk, parts)))
+    rc = ferry_kafka_end_offsets(rk, topic, QUERY_TIMEOUT_MS, &parts, why, sizeof(why));
+    if (rc)
+        ferry_errf(errstr, errstr_size, rc, "following %s", why);
+    else if ((err = rd_kafka_assign(rk, parts)))
         rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "following %s: %s", topic,
                         rd_kafka_err2str(err));
-out:
     if (parts)
         rd_kafka_topic_partition_list_destroy(parts);
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    if (rkt)
-        rd_kafka_topic_destroy(rkt);
     if (rc) {
         producer_wait_end(rk);
         return rc;

@@ -14,7 +14,6 @@
 #include "avro_canon.h"
 #include "checksum.h"
 #include "error.h"
-#include "kafka.h"
 #include "timeutil.h"
 #include "utf8.h"
 
@@ -565,6 +564,14 @@ int ferry_request_derive_id(const char *cluster_id, const char *topic, int32_t p
     snprintf(out, FERRY_DERIVED_ID_LEN + 1, "%016llx%016llx", (unsigned long long)h[0],
              (unsigned long long)h[1]);
     return FERRY_OK;
+}
+
+void ferry_request_stream_key(const ferry_request_t *req, char *out, size_t out_size)
+{
+    if (req->schedule_id && *req->schedule_id)
+        snprintf(out, out_size, "%s", req->schedule_id);
+    else
+        snprintf(out, out_size, "%s->%s", req->source, req->target);
 }
 
 void ferry_request_free(ferry_request_t *req)

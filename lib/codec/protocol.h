@@ -122,6 +122,12 @@ int ferry_request_to_json(const ferry_request_t *req, ferry_buf_t *out);
 /* A deep copy, or NULL on ENOMEM. */
 ferry_request_t *ferry_request_dup(const ferry_request_t *req);
 void ferry_request_free(ferry_request_t *req);
+/* The size of a buffer that holds any stream key and its NUL. */
+#define FERRY_STREAM_KEY_MAX 600
+/* The stream key of a request, the Kafka key of the request and of its export
+ * stream: its schedule id, or "source->target". Writes into out (truncated to
+ * out_size). */
+void ferry_request_stream_key(const ferry_request_t *req, char *out, size_t out_size);
 
 /* ExportBegin: opens one export on a records topic. */
 typedef struct ferry_export_begin {

@@ -10,6 +10,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "outbox.h"
+#include "timeutil.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -228,7 +229,8 @@ static int make_clients(ferry_importer_t *c, char *errstr, size_t errstr_size)
     const ferry_config_t *cfg = c->cfg;
     int64_t session_ms = ferry_config_int(cfg, "importer", "session_timeout_ms");
     char group[512], client[300], session[32], heartbeat[32];
-    rd_kafka_conf_t *conf;
+    ferry_kafka_callbacks_t producer_callbacks = {.opaque = c, .on_delivery = on_delivery};
+    ferry_kafka_callbacks_t consumer_callbacks = {.opaque = c, .on_rebalance = on_rebalance};
     rd_kafka_topic_partition_list_t *sub;
     rd_kafka_resp_err_t err;
     int rc;
@@ -242,43 +244,31 @@ static int make_clients(ferry_importer_t *c, char *errstr, size_t errstr_size)
     snprintf(heartbeat, sizeof(heartbeat), "%" PRId64,
              session_ms / 3 < 3000 ? session_ms / 3 : 3000);
 
-    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "enable.idempotence", "true",
-                              "client.id", client, "linger.ms", "5", NULL);
+    rc = ferry_kafka_producer_new(cfg, FERRY_KAFKA_IDEMPOTENT, NULL, &producer_callbacks,
+                                  &c->producer, errstr, errstr_size, "client.id", client,
+                                  "linger.ms", "5", NULL);
     if (rc)
         return rc;
-    rd_kafka_conf_set_opaque(conf, c);
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    if (!(c->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size))) {
-        rd_kafka_conf_destroy(conf);
-        return FERRY_EKAFKA;
-    }
     rc = ferry_kafka_ensure_ferry_topics(c->producer, cfg, c->target, 30000, errstr,
                                          errstr_size);
     if (rc)
         return rc;
 
-    /* Offsets live in the target store: never auto-committed, and the end
-     * of each partition is reported (cut-off exports, --once). */
-    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "group.id", group, "client.id",
-                              client, "isolation.level", "read_committed", "enable.auto.commit",
-                              "false", "enable.auto.offset.store", "false",
-                              "enable.partition.eof", "true", "auto.offset.reset", "earliest",
-                              "session.timeout.ms", session, "heartbeat.interval.ms",
-                              heartbeat,
-                              /* Bounded memory: librdkafka prefetches up to 64 MiB
-                               * per partition by default. (Lowering
-                               * queued.min.messages too stalls librdkafka 2.0.2's
-                               * fetcher for ~0.5 s each time the queue fills.) */
-                              "queued.max.messages.kbytes", "16384", NULL);
+    /* Offsets live in the target store: never committed to Kafka, and the
+     * end of each partition is reported (cut-off exports, --once). */
+    rc = ferry_kafka_consumer_new(cfg, group, &consumer_callbacks, &c->consumer, errstr,
+                                  errstr_size, "client.id", client, "isolation.level",
+                                  "read_committed", "enable.auto.offset.store", "false",
+                                  "enable.partition.eof", "true", "auto.offset.reset", "earliest",
+                                  "session.timeout.ms", session, "heartbeat.interval.ms",
+                                  heartbeat,
+                                  /* Bounded memory: librdkafka prefetches up to 64 MiB
+                                   * per partition by default. (Lowering
+                                   * queued.min.messages too stalls librdkafka 2.0.2's
+                                   * fetcher for ~0.5 s each time the queue fills.) */
+                                  "queued.max.messages.kbytes", "16384", NULL);
     if (rc)
         return rc;
-    rd_kafka_conf_set_opaque(conf, c);
-    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-    if (!(c->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size))) {
-        rd_kafka_conf_destroy(conf);
-        return FERRY_EKAFKA;
-    }
-    rd_kafka_poll_set_consumer(c->consumer);
     sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, c->topic, RD_KAFKA_PARTITION_UA);
     err = rd_kafka_subscribe(c->consumer, sub);

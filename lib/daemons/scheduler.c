@@ -36,7 +36,6 @@
 #include "scheduler.h"
 
 #include "error.h"
-#include "export.h"
 #include "kafka.h"
 #include "log.h"
 #include "schedule.h"
@@ -525,30 +524,17 @@ static int check_one_partition(ferry_scheduler_t *s, char *errstr, size_t errstr
     return rc;
 }
 
-/* Creates one client from conf (taken over in every case), with s as opaque. */
-static int new_client(ferry_scheduler_t *s, rd_kafka_type_t type, rd_kafka_conf_t *conf,
-                      rd_kafka_t **out, char *errstr, size_t errstr_size)
-{
-    char why[512];
-
-    rd_kafka_conf_set_opaque(conf, s);
-    rd_kafka_conf_set_error_cb(conf, on_client_error);
-    if (!(*out = rd_kafka_new(type, conf, why, sizeof(why)))) {
-        rd_kafka_conf_destroy(conf);
-        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "scheduler %s: %s",
-                          type == RD_KAFKA_PRODUCER ? "producer" : "consumer", why);
-    }
-    return FERRY_OK;
-}
-
 int ferry_scheduler_new(const ferry_config_t *cfg, const char *name, ferry_scheduler_t **out,
                         char *errstr, size_t errstr_size)
 {
     ferry_scheduler_t *s = calloc(1, sizeof(*s));
-    rd_kafka_conf_t *conf = NULL;
     rd_kafka_topic_partition_list_t *topics = NULL;
     int64_t session = ferry_config_int(cfg, "scheduler", "session_timeout_ms");
-    char session_s[24], heartbeat_s[24], delivery_s[24];
+    char session_s[24], heartbeat_s[24], delivery_s[24], why[512];
+    ferry_kafka_callbacks_t producer_callbacks = {
+        .opaque = s, .on_delivery = on_delivery, .on_error = on_client_error};
+    ferry_kafka_callbacks_t consumer_callbacks = {
+        .opaque = s, .on_rebalance = on_rebalance, .on_error = on_client_error};
     rd_kafka_resp_err_t err;
     int rc;
 
@@ -571,30 +557,28 @@ int ferry_scheduler_new(const ferry_config_t *cfg, const char *name, ferry_sched
              (long long)(session / 10 > 100 ? session / 10 : 100));
 
     snprintf(delivery_s, sizeof(delivery_s), "%d", DELIVERY_TIMEOUT_MS);
-    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "client.id", s->name,
-                              "enable.idempotence", "true", "message.timeout.ms", delivery_s,
-                              NULL);
-    if (!rc) {
-        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-        rc = new_client(s, RD_KAFKA_PRODUCER, conf, &s->producer, errstr, errstr_size);
-    }
+    rc = ferry_kafka_producer_new(cfg, FERRY_KAFKA_IDEMPOTENT, NULL, &producer_callbacks,
+                                  &s->producer, why, sizeof(why), "client.id", s->name,
+                                  "message.timeout.ms", delivery_s, NULL);
+    if (rc) /* librdkafka's refusal: say which client; a bad property names itself */
+        ferry_errf(errstr, errstr_size, rc, "%s%s",
+                   rc == FERRY_EKAFKA ? "scheduler producer: " : "", why);
     if (!rc)
         rc = ferry_kafka_ensure_ferry_topics(s->producer, cfg, NULL, QUERY_TIMEOUT_MS, errstr,
                                              errstr_size);
     if (!rc)
         rc = check_one_partition(s, errstr, errstr_size);
-    if (!rc)
-        rc = ferry_kafka_conf_new(
-            cfg, &conf, errstr, errstr_size, "client.id", s->name, "group.id",
-            ferry_config_str(cfg, "scheduler", "group_id"),
-            "session.timeout.ms", session_s, "heartbeat.interval.ms", heartbeat_s,
-            "enable.auto.commit", "false", "enable.partition.eof", "true", NULL);
     if (!rc) {
-        rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-        rc = new_client(s, RD_KAFKA_CONSUMER, conf, &s->consumer, errstr, errstr_size);
+        rc = ferry_kafka_consumer_new(cfg, ferry_config_str(cfg, "scheduler", "group_id"),
+                                      &consumer_callbacks, &s->consumer, why, sizeof(why),
+                                      "client.id", s->name, "session.timeout.ms", session_s,
+                                      "heartbeat.interval.ms", heartbeat_s,
+                                      "enable.partition.eof", "true", NULL);
+        if (rc) /* librdkafka's refusal: say which client; a bad property names itself */
+            ferry_errf(errstr, errstr_size, rc, "%s%s",
+                       rc == FERRY_EKAFKA ? "scheduler consumer: " : "", why);
     }
     if (!rc) {
-        rd_kafka_poll_set_consumer(s->consumer);
         topics = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(topics, s->topic, RD_KAFKA_PARTITION_UA);
         if ((err = rd_kafka_subscribe(s->consumer, topics)))
@@ -644,7 +628,7 @@ int ferry_scheduler_send_request(rd_kafka_t *rk, const ferry_config_t *cfg,
     };
     int rc = ferry_request_encode(req, &buf, errstr, errstr_size);
 
-    ferry_export_key_of(req, key, sizeof(key));
+    ferry_request_stream_key(req, key, sizeof(key));
     if (!rc)
         rc = ferry_kafka_produce(rk, ferry_config_topic(cfg, FERRY_TOPIC_REQUESTS),
                                  RD_KAFKA_PARTITION_UA, key, strlen(key), buf.data, buf.len,
@@ -682,89 +666,47 @@ static int by_id(const void *a, const void *b)
     return strcmp((*(ferry_schedule_t *const *)a)->id, (*(ferry_schedule_t *const *)b)->id);
 }
 
+/* ferry_kafka_read_to_end's callback of ferry_scheduler_list. */
+static void list_apply(const rd_kafka_message_t *m, void *arg)
+{
+    int removed;
+
+    book_apply(arg, m, 0, 0, &removed);
+}
+
 int ferry_scheduler_list(const ferry_config_t *cfg, int timeout_ms, ferry_schedule_t ***out,
                          size_t *n, char *errstr, size_t errstr_size)
 {
     const char *topic = ferry_config_topic(cfg, FERRY_TOPIC_SCHEDULES);
-    int64_t lo = 0, hi = 0, pos = 0, deadline = ferry_now_ms() + timeout_ms;
-    rd_kafka_conf_t *conf = NULL;
     rd_kafka_t *rk = NULL;
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    rd_kafka_resp_err_t err;
     book_t book = {0};
-    int rc, eof = 0;
+    int rc;
     char why[512], group[512];
 
     *out = NULL;
     *n = 0;
 
-    /* librdkafka's consumer wants a group even when it only assigns; this one
-     * never joins nor commits. */
+    /* A reader: its group is never joined nor committed to. */
     snprintf(group, sizeof(group), "%s.reader",
              ferry_config_str(cfg, "scheduler", "group_id"));
-    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "group.id", group,
-                              "enable.partition.eof", "true", "enable.auto.commit", "false", NULL);
-    if (rc)
-        return rc;
-    if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why)))) {
-        rd_kafka_conf_destroy(conf);
-        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "reading %s: %s", topic, why);
-    }
-    /* A topic created a moment ago may not have its leader ready yet. */
-    while ((err = rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, timeout_ms)) &&
-           ferry_now_ms() < deadline)
-        rd_kafka_poll(rk, 100);
-    if (err) {
-        rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "reading %s: %s", topic,
-                        rd_kafka_err2str(err));
-        goto out;
-    }
-    parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    if (hi > lo && (err = rd_kafka_assign(rk, parts))) {
-        rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "reading %s: %s", topic,
-                        rd_kafka_err2str(err));
-        goto out;
-    }
-    while (hi > lo && pos < hi && !eof) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        int removed;
-
-        if (ferry_now_ms() > deadline) {
-            rc = ferry_errf(errstr, errstr_size, FERRY_ETIMEOUT,
-                            "reading %s: end not reached within %d ms", topic, timeout_ms);
-            if (m)
-                rd_kafka_message_destroy(m);
-            goto out;
-        }
-        if (!m)
-            continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            eof = 1;
-        } else if (m->err) {
-            rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "reading %s: %s", topic,
-                            rd_kafka_message_errstr(m));
-        } else {
-            book_apply(&book, m, 0, 0, &removed);
-            pos = m->offset + 1;
-        }
-        rd_kafka_message_destroy(m);
-        if (rc)
-            goto out;
-    }
-    if (book.n && !(*out = malloc(book.n * sizeof(**out)))) {
+    rc = ferry_kafka_reader_new(cfg, group, &rk, why, sizeof(why), "enable.partition.eof",
+                                "true", NULL);
+    if (rc == FERRY_EKAFKA) /* librdkafka's refusal: say which client */
+        return ferry_errf(errstr, errstr_size, rc, "reading %s: %s", topic, why);
+    if (rc) /* a property librdkafka refused names itself */
+        return ferry_errf(errstr, errstr_size, rc, "%s", why);
+    rc = ferry_kafka_read_to_end(rk, topic, 0, timeout_ms, list_apply, &book, errstr,
+                                 errstr_size);
+    if (!rc && book.n && !(*out = malloc(book.n * sizeof(**out))))
         rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "reading %s: out of memory", topic);
-        goto out;
+    if (!rc) {
+        for (size_t i = 0; i < book.n; i++)
+            (*out)[i] = book.v[i].sched;
+        *n = book.n;
+        book.n = 0; /* the schedules now belong to *out */
+        if (*n)
+            qsort(*out, *n, sizeof(**out), by_id);
     }
-    for (size_t i = 0; i < book.n; i++)
-        (*out)[i] = book.v[i].sched;
-    *n = book.n;
-    book.n = 0; /* the schedules now belong to *out */
-    if (*n)
-        qsort(*out, *n, sizeof(**out), by_id);
-out:
-    if (parts)
-        rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     book_clear(&book);

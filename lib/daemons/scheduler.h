@@ -59,7 +59,7 @@ int ferry_scheduler_close(ferry_scheduler_t *s, int timeout_ms, char *errstr, si
 void ferry_scheduler_destroy(ferry_scheduler_t *s);
 
 /* Publishes req on the requests topic with the headers ferry.type and
- * ferry.export, keyed by its stream key (ferry_export_key_of: the schedule id,
+ * ferry.export, keyed by its stream key (ferry_request_stream_key: the schedule id,
  * or "source->target" for a one-off export), which the worker checks. rk is a
  * producer; the caller flushes. */
 int ferry_scheduler_send_request(rd_kafka_t *rk, const ferry_config_t *cfg,

@@ -36,6 +36,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "protocol.h"
+#include "timeutil.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -115,7 +116,7 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
     const ferry_config_t *cfg = w->cfg;
     int64_t txn_ms = ferry_config_int(cfg, "worker", "transaction_timeout_ms");
     char txn[32], poll_ms[32], session[32], linger[32], txid[300], batch[32];
-    rd_kafka_conf_t *conf;
+    ferry_kafka_callbacks_t txp_callbacks = {.opaque = w, .on_delivery = on_delivery};
     rd_kafka_topic_partition_list_t *sub;
     int rc;
 
@@ -127,48 +128,31 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
     int_text(batch, sizeof(batch), ferry_config_int(cfg, "worker", "batch_size"));
     snprintf(txid, sizeof(txid), "ferry-worker-%s", w->id);
 
-    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size,
-                              "group.id",
-                              ferry_config_str(cfg, "worker", "group_id"),
-                              "client.id", w->component, "enable.auto.commit", "false",
-                              "auto.offset.reset", "earliest", "isolation.level",
-                              "read_committed", "session.timeout.ms", session,
-                              "max.poll.interval.ms", poll_ms, NULL);
+    rc = ferry_kafka_consumer_new(cfg, ferry_config_str(cfg, "worker", "group_id"), NULL,
+                                  &w->consumer, errstr, errstr_size, "client.id", w->component,
+                                  "auto.offset.reset", "earliest", "isolation.level",
+                                  "read_committed", "session.timeout.ms", session,
+                                  "max.poll.interval.ms", poll_ms, NULL);
     if (rc)
         return rc;
-    if (!(w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size))) {
-        rd_kafka_conf_destroy(conf);
-        return FERRY_EKAFKA;
-    }
-    rd_kafka_poll_set_consumer(w->consumer);
 
     /* Bounded memory: a small local queue; a full one is waited out. The
      * message timeout may not exceed the transaction timeout. */
-    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "transactional.id", txid,
-                              "client.id", w->component, "transaction.timeout.ms", txn,
-                              "message.timeout.ms", txn, "linger.ms", linger, "batch.size", batch,
-                              "compression.codec",
-                              ferry_config_str(cfg, "worker", "compression"),
-                              "queue.buffering.max.kbytes", "16384",
-                              "queue.buffering.max.messages", "50000", "message.max.bytes",
-                              "16777216", NULL);
+    rc = ferry_kafka_producer_new(cfg, FERRY_KAFKA_TRANSACTIONAL, txid, &txp_callbacks, &w->txp,
+                                  errstr, errstr_size, "client.id", w->component,
+                                  "transaction.timeout.ms", txn, "message.timeout.ms", txn,
+                                  "linger.ms", linger, "batch.size", batch, "compression.codec",
+                                  ferry_config_str(cfg, "worker", "compression"),
+                                  "queue.buffering.max.kbytes", "16384",
+                                  "queue.buffering.max.messages", "50000", "message.max.bytes",
+                                  "16777216", NULL);
     if (rc)
         return rc;
-    rd_kafka_conf_set_opaque(conf, w);
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    if (!(w->txp = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size))) {
-        rd_kafka_conf_destroy(conf);
-        return FERRY_EKAFKA;
-    }
 
-    rc = ferry_kafka_conf_new(cfg, &conf, errstr, errstr_size, "enable.idempotence", "true",
-                              "client.id", w->component, "linger.ms", "5", NULL);
+    rc = ferry_kafka_producer_new(cfg, FERRY_KAFKA_IDEMPOTENT, NULL, NULL, &w->status, errstr,
+                                  errstr_size, "client.id", w->component, "linger.ms", "5", NULL);
     if (rc)
         return rc;
-    if (!(w->status = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size))) {
-        rd_kafka_conf_destroy(conf);
-        return FERRY_EKAFKA;
-    }
 
     /* The topics, and every one the transactions write known to txp before
      * the first export (the dlq, each records topic). */
@@ -574,7 +558,7 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     ferry_request_t *req = NULL;
     ferry_export_t *ex = NULL;
     ferry_export_stats_t stats = {0};
-    char why[1024] = "", key[FERRY_EXPORT_KEY_MAX] = "", id[FERRY_EXPORT_ID_MAX];
+    char why[1024] = "", key[FERRY_STREAM_KEY_MAX] = "", id[FERRY_EXPORT_ID_MAX];
     int64_t started = ferry_now_ms();
     int rc, accepted = 0;
 
@@ -606,7 +590,7 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     }
     /* Successive exports of one stream stay in order only if their requests
      * share a partition: the key must be the stream key. */
-    ferry_export_key_of(req, key, sizeof(key));
+    ferry_request_stream_key(req, key, sizeof(key));
     if (m->key_len != strlen(key) || memcmp(m->key, key, m->key_len)) {
         snprintf(why, sizeof(why),
                  "the request's Kafka key is \"%.*s\", not its stream key \"%s\" (publish it "

@@ -18,7 +18,7 @@ struct ferry_export {
     ferry_objset_t *objs;
     ferry_plan_t *plan;
     char topic[256];
-    char key[FERRY_EXPORT_KEY_MAX];
+    char key[FERRY_STREAM_KEY_MAX];
     /* A Rows message is sent once its row bodies reach this many bytes (and
      * at the end of the table): fewer, larger messages cost the worker, the
      * broker and the importer far less per row than one message per row. */
@@ -26,14 +26,6 @@ struct ferry_export {
     ferry_buf_t buf;    /* reused for every message */
     ferry_buf_t bodies; /* row bodies of the next Rows message */
 };
-
-void ferry_export_key_of(const ferry_request_t *req, char *out, size_t out_size)
-{
-    if (req->schedule_id && *req->schedule_id)
-        snprintf(out, out_size, "%s", req->schedule_id);
-    else
-        snprintf(out, out_size, "%s->%s", req->source, req->target);
-}
 
 int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
                          const ferry_request_t *req, ferry_export_t **out, char *errstr,
@@ -65,7 +57,7 @@ int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
                         "environment \"%s\" gives no legal records topic name", req->target);
         goto fail;
     }
-    ferry_export_key_of(req, ex->key, sizeof(ex->key));
+    ferry_request_stream_key(req, ex->key, sizeof(ex->key));
     ex->rows_message_bytes = (size_t)ferry_config_int(cfg, "worker", "rows_message_bytes");
     rc = ferry_store_open(uri, FERRY_STORE_READ, &ex->source, errstr, errstr_size);
     if (rc)

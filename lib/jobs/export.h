@@ -50,12 +50,6 @@ const ferry_plan_t *ferry_export_plan(const ferry_export_t *ex);
 const char *ferry_export_topic(const ferry_export_t *ex);
 const char *ferry_export_stream_key(const ferry_export_t *ex);
 
-/* The size of a buffer that holds any stream key and its NUL. */
-#define FERRY_EXPORT_KEY_MAX 600
-
-/* The stream key of a request: its schedule id, or "source->target". Writes
- * into out (truncated to out_size). */
-void ferry_export_key_of(const ferry_request_t *req, char *out, size_t out_size);
 
 /* The most headers a message of the stream carries. */
 #define FERRY_EXPORT_MAX_HEADERS 3

@@ -83,11 +83,10 @@
 
 #include "checksum.h"
 #include "error.h"
-#include "export.h"
-#include "kafka.h"
 #include "ledger.h"
 #include "log.h"
 #include "rowcodec.h"
+#include "timeutil.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -224,13 +223,13 @@ static void close_export(ferry_import_t *imp)
 
 void ferry_import_abandon(ferry_import_t *imp, int32_t partition)
 {
-    char stream[FERRY_EXPORT_KEY_MAX];
+    char stream[FERRY_STREAM_KEY_MAX];
 
     if (!imp || imp->state == IMPORT_IDLE || (partition >= 0 && partition != imp->partition))
         return;
     close_table(imp);
     ferry_store_rollback(imp->store);
-    ferry_export_key_of(imp->begin->request, stream, sizeof(stream));
+    ferry_request_stream_key(imp->begin->request, stream, sizeof(stream));
     ferry_log(FERRY_LOG_INFO,
               "export id=%s stream=%s source=%s target=%s tables=0 rows=0 ms=%" PRId64
               " outcome=abandoned bytes=%" PRId64 " partition=%" PRId32
@@ -311,14 +310,14 @@ static void report_status(ferry_import_t *imp, const ferry_status_t *st,
                           const ferry_export_begin_t *begin, int queued)
 {
     int64_t inserted = 0, updated = 0;
-    char stream[FERRY_EXPORT_KEY_MAX] = "-";
+    char stream[FERRY_STREAM_KEY_MAX] = "-";
 
     for (size_t i = 0; i < st->ntable_stats; i++) {
         inserted += st->table_stats[i].inserted;
         updated += st->table_stats[i].updated;
     }
     if (begin && begin->request)
-        ferry_export_key_of(begin->request, stream, sizeof(stream));
+        ferry_request_stream_key(begin->request, stream, sizeof(stream));
     ferry_log(st->state == FERRY_STATUS_FAILED ? FERRY_LOG_WARN : FERRY_LOG_INFO,
               "export id=%s stream=%s source=%s target=%s tables=%" PRId32 " rows=%" PRId64
               " ms=%" PRId64 " outcome=%s bytes=%" PRId64 " inserted=%" PRId64

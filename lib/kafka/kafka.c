@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "timeutil.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,15 +12,9 @@
 #include <unistd.h>
 #include <time.h>
 
-int64_t ferry_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int ferry_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
-                         char *errstr, size_t errstr_size)
+/* Sets one property; errstr names the key. */
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+                    size_t errstr_size)
 {
     char why[256];
 
@@ -48,30 +43,95 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
               rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-int ferry_kafka_conf_new(const ferry_config_t *cfg, rd_kafka_conf_t **out, char *errstr,
-                         size_t errstr_size, ...)
+/* The one place where ferry calls rd_kafka_new (see kafka.h): cfg's pairs,
+ * then fixed (key, value, ..., NULL), then the caller's extra pairs. */
+static int client_new(rd_kafka_type_t type, const ferry_config_t *cfg, const char *const *fixed,
+                      const ferry_kafka_callbacks_t *cb, va_list extra, rd_kafka_t **out,
+                      char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     const char *key;
-    va_list ap;
     int rc = FERRY_OK;
 
     *out = NULL;
     for (size_t i = 0; cfg && i < ferry_config_kafka_count(cfg) && !rc; i++)
-        rc = ferry_kafka_conf_set(conf, ferry_config_kafka_key(cfg, i),
-                                  ferry_config_kafka_value(cfg, i), errstr, errstr_size);
-    va_start(ap, errstr_size);
-    while (!rc && (key = va_arg(ap, const char *)) != NULL)
-        rc = ferry_kafka_conf_set(conf, key, va_arg(ap, const char *), errstr, errstr_size);
-    va_end(ap);
+        rc = conf_set(conf, ferry_config_kafka_key(cfg, i), ferry_config_kafka_value(cfg, i),
+                      errstr, errstr_size);
+    for (size_t i = 0; !rc && fixed[i]; i += 2)
+        rc = conf_set(conf, fixed[i], fixed[i + 1], errstr, errstr_size);
+    while (!rc && (key = va_arg(extra, const char *)) != NULL)
+        rc = conf_set(conf, key, va_arg(extra, const char *), errstr, errstr_size);
     if (rc) {
         rd_kafka_conf_destroy(conf);
         return rc;
     }
     rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    *out = conf;
+    rd_kafka_conf_set_error_cb(conf, cb && cb->on_error ? cb->on_error : error_cb);
+    if (cb && cb->opaque)
+        rd_kafka_conf_set_opaque(conf, cb->opaque);
+    if (cb && cb->on_delivery)
+        rd_kafka_conf_set_dr_msg_cb(conf, cb->on_delivery);
+    if (cb && cb->on_rebalance)
+        rd_kafka_conf_set_rebalance_cb(conf, cb->on_rebalance);
+    /* rd_kafka_new owns conf only when it succeeds. */
+    if (!(*out = rd_kafka_new(type, conf, errstr, errstr_size))) {
+        rd_kafka_conf_destroy(conf);
+        return FERRY_EKAFKA;
+    }
     return FERRY_OK;
+}
+
+int ferry_kafka_producer_new(const ferry_config_t *cfg, ferry_kafka_producer_kind_t kind,
+                             const char *txn_id, const ferry_kafka_callbacks_t *cb,
+                             rd_kafka_t **out, char *errstr, size_t errstr_size, ...)
+{
+    const char *plain[] = {NULL};
+    const char *idempotent[] = {"enable.idempotence", "true", NULL};
+    const char *transactional[] = {"transactional.id", txn_id, NULL};
+    const char *const *fixed = kind == FERRY_KAFKA_IDEMPOTENT      ? idempotent
+                               : kind == FERRY_KAFKA_TRANSACTIONAL ? transactional
+                                                                   : plain;
+    va_list ap;
+    int rc;
+
+    if (kind == FERRY_KAFKA_TRANSACTIONAL && (!txn_id || !*txn_id)) {
+        *out = NULL;
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "a transactional producer needs a transactional.id");
+    }
+    va_start(ap, errstr_size);
+    rc = client_new(RD_KAFKA_PRODUCER, cfg, fixed, cb, ap, out, errstr, errstr_size);
+    va_end(ap);
+    return rc;
+}
+
+int ferry_kafka_consumer_new(const ferry_config_t *cfg, const char *group_id,
+                             const ferry_kafka_callbacks_t *cb, rd_kafka_t **out, char *errstr,
+                             size_t errstr_size, ...)
+{
+    const char *fixed[] = {"group.id", group_id, "enable.auto.commit", "false", NULL};
+    va_list ap;
+    int rc;
+
+    va_start(ap, errstr_size);
+    rc = client_new(RD_KAFKA_CONSUMER, cfg, fixed, cb, ap, out, errstr, errstr_size);
+    va_end(ap);
+    if (!rc)
+        rd_kafka_poll_set_consumer(*out);
+    return rc;
+}
+
+int ferry_kafka_reader_new(const ferry_config_t *cfg, const char *group_id, rd_kafka_t **out,
+                           char *errstr, size_t errstr_size, ...)
+{
+    const char *fixed[] = {"group.id", group_id, "enable.auto.commit", "false", NULL};
+    va_list ap;
+    int rc;
+
+    va_start(ap, errstr_size);
+    rc = client_new(RD_KAFKA_CONSUMER, cfg, fixed, NULL, ap, out, errstr, errstr_size);
+    va_end(ap);
+    return rc;
 }
 
 const char *ferry_kafka_bootstrap(rd_kafka_t *rk, char *buf, size_t size)
@@ -300,6 +360,119 @@ int ferry_kafka_know_topic(rd_kafka_t *rk, const char *topic, rd_kafka_topic_t *
     }
     *handle = rkt;
     return FERRY_OK;
+}
+
+/* Asks for partition's watermarks until the answer comes or timeout_ms have
+ * passed: a topic created a moment ago may not have its leader ready yet. */
+static rd_kafka_resp_err_t query_watermarks(rd_kafka_t *rk, const char *topic,
+                                            int32_t partition, int timeout_ms, int64_t *lo,
+                                            int64_t *hi)
+{
+    int64_t deadline = ferry_now_ms() + timeout_ms;
+    rd_kafka_resp_err_t err;
+
+    while ((err = rd_kafka_query_watermark_offsets(rk, topic, partition, lo, hi, timeout_ms)) &&
+           ferry_now_ms() < deadline)
+        rd_kafka_poll(rk, 100);
+    return err;
+}
+
+int ferry_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                           int64_t *lo, int64_t *hi, char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t err = query_watermarks(rk, topic, partition, timeout_ms, lo, hi);
+
+    if (err)
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "%s [%d]: %s", topic,
+                          (int)partition, rd_kafka_err2str(err));
+    return FERRY_OK;
+}
+
+int ferry_kafka_end_offsets(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                            rd_kafka_topic_partition_list_t **out, char *errstr,
+                            size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_topic_t *rkt;
+    rd_kafka_resp_err_t err;
+    int rc = FERRY_OK;
+
+    *out = NULL;
+    if (!(rkt = rd_kafka_topic_new(rk, topic, NULL)))
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "%s: %s", topic,
+                          rd_kafka_err2str(rd_kafka_last_error()));
+    err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+    if (!err && (md->topic_cnt != 1 || md->topics[0].err))
+        err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    if (err) {
+        rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "%s: %s", topic,
+                        rd_kafka_err2str(err));
+        goto out;
+    }
+    parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+    for (int p = 0; p < md->topics[0].partition_cnt && !rc; p++) {
+        int64_t lo, hi;
+        rc = ferry_kafka_watermarks(rk, topic, p, timeout_ms, &lo, &hi, errstr, errstr_size);
+        if (!rc)
+            rd_kafka_topic_partition_list_add(parts, topic, p)->offset = hi;
+    }
+out:
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    if (rc) {
+        if (parts)
+            rd_kafka_topic_partition_list_destroy(parts);
+        return rc;
+    }
+    *out = parts;
+    return FERRY_OK;
+}
+
+int ferry_kafka_read_to_end(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                            void (*on_message)(const rd_kafka_message_t *m, void *arg), void *arg,
+                            char *errstr, size_t errstr_size)
+{
+    int64_t lo = 0, hi = 0, pos = 0, deadline = ferry_now_ms() + timeout_ms;
+    rd_kafka_topic_partition_list_t *parts;
+    rd_kafka_resp_err_t err = query_watermarks(rk, topic, partition, timeout_ms, &lo, &hi);
+    int rc = FERRY_OK, eof = 0;
+
+    if (err)
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "reading %s: %s", topic,
+                          rd_kafka_err2str(err));
+    if (hi <= lo)
+        return FERRY_OK; /* nothing to read */
+    parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, partition)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    err = rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err)
+        return ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "reading %s: %s", topic,
+                          rd_kafka_err2str(err));
+    while (!rc && pos < hi && !eof) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+
+        if (ferry_now_ms() > deadline)
+            rc = ferry_errf(errstr, errstr_size, FERRY_ETIMEOUT,
+                            "reading %s: end not reached within %d ms", topic, timeout_ms);
+        else if (!m)
+            continue;
+        else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            eof = 1;
+        else if (m->err)
+            rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "reading %s: %s", topic,
+                            rd_kafka_message_errstr(m));
+        else {
+            on_message(m, arg);
+            pos = m->offset + 1;
+        }
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    return rc;
 }
 
 int ferry_kafka_produce(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,

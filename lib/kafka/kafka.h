@@ -13,16 +13,60 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A new librdkafka configuration holding every "kafka" pair of cfg, then the
- * given extra pairs (key, value, key, value, ..., NULL) which override them,
- * with librdkafka's log lines routed through ferry_log.
- * *out is new: hand it to rd_kafka_new (which takes ownership on success) or
- * free it with rd_kafka_conf_destroy. */
-int ferry_kafka_conf_new(const ferry_config_t *cfg, rd_kafka_conf_t **out, char *errstr,
-                         size_t errstr_size, ...);
-/* Sets one property; errstr names the key. */
-int ferry_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
-                         char *errstr, size_t errstr_size);
+/* The callbacks a client may take; any may be NULL. opaque is the client's
+ * opaque (rd_kafka_opaque), passed to each of them. */
+typedef struct ferry_kafka_callbacks {
+    void *opaque;
+    /* Producers: each message's delivery report. */
+    void (*on_delivery)(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+    /* Consumers that subscribe: assignments and revocations; the callback
+     * assigns (rd_kafka_assign) itself. */
+    void (*on_rebalance)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque);
+    /* Client-level errors; NULL logs them as warnings (librdkafka retries
+     * them itself; fatal ones also surface through the calls that fail). */
+    void (*on_error)(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+} ferry_kafka_callbacks_t;
+
+/* What a producer promises. */
+typedef enum ferry_kafka_producer_kind {
+    FERRY_KAFKA_PLAIN,         /* librdkafka's defaults: a retry may duplicate */
+    FERRY_KAFKA_IDEMPOTENT,    /* enable.idempotence: no duplicate, in order */
+    FERRY_KAFKA_TRANSACTIONAL, /* transactional.id: idempotent, and transactions */
+} ferry_kafka_producer_kind_t;
+
+/* Every client of ferry is made by one of the three constructors below, which
+ * apply, in this order: every "kafka" pair of cfg (cfg may be NULL), the fixed
+ * settings of the client's kind, then the extra pairs given as arguments
+ * (key, value, key, value, ..., NULL), which override both; and route
+ * librdkafka's log lines through ferry_log and its client errors to
+ * cb->on_error (or the default warning). On success *out is a new client:
+ * close a consumer with rd_kafka_consumer_close, then free it with
+ * rd_kafka_destroy. On failure *out is NULL and nothing is left to free:
+ * FERRY_EINVAL naming the property librdkafka refused, or FERRY_EKAFKA with
+ * librdkafka's reason when it cannot create the client. */
+
+/* A producer of that kind; txn_id is its transactional.id (required for
+ * FERRY_KAFKA_TRANSACTIONAL, ignored otherwise). */
+int ferry_kafka_producer_new(const ferry_config_t *cfg, ferry_kafka_producer_kind_t kind,
+                             const char *txn_id, const ferry_kafka_callbacks_t *cb,
+                             rd_kafka_t **out, char *errstr, size_t errstr_size, ...);
+
+/* A member of consumer group group_id, for rd_kafka_subscribe. Offsets are
+ * never committed automatically (enable.auto.commit=false): ferry commits
+ * them itself, or keeps them elsewhere. The main queue is redirected to the
+ * consumer's (rd_kafka_poll_set_consumer): rd_kafka_consumer_poll serves every
+ * callback, and rd_kafka_poll must not be called. */
+int ferry_kafka_consumer_new(const ferry_config_t *cfg, const char *group_id,
+                             const ferry_kafka_callbacks_t *cb, rd_kafka_t **out, char *errstr,
+                             size_t errstr_size, ...);
+
+/* A consumer that reads assigned partitions (rd_kafka_assign) and never joins
+ * its group: librdkafka wants a group.id all the same, group_id, on which
+ * nothing is committed (enable.auto.commit=false). Its main queue stays its
+ * own: rd_kafka_poll serves the callbacks while nothing is assigned. */
+int ferry_kafka_reader_new(const ferry_config_t *cfg, const char *group_id, rd_kafka_t **out,
+                           char *errstr, size_t errstr_size, ...);
 
 /* The bootstrap.servers rk was configured with, written to buf ("(not set)"
  * when it has none), for error messages that must say where ferry looked. */
@@ -72,6 +116,34 @@ int ferry_kafka_ensure_ferry_topics(rd_kafka_t *rk, const ferry_config_t *cfg, c
 int ferry_kafka_know_topic(rd_kafka_t *rk, const char *topic, rd_kafka_topic_t **handle,
                            int timeout_ms, char *errstr, size_t errstr_size);
 
+/* Where partition of topic starts and ends now: its low and high
+ * watermarks (the offset its next message will have). A topic created a
+ * moment ago may have no leader yet: the query is repeated, polling rk, until
+ * it succeeds or timeout_ms have passed (each query may take timeout_ms).
+ * FERRY_EKAFKA "<topic> [<partition>]: <reason>" when it fails. */
+int ferry_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                           int64_t *lo, int64_t *hi, char *errstr, size_t errstr_size);
+
+/* Every partition of topic at its end now (ferry_kafka_watermarks' high
+ * watermark, each partition with its own timeout_ms): assigned, the list makes
+ * rk read only what is produced from now on, which OFFSET_END cannot promise
+ * (it is resolved only when the fetcher starts). *out is new: free it with
+ * rd_kafka_topic_partition_list_destroy. FERRY_EKAFKA "<topic>: <reason>" when
+ * the topic is unknown, as ferry_kafka_watermarks otherwise. */
+int ferry_kafka_end_offsets(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                            rd_kafka_topic_partition_list_t **out, char *errstr,
+                            size_t errstr_size);
+
+/* Reads partition of topic from its beginning to the end it has when called
+ * (or to the partition's EOF, if rk reports it), handing each message to
+ * on_message(m, arg) (m stays rk's). rk is a reader (ferry_kafka_reader_new)
+ * with nothing assigned; the partition is assigned here and stays so.
+ * FERRY_ETIMEOUT when the end is not reached within timeout_ms, FERRY_EKAFKA
+ * on a broker error, each "reading <topic>: <reason>". */
+int ferry_kafka_read_to_end(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                            void (*on_message)(const rd_kafka_message_t *m, void *arg), void *arg,
+                            char *errstr, size_t errstr_size);
+
 /* A header to attach to a produced message. */
 typedef struct ferry_kafka_header {
     const char *name;
@@ -102,8 +174,5 @@ const void *ferry_kafka_header_get(const rd_kafka_message_t *msg, const char *na
 
 /* Flushes the producer for up to timeout_ms; FERRY_ETIMEOUT if messages remain. */
 int ferry_kafka_flush(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
-
-/* Current wall-clock time in Unix milliseconds. */
-int64_t ferry_now_ms(void);
 
 #endif

@@ -2,6 +2,7 @@
 #include "it_util.h"
 
 #include "kafka.h"
+#include "timeutil.h"
 
 #include <check.h>
 #include <stdarg.h>

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "it_util.h"
 #include "kafka.h"
+#include "timeutil.h"
 #include "check_run.h"
 
 #include <check.h>

@@ -9,7 +9,6 @@
  *
  * FERRY_IT_AT_DELAY_S sets how far ahead --at lies (default 5 s; the issue's
  * "one minute" is FERRY_IT_AT_DELAY_S=60). */
-#include "export.h"
 #include "it_util.h"
 #include "kafka.h"
 #include "protocol.h"
@@ -208,7 +207,7 @@ static void fires_read(fires_t *f, int64_t until_ms)
         x->at_ms = rd_kafka_message_timestamp(m, NULL);
         /* Regression: the producer built the key itself. Every request, fired
          * or sent now, is keyed by the worker's stream key of the request. */
-        ferry_export_key_of(req, stream_key, sizeof(stream_key));
+        ferry_request_stream_key(req, stream_key, sizeof(stream_key));
         ck_assert_msg(strcmp(x->key, stream_key) == 0,
                       "%s keyed \"%s\", not its stream key \"%s\"", req->export_id, x->key,
                       stream_key);

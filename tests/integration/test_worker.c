@@ -8,6 +8,7 @@
 #include "protocol.h"
 #include "rowcodec.h"
 #include "store.h"
+#include "timeutil.h"
 #include "check_run.h"
 
 #include <check.h>

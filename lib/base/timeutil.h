@@ -1,6 +1,7 @@
-/* timeutil.h - times and durations as ferry reads and writes them: RFC 3339 in
- * UTC ("2026-11-27T10:00:00Z", "2026-11-27T10:00:00.250Z") and durations such as
- * "500ms", "2s", "5m", "1h", "1d", "1h30m", all in Unix milliseconds.
+/* timeutil.h - the clock, and times and durations as ferry reads and writes
+ * them: RFC 3339 in UTC ("2026-11-27T10:00:00Z", "2026-11-27T10:00:00.250Z")
+ * and durations such as "500ms", "2s", "5m", "1h", "1d", "1h30m", all in Unix
+ * milliseconds.
  *
  * The calendar is the proleptic Gregorian one, computed here rather than with
  * gmtime/timegm so that results do not depend on time_t or the process's TZ. */
@@ -9,6 +10,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Current wall-clock time in Unix milliseconds. */
+int64_t ferry_now_ms(void);
 
 /* Room for the longest formatted time, "9999-12-31T23:59:59.999Z" and its NUL. */
 #define FERRY_TIME_MAX 32
