@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/run.sh - the whole test suite, as CI and users run it:
 #   installs missing dependencies, configures and builds (strict warnings),
-#   starts the local Kafka broker if none is reachable, runs every test with
+#   starts the local Kafka broker and the local PostgreSQL if they are not running, runs every test with
 #   ctest (unit suites and integration tests on the real broker), then runs the
 #   unit suites again under AddressSanitizer + UndefinedBehaviorSanitizer, stops
 #   what it started, and exits non-zero on any failure.
@@ -15,6 +15,8 @@
 #   FERRY_BUILD_DIR   build directory (default build)
 #   FERRY_KAFKA_DIR   the local broker's data directory (default BUILD/kafka)
 #   FERRY_KAFKA_PORT  the local broker's port (default: the port it last used, else 9092)
+#   FERRY_PG_DIR      the local PostgreSQL's folder (default BUILD/postgres)
+#   FERRY_PG_PORT     its port (default 55432)
 #   FERRY_SANITIZE    all: run the whole suite (integration too) under the sanitizers;
 #                     unit (default): the unit suites only; off: skip that pass
 set -euo pipefail
@@ -22,6 +24,7 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # A relative FERRY_KAFKA_DIR means what it means to kafka.sh: from where we were called.
 case "${FERRY_KAFKA_DIR:-/}" in /*) ;; *) FERRY_KAFKA_DIR="$PWD/$FERRY_KAFKA_DIR" ;; esac
+case "${FERRY_PG_DIR:-/}" in /*) ;; *) FERRY_PG_DIR="$PWD/$FERRY_PG_DIR" ;; esac
 cd "$top"
 build=${FERRY_BUILD_DIR:-build}
 case "$build" in /*) ;; *) build="$top/$build" ;; esac
@@ -40,11 +43,17 @@ cmake --build "$build" -j"$jobs"
 # The suite runs on the broker of deploy/local/kafka.sh in FERRY_KAFKA_DIR (fault
 # tests stop and restart it), started here unless it is already running.
 export FERRY_KAFKA_DIR="${FERRY_KAFKA_DIR:-$build/kafka}"
+export FERRY_PG_DIR="${FERRY_PG_DIR:-$build/postgres}"
 started=0
+pg_started=0
 cleanup() {
   if [ "$started" = 1 ]; then
     step "stopping the broker this run started"
     deploy/local/kafka.sh stop || true
+  fi
+  if [ "$pg_started" = 1 ]; then
+    step "stopping the PostgreSQL this run started"
+    deploy/local/postgres.sh stop || true
   fi
 }
 trap cleanup EXIT
@@ -58,7 +67,17 @@ else
 fi
 port=${FERRY_KAFKA_PORT:-$(cat "$FERRY_KAFKA_DIR/port")}
 bootstrap=127.0.0.1:$port
-cmake -S . -B "$build" -DFERRY_BOOTSTRAP="$bootstrap" -DFERRY_KAFKA_DIR="$FERRY_KAFKA_DIR" >/dev/null
+
+if deploy/local/postgres.sh status; then
+  step "using the running local PostgreSQL ($FERRY_PG_DIR)"
+else
+  step "starting the local PostgreSQL"
+  deploy/local/postgres.sh start
+  pg_started=1
+fi
+pg_url=$(deploy/local/postgres.sh url)
+cmake -S . -B "$build" -DFERRY_BOOTSTRAP="$bootstrap" -DFERRY_KAFKA_DIR="$FERRY_KAFKA_DIR" \
+  -DFERRY_PG_URL="$pg_url" >/dev/null
 
 # ctest in DIR with ARGS, showing progress rather than every line (see above).
 run_ctest() {
@@ -74,7 +93,7 @@ run_ctest "$build" || status=1
 if [ "$sanitize" != off ]; then
   step "sanitizer build (ASan + UBSan)"
   cmake -S . -B "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON -DFERRY_WERROR=ON \
-    -DFERRY_BOOTSTRAP="$bootstrap" -DFERRY_KAFKA_DIR="$FERRY_KAFKA_DIR" >/dev/null
+    -DFERRY_BOOTSTRAP="$bootstrap" -DFERRY_KAFKA_DIR="$FERRY_KAFKA_DIR" -DFERRY_PG_URL="$pg_url" >/dev/null
   cmake --build "$build-asan" -j"$jobs"
   label=unit
   [ "$sanitize" = all ] && label='unit|integration'

@@ -6,7 +6,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config        # C toolchain and build
-  librdkafka-dev libavro-dev libjansson-dev libsqlite3-dev check   # libraries
+  librdkafka-dev libavro-dev libjansson-dev libsqlite3-dev libpq-dev check   # libraries
+  postgresql postgresql-client             # the local PostgreSQL (postgres.sh)
   clang libclang-rt-14-dev                 # the fuzz target (libFuzzer)
   openjdk-17-jre-headless maven            # the local Kafka broker
   kcat sqlite3                             # broker readiness, baseline benchmark

@@ -51,6 +51,11 @@ static const char *const type_names[] = {
     [FERRY_T_BOOLEAN] = "boolean", [FERRY_T_DATE] = "date",
     [FERRY_T_TIMESTAMP] = "timestamp", [FERRY_T_BLOB] = "blob",
     [FERRY_T_ANY] = "any",
+    [FERRY_T_NUMERIC] = "numeric", [FERRY_T_DAY] = "day",
+    [FERRY_T_TIME] = "time",       [FERRY_T_DATETIME] = "datetime",
+    [FERRY_T_TIMESTAMPTZ] = "timestamptz", [FERRY_T_UUID] = "uuid",
+    [FERRY_T_INTERVAL] = "interval", [FERRY_T_JSON] = "json",
+    [FERRY_T_ENUM] = "enum",       [FERRY_T_ARRAY] = "array",
 };
 
 const char *ferry_type_name(ferry_type_t type)
@@ -184,6 +189,7 @@ static void object_free(ferry_object_t *obj)
         free(obj->fields[i].decl_type);
         free(obj->fields[i].default_sql);
         free(obj->fields[i].collation);
+        ferry_strv_free(obj->fields[i].labels, obj->fields[i].nlabels);
     }
     free(obj->fields);
     for (size_t i = 0; i < obj->nuniques; i++)
@@ -438,6 +444,24 @@ int ferry_object_set_collation(ferry_field_t *f, const char *collation)
         return FERRY_ENOMEM;
     free(f->collation);
     f->collation = c;
+    return FERRY_OK;
+}
+
+int ferry_field_set_labels(ferry_field_t *f, const char *const *labels, size_t n)
+{
+    char **v = n ? calloc(n, sizeof(char *)) : NULL;
+
+    if (n && !v)
+        return FERRY_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!(v[i] = strdup(labels[i]))) {
+            ferry_strv_free(v, n);
+            return FERRY_ENOMEM;
+        }
+    }
+    ferry_strv_free(f->labels, f->nlabels);
+    f->labels = v;
+    f->nlabels = n;
     return FERRY_OK;
 }
 

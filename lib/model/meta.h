@@ -10,8 +10,22 @@
 #include <stddef.h>
 
 /* ferry's column types. A store maps its declared types onto these
- * (ferry_type_from_decl). FERRY_T_ANY is a column without a declared type that
- * may hold any value. */
+ * (ferry_type_from_decl for SQLite). FERRY_T_ANY is a column without a
+ * declared type that may hold any value.
+ *
+ * The types up to FERRY_T_ANY are SQLite's: their values are SQLite's storage
+ * classes (value.h), a DATE's typed value an INT of days, a TIMESTAMP's an
+ * INT of milliseconds, a DECIMAL's an INT or REAL. The types after it are
+ * PostgreSQL's, whose values a store gives as FERRY_V_TEXT in PostgreSQL's
+ * own text form (ISO dates, the session time zone UTC) so that they arrive
+ * exactly: NUMERIC an exact decimal ("0.00100000000000000000", "NaN"), DAY
+ * "YYYY-MM-DD", TIME "HH:MM:SS[.ffffff]", DATETIME a timestamp without time
+ * zone "YYYY-MM-DD HH:MM:SS[.ffffff]", TIMESTAMPTZ the same with "+00", UUID,
+ * INTERVAL, JSON (json and jsonb: decl_type says which), ENUM (the field's
+ * labels), ARRAY (a one-dimensional array literal; decl_type names the element
+ * type, "integer[]"). PostgreSQL's other types map onto the SQLite ones
+ * (smallint..bigint INTEGER, real and double precision REAL with FERRY_V_REAL
+ * values, text/varchar/char TEXT, boolean BOOLEAN with INT 0/1, bytea BLOB). */
 typedef enum ferry_type {
     FERRY_T_TEXT = 0,
     FERRY_T_INTEGER,
@@ -22,7 +36,32 @@ typedef enum ferry_type {
     FERRY_T_TIMESTAMP,
     FERRY_T_BLOB,
     FERRY_T_ANY,
+    FERRY_T_NUMERIC,
+    FERRY_T_DAY,
+    FERRY_T_TIME,
+    FERRY_T_DATETIME,
+    FERRY_T_TIMESTAMPTZ,
+    FERRY_T_UUID,
+    FERRY_T_INTERVAL,
+    FERRY_T_JSON,
+    FERRY_T_ENUM,
+    FERRY_T_ARRAY,
 } ferry_type_t;
+
+/* The store an object's metadata was read from: it says in which dialect
+ * its fields' decl_type and default_sql are written. */
+typedef enum ferry_dialect { FERRY_DIALECT_SQLITE = 0, FERRY_DIALECT_POSTGRESQL } ferry_dialect_t;
+
+/* How a column generates its values (PostgreSQL): an identity column
+ * (GENERATED ALWAYS / BY DEFAULT AS IDENTITY) or a serial-style column (a
+ * default nextval() of a sequence the column owns). A target moves every
+ * generator of an imported table past the largest imported value. */
+typedef enum ferry_identity {
+    FERRY_IDENTITY_NONE = 0,
+    FERRY_IDENTITY_ALWAYS,
+    FERRY_IDENTITY_BY_DEFAULT,
+    FERRY_IDENTITY_SERIAL,
+} ferry_identity_t;
 
 typedef struct ferry_field {
     char *name;        /* the column's name exactly as in the store */
@@ -34,6 +73,9 @@ typedef struct ferry_field {
     int scale;         /* declared scale (DECIMAL(10,2) -> 2); 0 unknown */
     int pk_pos;        /* 1-based position in the primary key, 0 when not part of it */
     char *collation;   /* the column's COLLATE (BINARY, NOCASE or RTRIM), or NULL: BINARY */
+    ferry_identity_t identity;
+    char **labels;     /* FERRY_T_ENUM and arrays of one: the enum's labels in order */
+    size_t nlabels;
 } ferry_field_t;
 
 /* A relation is a foreign key of this object: fields -> target's to_fields.
@@ -91,6 +133,7 @@ typedef struct ferry_object {
     size_t nuniques;
     ferry_relation_t *relations;
     size_t nrelations;
+    ferry_dialect_t dialect; /* of decl_type and default_sql (SQLite unless set) */
     int without_rowid;  /* SQLite WITHOUT ROWID (informational) */
     ferry_index_t *indexes;
     size_t nindexes;
@@ -119,7 +162,8 @@ enum {
  * onto a ferry type, filling *length and *scale when the declaration has them
  * (either may be NULL). Never fails: unknown names follow SQLite's affinity rules. */
 ferry_type_t ferry_type_from_decl(const char *decl, int *length, int *scale);
-/* "text", "integer", ... "any". */
+/* "text", "integer", ... "any", "numeric", "day", "time", "datetime",
+ * "timestamptz", "uuid", "interval", "json", "enum", "array". */
 const char *ferry_type_name(ferry_type_t type);
 /* The inverse of ferry_type_name; returns -1 for an unknown name. */
 int ferry_type_from_name(const char *name);
@@ -166,6 +210,8 @@ int ferry_object_add_index(ferry_object_t *obj, const char *name, int unique,
 int ferry_object_add_not_carried(ferry_object_t *obj, const char *what);
 /* Sets the collation of field f (copied; NULL clears it). */
 int ferry_object_set_collation(ferry_field_t *f, const char *collation);
+/* Sets the labels of field f (n strings, copied; replaces earlier ones). */
+int ferry_field_set_labels(ferry_field_t *f, const char *const *labels, size_t n);
 
 /* Objects of an environment that are not objects ferry exports (a virtual
  * table, its shadow tables, SQLite's internal tables, ferry's bookkeeping),

@@ -81,6 +81,14 @@ case "$1" in
   start) mkdir -p "$FERRY_KAFKA_DIR" && echo "${FERRY_KAFKA_PORT:-9092}" >"$FERRY_KAFKA_DIR/port" ;;
 esac
 EOF
+cat >"$tree/deploy/local/postgres.sh" <<'EOF'
+#!/bin/sh
+echo "postgres.sh $1 dir=$FERRY_PG_DIR" >>"$STUB_CALLS"
+case "$1" in
+  status) exit 3 ;;
+  url) echo "postgresql://postgres@127.0.0.1:55432/postgres" ;;
+esac
+EOF
 printf '#!/bin/sh\necho "cmake $*" >>"$STUB_CALLS"\n' >"$tree/bin/cmake"
 printf '#!/bin/sh\necho "100%% tests passed, 0 tests failed out of 0"\n' >"$tree/bin/ctest"
 chmod +x "$tree/deploy/local/"*.sh "$tree/bin/"*
@@ -121,7 +129,13 @@ ok "run.sh: a relative FERRY_KAFKA_DIR is relative to where it is called"
 env -u FERRY_KAFKA_DIR -u FERRY_KAFKA_PORT bash -c "$(declare -f run_sh fail); tmp='$tmp' tree='$tree'; run_sh"
 grep -q "^kafka.sh start dir=$tmp/rb/kafka port=$" "$STUB_CALLS" ||
   fail "run.sh without FERRY_KAFKA_DIR: $(cat "$STUB_CALLS")"
-ok "run.sh defaults to BUILD/kafka"
+grep -q "^postgres.sh start dir=$tmp/rb/postgres$" "$STUB_CALLS" ||
+  fail "run.sh did not start the local PostgreSQL in BUILD/postgres: $(cat "$STUB_CALLS")"
+grep -q "^cmake .*-DFERRY_PG_URL=postgresql://postgres@127.0.0.1:55432/postgres" "$STUB_CALLS" ||
+  fail "run.sh did not give the tests PostgreSQL's URL: $(cat "$STUB_CALLS")"
+grep -q "^postgres.sh stop dir=$tmp/rb/postgres$" "$STUB_CALLS" ||
+  fail "run.sh did not stop the PostgreSQL it started: $(cat "$STUB_CALLS")"
+ok "run.sh defaults to BUILD/kafka and starts and stops PostgreSQL in BUILD/postgres"
 
 # ---- 4. ctest progress
 cat >"$tmp/ctest.out" <<'EOF'
