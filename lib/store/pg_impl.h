@@ -1,0 +1,71 @@
+/* pg_impl.h - private to the PostgreSQL store's modules (store_pg.c: the
+ * connection, transactions, the ledger and the ops tables; pg_meta.c: the
+ * catalog and the type mapping; pg_read.c: cursors; pg_write.c: creating and
+ * evolving tables, writers, foreign-key checks and moving generators).
+ *
+ * One connection per store, its session set up at open: client_encoding
+ * UTF8, DateStyle ISO, TimeZone UTC, IntervalStyle postgres,
+ * extra_float_digits 3, search_path empty (every name is schema-qualified and
+ * quoted). Identifiers are always quoted with ferry_pg_quote_ident, never
+ * pasted; values are always parameters or COPY data. */
+#ifndef FERRY_PG_IMPL_H
+#define FERRY_PG_IMPL_H
+
+#include "buf.h"
+#include "store_impl.h"
+
+#include <libpq-fe.h>
+
+/* What the store is doing on its connection. */
+typedef enum pg_state {
+    PG_IDLE = 0,  /* no transaction */
+    PG_SNAPSHOT,  /* REPEATABLE READ, READ ONLY (ferry_store_snapshot) */
+    PG_WRITE,     /* a write transaction (ferry_store_begin) */
+} pg_state_t;
+
+typedef struct pg_store {
+    ferry_store_t base; /* first: store.c sees only this */
+    PGconn *conn;
+    char *schema;       /* the environment's schema, as given (default "public") */
+    char *qschema;      /* the same, quoted: "public" */
+    pg_state_t state;
+    int mode;           /* FERRY_STORE_READ or FERRY_STORE_WRITE */
+    /* Tables written in the current write transaction whose identity columns
+     * and owned sequences are moved past their largest value before commit
+     * (pg_write.c keeps the list; store_pg.c calls ferry_pg_before_commit). */
+    char **written;
+    size_t nwritten, capwritten;
+} pg_store_t;
+
+/* Appends ident to b as a quoted identifier ("a""b"). 0 or FERRY_ENOMEM. */
+int ferry_pg_quote_ident(ferry_buf_t *b, const char *ident);
+
+/* Runs a statement without parameters whose result is not needed (sql is
+ * ferry's own text with identifiers quoted). 0, or FERRY_ESTORE with the
+ * server's message after what. */
+int ferry_pg_exec(pg_store_t *s, const char *sql, const char *what, char *errstr,
+                  size_t errstr_size);
+
+/* pg_meta.c: reads the metadata of every user table of the schema (or, with
+ * only != NULL, of that one table only; *out then holds it or is empty) */
+int ferry_pg_read_meta(pg_store_t *s, const char *only, ferry_objset_t **out, char *errstr,
+                       size_t errstr_size);
+
+/* pg_read.c: a cursor over obj's rows in primary-key order (store.h). */
+int ferry_pg_cursor_open(pg_store_t *s, const ferry_object_t *obj, ferry_cursor_t **out,
+                         char *errstr, size_t errstr_size);
+
+/* pg_write.c: the target's data operations (contracts of store.h). */
+int ferry_pg_apply_object(pg_store_t *s, const ferry_object_t *obj, int *created, char *errstr,
+                          size_t errstr_size);
+int ferry_pg_has_object(pg_store_t *s, const char *name);
+int ferry_pg_writer_open(pg_store_t *s, const ferry_object_t *obj, ferry_writer_t **out,
+                         char *errstr, size_t errstr_size);
+int ferry_pg_check_fks(pg_store_t *s, char *errstr, size_t errstr_size);
+/* Before the commit of a write transaction: moves every identity column and
+ * owned sequence of the tables written past the largest value they hold;
+ * forgets the list (also called, with errors ignored, on rollback). */
+int ferry_pg_before_commit(pg_store_t *s, char *errstr, size_t errstr_size);
+void ferry_pg_forget_written(pg_store_t *s);
+
+#endif
