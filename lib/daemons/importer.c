@@ -256,8 +256,9 @@ static int make_clients(ferry_importer_t *c, char *errstr, size_t errstr_size)
 
     /* Offsets live in the target store: never committed to Kafka, and the
      * end of each partition is reported (cut-off exports, --once). */
-    rc = ferry_kafka_consumer_new(cfg, group, &consumer_callbacks, &c->consumer, errstr,
-                                  errstr_size, "client.id", client, "isolation.level",
+    rc = ferry_kafka_consumer_new(cfg, FERRY_KAFKA_MEMBER, group, &consumer_callbacks,
+                                  &c->consumer, errstr, errstr_size, "client.id", client,
+                                  "isolation.level",
                                   "read_committed", "enable.auto.offset.store", "false",
                                   "enable.partition.eof", "true", "auto.offset.reset", "earliest",
                                   "session.timeout.ms", session, "heartbeat.interval.ms",
