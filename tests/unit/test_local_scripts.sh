@@ -70,7 +70,9 @@ fi
 ok "deps.sh: apt's output shown when apt fails"
 
 # ---- 3. FERRY_KAFKA_DIR and FERRY_KAFKA_PORT in session.sh and tests/run.sh
-tree=$tmp/tree # a source tree of stand-ins: deps.sh, kafka.sh, cmake, ctest
+# The suite runs inside tests/run.sh, which exports where its own PostgreSQL is.
+unset FERRY_PG_DIR FERRY_PG_PORT
+tree=$tmp/tree # a source tree of stand-ins: deps.sh, kafka.sh, postgres.sh, cmake, ctest
 mkdir -p "$tree/deploy/local" "$tree/tests" "$tree/bin"
 printf '#!/bin/sh\nexit 0\n' >"$tree/deploy/local/deps.sh"
 cat >"$tree/deploy/local/kafka.sh" <<'EOF'
