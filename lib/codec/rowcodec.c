@@ -362,12 +362,17 @@ static json_t *field_branches(ferry_rowcodec_t *c, struct rc_field *f)
             /* A union holds one "long" (or "string", "bytes") at most: the
              * storage class whose type the typed branch took travels in a
              * record of one field (the same bytes), defined once per row
-             * schema. */
+             * schema. The field is named after the storage class, so that
+             * a reader that drops record names (python3-avro) still tells
+             * {"blob": b"..."} from the {"value": b"..."} of TEXT that is
+             * not UTF-8. */
+            static const char *const wrap_field[NKINDS] = {
+                [FERRY_V_INT] = "integer", [FERRY_V_TEXT] = "text", [FERRY_V_BLOB] = "blob"};
             json_array_append_new(u, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "type",
                                                "record", "name", c->wrap_name[kind], "doc",
                                                "A value of the field's storage class, not of "
-                                               "its logical type", "fields", "name", "value",
-                                               "type", fallbacks[k].avro));
+                                               "its logical type", "fields", "name",
+                                               wrap_field[kind], "type", fallbacks[k].avro));
             c->wrap_defined[kind] = 1;
         }
     }
