@@ -523,6 +523,7 @@ def check(tool, src, tmp):
             json.dump(s, f)
         files.append(path)
     check_canonical(tool, files)
+    check_older_metadata(src)
 
     with open(os.path.join(tmp, "manifest.json"), encoding="utf-8") as f:
         manifest = json.load(f)
@@ -563,6 +564,45 @@ def check(tool, src, tmp):
     print(f"ok: python3-avro decodes the {messages} messages ferry encoded to their values "
           f"({rows_messages} Rows messages of {rows} rows, each with the fingerprint of "
           f"python's canonical form of the array schema)")
+
+
+NEW_FIELDS = {"ObjectDefinition": {"dialect"}, "FieldDefinition": {"identity", "labels"}}
+
+
+def without_new_fields(node):
+    """TableMetadata's schema as it was before PostgreSQL: a copy of the JSON
+    without the fields added for it."""
+    if isinstance(node, list):
+        return [without_new_fields(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    drop = NEW_FIELDS.get(node.get("name"), set()) if node.get("type") == "record" else set()
+    return {k: (without_new_fields([f for f in v if f["name"] not in drop]) if k == "fields"
+                else without_new_fields(v)) for k, v in node.items()}
+
+
+def check_older_metadata(src):
+    """A TableMetadata written with the schema before PostgreSQL reads with
+    today's as a SQLite object: each new field has its default."""
+    with open(os.path.join(src, "schemas", "TableMetadata.avsc"), encoding="utf-8") as f:
+        new = json.load(f)
+    old_schema = avro.schema.parse(json.dumps(without_new_fields(new)))
+    new_schema = avro.schema.parse(json.dumps(new))
+    field = {"name": "id", "decl_type": "INTEGER", "type": "integer", "nullable": False,
+             "default_sql": None, "length": 0, "scale": 0, "pk_pos": 1, "collation": None}
+    datum = {"export_id": "old", "group": 0,
+             "object": {"name": "t", "fields": [field], "uniques": [], "relations": [],
+                        "without_rowid": False, "indexes": [], "not_carried": []},
+             "row_schema": "\"long\"", "row_fingerprint": b"\0" * 8, "with_rows": True}
+    buf = io.BytesIO()
+    avro.io.DatumWriter(old_schema).write(datum, avro.io.BinaryEncoder(buf))
+    buf.seek(0)
+    got = avro.io.DatumReader(old_schema, new_schema).read(avro.io.BinaryDecoder(buf))
+    f = got["object"]["fields"][0]
+    if (got["object"]["dialect"], f["identity"], f["labels"]) != ("sqlite", "none", []):
+        sys.exit(f"FAIL an older TableMetadata reads as {got['object']}")
+    print("ok: a TableMetadata of the schema before PostgreSQL reads with the defaults "
+          "(dialect sqlite, identity none, no labels)")
 
 
 def compare(tmp):
