@@ -3,9 +3,10 @@
  *
  * Each field keeps a small table built once from its column: the encoding of
  * each union branch, the branch that carries each storage class, and the typed
- * branch of boolean, date and decimal columns, whose use depends on the value
- * (for text, integer, real, blob and timestamp columns the typed branch is
- * simply the branch of its storage class). Encoding a row is then one reserve
+ * branch of boolean, date and decimal columns and of PostgreSQL's numeric,
+ * date, time, timestamp, timestamptz and uuid columns, whose use depends on
+ * the value (for text, integer, real, blob and timestamp columns the typed
+ * branch is simply the branch of its storage class). Encoding a row is then one reserve
  * of an upper bound and straight writes; decoding is one bounds-checked pass
  * over the message that leaves values pointing into it. */
 #include "rowcodec.h"
