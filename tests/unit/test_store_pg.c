@@ -22,7 +22,9 @@
 #include "check_run.h"
 
 #include <check.h>
+#include <errno.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,28 @@ static const char *query1(const char *text)
     return out;
 }
 
+/* Drops the databases of earlier runs whose process is gone (a failed
+ * check ends its test before the teardown). */
+static void drop_stale_databases(void)
+{
+    PGconn *c = connect_to(pg_url());
+    PGresult *r = PQexec(c, "SELECT datname FROM pg_database "
+                            "WHERE datname LIKE 'ferry\\_pgtest\\_%'");
+
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    for (int i = 0; i < PQntuples(r); i++) {
+        long pid = strtol(PQgetvalue(r, i, 0) + strlen("ferry_pgtest_"), NULL, 10);
+        char text[256];
+        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(text, sizeof(text), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+                 PQgetvalue(r, i, 0));
+        PQclear(PQexec(c, text));
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
 static void setup(void)
 {
     static int counter;
@@ -101,6 +125,8 @@ static void setup(void)
             snprintf(user, sizeof(user), "%s", *v ? v : "postgres");
     }
     PQconninfoFree(opts);
+    if (!counter)
+        drop_stale_databases();
     snprintf(dbname, sizeof(dbname), "ferry_pgtest_%ld_%d", (long)getpid(), counter++);
     snprintf(dburi, sizeof(dburi), "postgresql://%s@%s:%s/%s", user, host, port, dbname);
     char text[256];
