@@ -55,7 +55,8 @@ int ferry_env_cmd_checksum(int argc, char **argv)
     for (size_t i = 0; i < nnames; i++) {
         const ferry_object_t *obj;
         if (!(obj = ferry_objset_find(objs, names[i]))) {
-            fprintf(stderr, "ferry-env checksum: %s has no object '%s'\n", store_uri, names[i]);
+            /* the store is not named: its URI may hold a password */
+            fprintf(stderr, "ferry-env checksum: the store has no object '%s'\n", names[i]);
             unknown = 1;
             continue;
         }

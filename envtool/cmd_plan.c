@@ -98,7 +98,7 @@ int ferry_env_cmd_plan(int argc, char **argv)
         goto out;
     }
     if ((rc = ferry_plan_new(cat, objs, objects, nobjects, &plan, err, sizeof(err)))) {
-        fprintf(stderr, "ferry-env plan: %s: %s\n", store_uri, err);
+        fprintf(stderr, "ferry-env plan: %s\n", err); /* no URI: it may hold a password */
         status = rc == FERRY_ENOMEM ? 1 : 2;
         goto out;
     }
