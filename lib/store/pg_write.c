@@ -2017,6 +2017,29 @@ static void sql_cols(sql_t *q, const pg_writer_t *w, const char *alias)
     }
 }
 
+/* Appends "a.c IS DISTINCT FROM b.c" for column c: compared by value
+ * where equal values have one text form (integers, text, dates and times,
+ * uuid, bytea, enums), else by text, so that numeric 1.0 and 1.00, float -0
+ * and 0, or interval '1 day' and '24 hours' count as different. */
+static void sql_same(sql_t *q, const tcol_t *c, const char *a, const char *b)
+{
+    static const fam_t exact[] = {FAM_INT, FAM_TEXT, FAM_BOOL, FAM_DATE, FAM_TIME,
+                                  FAM_TIMESTAMP, FAM_TIMESTAMPTZ, FAM_UUID, FAM_BYTEA, FAM_ENUM};
+    int by_value = 0;
+
+    for (size_t i = 0; !c->array && i < sizeof(exact) / sizeof(exact[0]); i++)
+        by_value |= c->fam == exact[i];
+    sql_add(q, a);
+    sql_add(q, ".");
+    sql_ident(q, c->name);
+    sql_add(q, by_value ? " IS DISTINCT FROM " : "::text IS DISTINCT FROM ");
+    sql_add(q, b);
+    sql_add(q, ".");
+    sql_ident(q, c->name);
+    if (!by_value)
+        sql_add(q, "::text");
+}
+
 /* The writer's statements, from the catalog's spelling of every name. */
 static int writer_sql(pg_writer_t *w, int created, char *errstr, size_t errstr_size)
 {
@@ -2084,6 +2107,14 @@ static int writer_sql(pg_writer_t *w, int created, char *errstr, size_t errstr_s
             sql_ident(&merge, w->col[i]->name);
             sql_add(&merge, " = EXCLUDED.");
             sql_ident(&merge, w->col[i]->name);
+        }
+        /* A row equal to the incoming one is left alone: re-applying
+         * unchanged rows writes nothing (no new row version, no trigger). */
+        for (size_t i = 0, k = 0; i < w->n; i++) {
+            if (w->col[i]->pk_pos > 0 || w->col[i]->identity == 'a')
+                continue;
+            sql_add(&merge, k++ ? " OR " : " WHERE ");
+            sql_same(&merge, w->col[i], "t", "EXCLUDED");
         }
         sql_add(&merge, nset ? " RETURNING (t.xmax = 0) AS ins) "
                              : "NOTHING RETURNING true AS ins) ");

@@ -603,6 +603,13 @@ START_TEST(test_copy_path_then_upsert_in_place)
     ck_assert_str_eq(one("SELECT v FROM kv WHERE id = 500"), "a500");
     ck_assert_str_eq(one("SELECT v FROM kv WHERE id = 501"), "b501");
     ck_assert_str_eq(one("SELECT v FROM kv WHERE id = 1500"), "b1500");
+    /* the same rows once more: every key exists, and nothing is rewritten */
+    must(db, "TRUNCATE seen");
+    begin();
+    ck_assert_int_eq(write_kv(o, 501, 1500, "b"), 1000);
+    commit();
+    ck_assert_str_eq(one("SELECT count(*) FROM seen"), "0");
+    ck_assert_str_eq(one("SELECT count(*) FROM kv"), "1500");
 }
 END_TEST
 
