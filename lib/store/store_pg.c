@@ -528,8 +528,9 @@ static int pg_rollback(ferry_store_t *base)
     ferry_pg_forget_written(s);
     if (s->state == PG_IDLE)
         return FERRY_OK;
+    ferry_pg_cursor_detach(s); /* a cursor still reading ends here */
     s->state = PG_IDLE;
-    if (s->copying || ferry_pg_exec(s, "ROLLBACK", "rolling back", NULL, 0))
+    if (ferry_pg_exec(s, "ROLLBACK", "rolling back", NULL, 0))
         rc = FERRY_ESTORE;
     return rc;
 }
