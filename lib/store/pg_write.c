@@ -1934,7 +1934,7 @@ static int writer_put(ferry_writer_t *base, const ferry_value_t *row, int *inser
     pg_writer_t *w = (pg_writer_t *)base;
     int rc;
 
-    if (w->failed || !w->s)
+    if (w->failed || w->s->state != PG_WRITE)
         return writer_lost(w, errstr, errstr_size);
     if (w->direct && !w->copying && (rc = direct_start(w, errstr, errstr_size)))
         return rc;
@@ -1963,7 +1963,8 @@ static int writer_put(ferry_writer_t *base, const ferry_value_t *row, int *inser
 static int writer_flush(ferry_writer_t *base, int64_t *updated, char *errstr, size_t errstr_size)
 {
     pg_writer_t *w = (pg_writer_t *)base;
-    int rc = w->s ? write_batch(w, errstr, errstr_size) : writer_lost(w, errstr, errstr_size);
+    int rc = w->s->state == PG_WRITE ? write_batch(w, errstr, errstr_size)
+                                      : writer_lost(w, errstr, errstr_size);
 
     if (updated)
         *updated = w->updated;
@@ -1980,8 +1981,8 @@ static void writer_destroy(ferry_writer_t *base)
         return;
     /* Kept rows belong to the open transaction: written there, or the
      * commit fails with the reason. */
-    if (w->s && (w->nrows || w->copying) && write_batch(w, why, sizeof(why)) &&
-        !w->s->flush_error)
+    if (w->s && w->s->state == PG_WRITE && (w->nrows || w->copying) &&
+        write_batch(w, why, sizeof(why)) && !w->s->flush_error)
         w->s->flush_error = strdup(why);
     if (w->s && w->copying)
         PQclear(copy_end(w));
@@ -2385,5 +2386,16 @@ void ferry_pg_forget_written(pg_store_t *s)
     s->npending = 0;
     free(s->flush_error);
     s->flush_error = NULL;
-    s->writing = NULL;
+    /* A writer's COPY still open (its destroy did not come first) is
+     * cancelled, so that the connection can roll back; the writer fails. */
+    if (s->writing) {
+        pg_writer_t *w = s->writing;
+        PGresult *res;
+        PQputCopyEnd(s->conn, "the transaction ends");
+        while ((res = PQgetResult(s->conn)))
+            PQclear(res);
+        w->copying = 0;
+        w->failed = 1;
+        s->writing = NULL;
+    }
 }

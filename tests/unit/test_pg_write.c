@@ -880,6 +880,29 @@ START_TEST(test_value_too_large_on_the_upsert_path)
 }
 END_TEST
 
+START_TEST(test_rollback_with_a_writer_still_open)
+{
+    ferry_object_t *o = kv_object("kv", "text", 0);
+    ferry_writer_t *w;
+    ferry_value_t row[2] = {vint(1), vtext("x")};
+
+    begin();
+    apply(o);
+    ck_assert_msg(ferry_store_writer_open(st, o, &w, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_rollback(st), 0);
+    ck_assert_int_ne(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    ferry_writer_destroy(w);
+    ck_assert_int_eq(ferry_store_has_object(st, "kv"), 0);
+    /* the connection goes on */
+    begin();
+    apply(o);
+    ck_assert_int_eq(write_kv(o, 1, 3, "y"), 0);
+    commit();
+    ck_assert_str_eq(one("SELECT count(*) FROM kv"), "3");
+}
+END_TEST
+
 /* ---- foreign keys ---- */
 
 /* a -> b -> c -> a, into an empty target: the keys wait for their parent,
@@ -1058,6 +1081,7 @@ static Suite *pg_write_suite(void)
     tcase_add_test(tc, test_values_from_sqlite_types);
     tcase_add_test(tc, test_value_too_large_is_named);
     tcase_add_test(tc, test_value_too_large_on_the_upsert_path);
+    tcase_add_test(tc, test_rollback_with_a_writer_still_open);
     tcase_add_test(tc, test_cycle_into_an_empty_target);
     tcase_add_test(tc, test_existing_strict_cycle_refused);
     tcase_add_test(tc, test_missing_parent_named);
