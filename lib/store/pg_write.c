@@ -1641,9 +1641,11 @@ static int put_int(ferry_buf_t *b, int64_t v)
     return ferry_buf_append(b, p, (size_t)(e - p));
 }
 
-/* The shortest of %.15g..%.17g that reads back as d: exact for double and
- * real columns, and the decimal a person wrote for numeric ones. */
-static void format_double(double d, char *out, size_t out_size)
+/* d as text that reads back as d exactly: for a float column %.17g (the
+ * server prints floats in their shortest form whatever the input), for any
+ * other (numeric, text) the shortest of %.15g..%.17g, the decimal a person
+ * wrote. */
+static void format_double(double d, int exact, char *out, size_t out_size)
 {
     if (isnan(d)) {
         snprintf(out, out_size, "NaN");
@@ -1653,7 +1655,7 @@ static void format_double(double d, char *out, size_t out_size)
         snprintf(out, out_size, "%s", d > 0 ? "Infinity" : "-Infinity");
         return;
     }
-    for (int prec = 15; prec <= 17; prec++) {
+    for (int prec = exact ? 17 : 15; prec <= 17; prec++) {
         snprintf(out, out_size, "%.*g", prec, d);
         if (strtod(out, NULL) == d)
             return;
@@ -1699,7 +1701,7 @@ static int put_value(pg_writer_t *w, size_t i, const ferry_value_t *v)
             return ferry_buf_puts(b, tmp);
         return put_int(b, v->i);
     case FERRY_V_REAL:
-        format_double(v->d, tmp, sizeof(tmp));
+        format_double(v->d, fam == FAM_FLOAT, tmp, sizeof(tmp));
         return ferry_buf_puts(b, tmp);
     case FERRY_V_TEXT:
     case FERRY_V_BLOB:
