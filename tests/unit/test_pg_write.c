@@ -825,39 +825,44 @@ START_TEST(test_values_from_sqlite_types)
 }
 END_TEST
 
+/* Writes the n rows (id, amount) into money; the write must fail with a
+ * message naming the table, want (the row's key) and the column. */
+static void write_money_fails(const ferry_object_t *o, const ferry_value_t (*rows)[2], size_t n,
+                              const char *want)
+{
+    ferry_writer_t *w;
+    int rc = 0;
+
+    ck_assert_msg(ferry_store_writer_open(st, o, &w, err, sizeof(err)) == 0, "%s", err);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = ferry_writer_put(w, rows[i], NULL, err, sizeof(err));
+    if (!rc)
+        rc = ferry_writer_flush(w, NULL, err, sizeof(err));
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(err, "money") && strstr(err, want) && strstr(err, "column amount"),
+                  "%s", err);
+    ferry_writer_destroy(w);
+    ck_assert_int_eq(ferry_store_rollback(st), 0);
+}
+
 START_TEST(test_value_too_large_is_named)
 {
     ferry_object_t *o = object("money", FERRY_DIALECT_POSTGRESQL);
-    ferry_writer_t *w;
-    ferry_value_t row[2];
-    int rc = 0;
+    const ferry_value_t rows[3][2] = {
+        {vint(1), vtext("1.25")}, {vint(2), vtext("1234.5")}, {vint(3), vtext("1.25")}};
 
     field(o, "id", "integer", 0, NULL, 1);
     field(o, "amount", "numeric(5,2)", 1, NULL, 0);
     begin();
     apply(o);
-    ck_assert_msg(ferry_store_writer_open(st, o, &w, err, sizeof(err)) == 0, "%s", err);
-    for (int i = 1; i <= 3 && !rc; i++) {
-        row[0] = vint(i);
-        row[1] = i == 2 ? vtext("1234.5") : vtext("1.25");
-        rc = ferry_writer_put(w, row, NULL, err, sizeof(err));
-    }
-    if (!rc)
-        rc = ferry_writer_flush(w, NULL, err, sizeof(err));
-    ck_assert_int_ne(rc, 0);
-    ck_assert_msg(strstr(err, "money") && strstr(err, "id=2") && strstr(err, "amount"), "%s",
-                  err);
-    ferry_writer_destroy(w);
-    ck_assert_int_eq(ferry_store_rollback(st), 0);
+    write_money_fails(o, rows, 3, "key (id=2)");
 }
 END_TEST
 
 START_TEST(test_value_too_large_on_the_upsert_path)
 {
     ferry_object_t *o = object("money", FERRY_DIALECT_POSTGRESQL);
-    ferry_writer_t *w;
-    ferry_value_t row[2];
-    int rc = 0;
+    const ferry_value_t rows[2][2] = {{vtext("k0"), vreal(2.5)}, {vtext("k\t1"), vreal(1e10)}};
 
     field(o, "id", "text", 0, NULL, 1);
     field(o, "amount", "numeric(5,2)", 1, NULL, 0);
@@ -866,17 +871,7 @@ START_TEST(test_value_too_large_on_the_upsert_path)
     commit();
     must(db, "INSERT INTO money VALUES ('k0', 1)");
     begin();
-    ck_assert_msg(ferry_store_writer_open(st, o, &w, err, sizeof(err)) == 0, "%s", err);
-    row[0] = vtext("k\t1");
-    row[1] = vreal(1e10);
-    rc = ferry_writer_put(w, row, NULL, err, sizeof(err));
-    if (!rc)
-        rc = ferry_writer_flush(w, NULL, err, sizeof(err));
-    ck_assert_int_ne(rc, 0);
-    ck_assert_msg(strstr(err, "money") && strstr(err, "id=k\t1") && strstr(err, "amount"), "%s",
-                  err);
-    ferry_writer_destroy(w);
-    ck_assert_int_eq(ferry_store_rollback(st), 0);
+    write_money_fails(o, rows, 2, "key (id=k\t1)");
 }
 END_TEST
 
