@@ -511,13 +511,29 @@ static int type_parse(const char *decl, int is_enum, coltype_t *out)
         if (tz)
             strcat(out->spell, " with time zone");
     } else if (tok_is(&t, "interval")) {
+        /* interval [fields] [(p)], the fields words of PostgreSQL's grammar */
+        static const char *const fields[] = {"year", "month", "day", "hour", "minute",
+                                             "second", "to"};
+        int nwords = 0, known = 1;
         out->fam = FAM_INTERVAL;
+        strcpy(out->spell, "interval");
+        while (known && nwords < 3) {
+            q = tok_next(p, &t);
+            known = 0;
+            for (size_t k = 0; !known && k < sizeof(fields) / sizeof(fields[0]); k++)
+                known = tok_is(&t, fields[k]);
+            if (known) {
+                strcat(out->spell, " ");
+                strcat(out->spell, t.text);
+                nwords++;
+                p = q;
+            }
+        }
         if (!(p = read_mods(p, &t, 1, &n1, &n2, &count)) || (count && (n1 < 0 || n1 > 6)))
             return -1;
         if (count)
-            snprintf(out->spell, sizeof(out->spell), "interval(%ld)", n1);
-        else
-            strcpy(out->spell, "interval");
+            snprintf(out->spell + strlen(out->spell), sizeof(out->spell) - strlen(out->spell),
+                     "(%ld)", n1);
     } else if (tok_is(&t, "uuid")) {
         out->fam = FAM_UUID;
         strcpy(out->spell, "uuid");
@@ -1718,7 +1734,7 @@ static void describe_row(const pg_writer_t *w, size_t r, char *out, size_t out_s
 {
     const char *line = (const char *)w->batch.data + w->rows[r];
     const char *end = (const char *)w->batch.data +
-                      (r + 1 < w->nrows ? w->rows[r + 1] - 1 : w->batch.len);
+                      (r + 1 < w->nrows ? w->rows[r + 1] : w->batch.len) - 1; /* its \n */
     size_t shown = w->nkey ? w->nkey : (w->n < 4 ? w->n : 4), len = 0;
 
     out[0] = '\0';

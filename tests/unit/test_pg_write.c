@@ -234,6 +234,7 @@ START_TEST(test_create_from_postgresql_metadata)
         {"ts", "timestamp without time zone", "timestamp without time zone"},
         {"tz", "timestamp(6) with time zone", "timestamp(6) with time zone"},
         {"iv", "interval", "interval"},
+        {"ivf", "interval day to second(3)", "interval day to second(3)"},
         {"u", "uuid", "uuid"},
         {"j", "json", "json"},
         {"jb", "jsonb", "jsonb"},
@@ -387,6 +388,8 @@ START_TEST(test_hostile_metadata_refused_or_quoted)
         "serial",
         "pg_catalog.text",
         "timestamp(9)",
+        "interval fortnight",
+        "time with time zone",
     };
     ferry_object_t *o;
 
