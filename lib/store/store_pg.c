@@ -243,7 +243,13 @@ static int connect_store(pg_store_t *s, const char *uri, char *errstr, size_t er
     char *pw;
     int rc;
 
-    s->conn = PQconnectdb(uri);
+    /* defaults the URI may override: no connection attempt hangs for the
+     * operating system's TCP timeout, and the server sees who connects */
+    static const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname",
+                                       NULL};
+    const char *values[] = {"10", "ferry", uri, NULL};
+
+    s->conn = PQconnectdbParams(keys, values, 1);
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK) {
         /* the library never prints: the server's notices go nowhere */
         PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
