@@ -15,6 +15,7 @@
 #include <check.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1089,7 +1090,29 @@ static Suite *pg_write_suite(void)
     return s;
 }
 
+/* Drops the databases of earlier runs that died before their teardown
+ * (ferry_pgw_PID_N whose PID is gone). */
+static void drop_dead_runs(void)
+{
+    const char *uri = getenv("FERRY_PG_URL"); /* unset: every test fails in setup */
+    PGconn *c = uri ? PQconnectdb(uri) : NULL;
+    PGresult *r = PQexec(c, "SELECT datname FROM pg_database WHERE datname LIKE 'ferry\\_pgw\\_%'");
+
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++) {
+        const char *name = PQgetvalue(r, i, 0);
+        long pid = strtol(name + strlen("ferry_pgw_"), NULL, 10);
+        char sql[128];
+        if (pid > 0 && kill((pid_t)pid, 0) != 0) {
+            snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", name);
+            PQclear(PQexec(c, sql));
+        }
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
 int main(void)
 {
+    drop_dead_runs();
     return ferry_check_run(pg_write_suite());
 }
