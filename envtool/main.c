@@ -9,7 +9,7 @@ static int usage(FILE *to)
 {
     fprintf(to,
             "usage: ferry-env COMMAND ...\n"
-            "  seed PATH [--rows N] [--seed S]        create a sample source environment\n"
+            "  seed STORE [--rows N] [--seed S]       create a sample source environment\n"
             "  describe STORE [--json]                objects, fields, keys and relations\n"
             "  plan STORE OBJECT... [--json]          closure and apply order of an export\n"
             "  checksum STORE [OBJECT...] [--json]    per-table row count and content checksum\n"
