@@ -301,7 +301,8 @@ int ferry_importer_new(const ferry_config_t *cfg, const char *target, ferry_impo
         ferry_errf(errstr, errstr_size, rc,
                    "environment \"%s\" gives no legal records topic name", target);
     if (!rc)
-        rc = ferry_store_open(uri, FERRY_STORE_WRITE, &c->store, errstr, errstr_size);
+        rc = ferry_store_open_schema(uri, ferry_config_env_schema(cfg, target),
+                                     FERRY_STORE_WRITE, &c->store, errstr, errstr_size);
     /* The job checkpoints after reporting each export, not inside its commit. */
     if (!rc)
         rc = ferry_store_checkpoint_later(c->store, errstr, errstr_size);

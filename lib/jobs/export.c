@@ -59,7 +59,8 @@ int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
     }
     ferry_request_stream_key(req, ex->key, sizeof(ex->key));
     ex->rows_message_bytes = (size_t)ferry_config_int(cfg, "worker", "rows_message_bytes");
-    rc = ferry_store_open(uri, FERRY_STORE_READ, &ex->source, errstr, errstr_size);
+    rc = ferry_store_open_schema(uri, ferry_config_env_schema(cfg, req->source),
+                                 FERRY_STORE_READ, &ex->source, errstr, errstr_size);
     if (rc)
         goto fail;
     /* Metadata and every table's rows from one snapshot: a concurrent writer

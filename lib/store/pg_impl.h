@@ -23,9 +23,12 @@ typedef enum pg_state {
     PG_WRITE,     /* a write transaction (ferry_store_begin) */
 } pg_state_t;
 
+struct pg_cursor;
+
 typedef struct pg_store {
     ferry_store_t base; /* first: store.c sees only this */
     PGconn *conn;
+    char *name;         /* the URI with any password replaced by ***: messages use this */
     char *schema;       /* the environment's schema, as given (default "public") */
     char *qschema;      /* the same, quoted: "public" */
     pg_state_t state;
@@ -35,6 +38,10 @@ typedef struct pg_store {
      * (pg_write.c keeps the list; store_pg.c calls ferry_pg_before_commit). */
     char **written;
     size_t nwritten, capwritten;
+    int ledger_ready;   /* the ledger's tables exist and its statements are prepared */
+    /* The cursor whose COPY holds the connection (pg_read.c), or NULL: no
+     * other statement can run until it ends (ferry_pg_ready). */
+    struct pg_cursor *copying;
 } pg_store_t;
 
 /* Appends ident to b as a quoted identifier ("a""b"). 0 or FERRY_ENOMEM. */
@@ -46,6 +53,21 @@ int ferry_pg_quote_ident(ferry_buf_t *b, const char *ident);
 int ferry_pg_exec(pg_store_t *s, const char *sql, const char *what, char *errstr,
                   size_t errstr_size);
 
+/* 0 when the connection can take a statement; FERRY_EORDER naming what
+ * when a cursor's COPY still holds it. */
+int ferry_pg_ready(pg_store_t *s, const char *what, char *errstr, size_t errstr_size);
+
+/* Fills errstr with "store NAME: what: message (detail)" from res (or, when
+ * res is NULL, the connection's last error) and returns the ferry code of its
+ * SQLSTATE: an integrity violation (class 23) FERRY_ECONFLICT, out of memory
+ * FERRY_ENOMEM, anything else FERRY_ESTORE. */
+int ferry_pg_error(pg_store_t *s, const PGresult *res, const char *what, char *errstr,
+                   size_t errstr_size);
+
+/* A copy of a libpq URI or connection string with the password (user:PASS@,
+ * password=PASS) replaced by ***, for messages; NULL on ENOMEM. */
+char *ferry_pg_redact(const char *uri);
+
 /* pg_meta.c: reads the metadata of every user table of the schema (or, with
  * only != NULL, of that one table only; *out then holds it or is empty) */
 int ferry_pg_read_meta(pg_store_t *s, const char *only, ferry_objset_t **out, char *errstr,
@@ -54,6 +76,10 @@ int ferry_pg_read_meta(pg_store_t *s, const char *only, ferry_objset_t **out, ch
 /* pg_read.c: a cursor over obj's rows in primary-key order (store.h). */
 int ferry_pg_cursor_open(pg_store_t *s, const ferry_object_t *obj, ferry_cursor_t **out,
                          char *errstr, size_t errstr_size);
+
+/* pg_read.c: the store is going: the cursor still copying (if any) lets go
+ * of it, and its destroy frees only itself. */
+void ferry_pg_cursor_detach(pg_store_t *s);
 
 /* pg_write.c: the target's data operations (contracts of store.h). */
 int ferry_pg_apply_object(pg_store_t *s, const ferry_object_t *obj, int *created, char *errstr,

@@ -56,8 +56,9 @@ assert text == json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_asc
 EOF
 expect 2 "checksum of an unknown object" "$env_tool" checksum "sqlite:$work/a.db" Role NoSuchThing
 grep -q "NoSuchThing" "$work/err" || fail "unknown object is named: $(cat "$work/err")"
-expect 2 "checksum of a postgresql store" "$env_tool" checksum "postgresql://localhost/x"
-grep -q "not supported yet" "$work/err" || fail "postgresql message: $(cat "$work/err")"
+expect 2 "checksum of an unreachable postgresql store" "$env_tool" checksum "postgresql://u:s3cret@127.0.0.1:1/x"
+grep -q "cannot connect" "$work/err" || fail "postgresql message: $(cat "$work/err")"
+grep -q "s3cret" "$work/err" && fail "the password is shown: $(cat "$work/err")"
 
 expect 0 "describe" "$env_tool" describe "sqlite:$work/a.db"
 grep -q '^Order Note__CST$' "$work/out" || fail "describe lists Order Note__CST"
