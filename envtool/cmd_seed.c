@@ -1,7 +1,8 @@
-/* cmd_seed.c - `ferry-env seed STORE [--rows N] [--seed S] [--force]`: creates
- * the sample source environment of seed.h in STORE, a SQLite file (PATH or
- * sqlite:PATH) or a store URI (postgresql://...): about N rows in total,
- * default 1000; the same N and S always give the same content. */
+/* cmd_seed.c - `ferry-env seed STORE [--rows N] [--seed S] [--schema SCHEMA]
+ * [--force]`: creates the sample source environment of seed.h in STORE, a
+ * SQLite file (PATH or sqlite:PATH) or a store URI (postgresql://..., in
+ * SCHEMA, default public): about N rows in total, default 1000; the same N
+ * and S always give the same content. */
 #include "commands.h"
 
 #include "error.h"
@@ -16,7 +17,7 @@
 
 static int seed_usage(void)
 {
-    fprintf(stderr, "usage: ferry-env seed STORE [--rows N] [--seed S] [--force]\n");
+    fprintf(stderr, "usage: ferry-env seed STORE [--rows N] [--seed S] [--schema SCHEMA] [--force]\n");
     return 2;
 }
 
@@ -34,7 +35,7 @@ static int parse_u64(const char *s, uint64_t *out)
 
 int ferry_env_cmd_seed(int argc, char **argv)
 {
-    const char *store = NULL, *sep;
+    const char *store = NULL, *schema = NULL, *sep;
     uint64_t rows = 1000, seed = 1;
     int64_t written;
     int force = 0, rc;
@@ -50,6 +51,8 @@ int ferry_env_cmd_seed(int argc, char **argv)
                 return 2;
             }
             i++;
+        } else if (!strcmp(argv[i], "--schema") && i + 1 < argc) {
+            schema = argv[++i];
         } else if (!strcmp(argv[i], "--force")) {
             force = 1;
         } else if (argv[i][0] == '-' || store) {
@@ -61,7 +64,8 @@ int ferry_env_cmd_seed(int argc, char **argv)
     if (!store)
         return seed_usage();
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((rc = ferry_seed_create(store, (int64_t)rows, seed, force, &written, err, sizeof(err)))) {
+    if ((rc = ferry_seed_create(store, schema, (int64_t)rows, seed, force, &written, err,
+                                sizeof(err)))) {
         fprintf(stderr, "ferry-env seed: %s\n", err);
         return rc == FERRY_EINVAL ? 2 : 1;
     }

@@ -704,8 +704,8 @@ static int count_objects(ferry_store_t *store, size_t *count, char *errstr, size
     return rc;
 }
 
-int ferry_seed_create(const char *where, int64_t rows, uint64_t seed, int force,
-                      int64_t *written, char *errstr, size_t errstr_size)
+int ferry_seed_create(const char *where, const char *schema, int64_t rows, uint64_t seed,
+                      int force, int64_t *written, char *errstr, size_t errstr_size)
 {
     run_t run = {{0}, NULL};
     const char *path = NULL; /* a SQLite store's file */
@@ -722,6 +722,9 @@ int ferry_seed_create(const char *where, int64_t rows, uint64_t seed, int force,
     if ((path && !*path) || rows < 0)
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                           "seed: a store and rows >= 0 are needed");
+    if (path && schema) /* before --force removes anything */
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "seed: a SQLite file has no schemas (schema \"%s\")", schema);
     if (path) {
         if (!stat(path, &sb) && !force)
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
@@ -741,7 +744,8 @@ int ferry_seed_create(const char *where, int64_t rows, uint64_t seed, int force,
             run.rows[t] = 1;
         total += run.rows[t];
     }
-    rc = ferry_store_open(uri ? uri : where, FERRY_STORE_WRITE, &run.store, errstr, errstr_size);
+    rc = ferry_store_open_schema(uri ? uri : where, schema, FERRY_STORE_WRITE, &run.store, errstr,
+                                errstr_size);
     created = path && !rc;
     if (!rc && !path && !(rc = count_objects(run.store, &held, errstr, errstr_size)) && held)
         rc = ferry_errf(errstr, errstr_size, FERRY_EINVAL,

@@ -17,7 +17,9 @@
 #include <stdint.h>
 
 /* Creates the sample environment in store: a file name or "sqlite:PATH" (a
- * SQLite file), or a store URI with "://" ("postgresql://..."), with about
+ * SQLite file), or a store URI with "://" ("postgresql://...") and the
+ * environment's schema (NULL: the store's default; a SQLite file has none,
+ * see ferry_store_open_schema), with about
  * `rows` rows in total (at least one per table), spread over the tables by
  * fixed shares. An existing SQLite file -> FERRY_EINVAL unless force, which
  * replaces it; another store that holds any table -> FERRY_EINVAL whatever
@@ -25,8 +27,8 @@
  * is written in one transaction: on failure nothing is left (a SQLite file
  * the seed created is removed). *written (if not NULL) receives the number of
  * rows written. */
-int ferry_seed_create(const char *store, int64_t rows, uint64_t seed, int force,
-                      int64_t *written, char *errstr, size_t errstr_size);
+int ferry_seed_create(const char *store, const char *schema, int64_t rows, uint64_t seed,
+                      int force, int64_t *written, char *errstr, size_t errstr_size);
 
 /* The seeded tables, in creation order (masters before details), and the
  * share of the row total each one gets, out of ferry_seed_share_total(). */

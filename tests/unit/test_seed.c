@@ -49,7 +49,7 @@ static const char *path_of(const char *file)
 static void seed(const char *file, int64_t rows, uint64_t s)
 {
     int64_t written = -1;
-    ck_assert_msg(ferry_seed_create(path_of(file), rows, s, 0, &written, err, sizeof(err)) == 0,
+    ck_assert_msg(ferry_seed_create(path_of(file), NULL, rows, s, 0, &written, err, sizeof(err)) == 0,
                   "%s", err);
     ck_assert_int_gt(written, 0);
 }
@@ -277,11 +277,11 @@ START_TEST(test_an_existing_file_is_kept_unless_forced)
     int64_t written;
 
     seed("s.db", 100, 1);
-    ck_assert_int_eq(ferry_seed_create(path_of("s.db"), 100, 2, 0, &written, err, sizeof(err)),
+    ck_assert_int_eq(ferry_seed_create(path_of("s.db"), NULL, 100, 2, 0, &written, err, sizeof(err)),
                      FERRY_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "--force"));
     ck_assert_int_eq(written, 0);
-    ck_assert_int_eq(ferry_seed_create(path_of("s.db"), 100, 2, 1, &written, err, sizeof(err)),
+    ck_assert_int_eq(ferry_seed_create(path_of("s.db"), NULL, 100, 2, 1, &written, err, sizeof(err)),
                      0);
     ck_assert_int_gt(written, 0);
 }
@@ -289,7 +289,7 @@ END_TEST
 
 START_TEST(test_a_failed_seed_leaves_no_file)
 {
-    ck_assert_int_eq(ferry_seed_create(path_of("no-such-dir/s.db"), 100, 1, 0, NULL, err,
+    ck_assert_int_eq(ferry_seed_create(path_of("no-such-dir/s.db"), NULL, 100, 1, 0, NULL, err,
                                        sizeof(err)),
                      FERRY_ESTORE);
     ck_assert_int_ne(access(path_of("no-such-dir/s.db"), F_OK), 0);
