@@ -410,25 +410,22 @@ int ferry_config_partitions(const ferry_config_t *cfg) { return cfg->partitions;
 int ferry_config_replication(const ferry_config_t *cfg) { return cfg->replication; }
 const char *ferry_config_catalog_path(const ferry_config_t *cfg) { return cfg->catalog; }
 
-const char *ferry_config_env_store(const ferry_config_t *cfg, const char *name)
+static const env_entry_t *find_env(const ferry_config_t *cfg, const char *name)
 {
     env_entry_t key = {(char *)name, NULL, NULL};
-    const env_entry_t *e;
 
-    if (!name)
-        return NULL;
-    e = bsearch(&key, cfg->envs, cfg->nenvs, sizeof(env_entry_t), env_cmp);
+    return name ? bsearch(&key, cfg->envs, cfg->nenvs, sizeof(env_entry_t), env_cmp) : NULL;
+}
+
+const char *ferry_config_env_store(const ferry_config_t *cfg, const char *name)
+{
+    const env_entry_t *e = find_env(cfg, name);
     return e ? e->store : NULL;
 }
 
 const char *ferry_config_env_schema(const ferry_config_t *cfg, const char *name)
 {
-    env_entry_t key = {(char *)name, NULL, NULL};
-    const env_entry_t *e;
-
-    if (!name)
-        return NULL;
-    e = bsearch(&key, cfg->envs, cfg->nenvs, sizeof(env_entry_t), env_cmp);
+    const env_entry_t *e = find_env(cfg, name);
     return e ? e->schema : NULL;
 }
 

@@ -536,12 +536,16 @@ static int add_constraint(meta_read_t *m, ferry_object_t *obj, PGresult *res, in
     return rc;
 }
 
-static int read_constraints(meta_read_t *m)
+/* Runs sql, whose rows come in runs of one constraint or index (column 0
+ * its oid, column 1 its table's), and hands each run of an object to add. */
+static int read_runs(meta_read_t *m, const char *sql, const char *what,
+                     int (*add)(meta_read_t *m, ferry_object_t *obj, PGresult *res, int first,
+                                int end))
 {
     PGresult *res;
     int rc, first = 0;
 
-    if ((rc = query(m, SELECT_CONSTRAINTS, "reading the constraints", &res)))
+    if ((rc = query(m, sql, what, &res)))
         return rc;
     for (int r = 1; r <= PQntuples(res) && !rc; r++) {
         ferry_object_t *obj;
@@ -549,7 +553,7 @@ static int read_constraints(meta_read_t *m)
         if (r < PQntuples(res) && !strcmp(V(r, 0), V(first, 0)))
             continue;
         if ((obj = table_of(m, V(first, 1))))
-            rc = add_constraint(m, obj, res, first, r);
+            rc = add(m, obj, res, first, r);
         first = r;
     }
     PQclear(res);
@@ -613,26 +617,6 @@ static int add_index(meta_read_t *m, ferry_object_t *obj, PGresult *res, int fir
     return rc;
 }
 
-static int read_indexes(meta_read_t *m)
-{
-    PGresult *res;
-    int rc, first = 0;
-
-    if ((rc = query(m, SELECT_INDEXES, "reading the indexes", &res)))
-        return rc;
-    for (int r = 1; r <= PQntuples(res) && !rc; r++) {
-        ferry_object_t *obj;
-
-        if (r < PQntuples(res) && !strcmp(V(r, 0), V(first, 0)))
-            continue;
-        if ((obj = table_of(m, V(first, 1))))
-            rc = add_index(m, obj, res, first, r);
-        first = r;
-    }
-    PQclear(res);
-    return rc;
-}
-
 int ferry_pg_read_meta(pg_store_t *s, const char *only, ferry_objset_t **out, char *errstr,
                        size_t errstr_size)
 {
@@ -645,8 +629,9 @@ int ferry_pg_read_meta(pg_store_t *s, const char *only, ferry_objset_t **out, ch
     if (!(m.set = ferry_objset_new()))
         return oom(&m);
     if (!(rc = read_relations(&m)) && m.ntables && !(rc = read_columns(&m)) &&
-        !(rc = read_enum_labels(&m)) && !(rc = read_constraints(&m)))
-        rc = read_indexes(&m);
+        !(rc = read_enum_labels(&m)) &&
+        !(rc = read_runs(&m, SELECT_CONSTRAINTS, "reading the constraints", add_constraint)))
+        rc = read_runs(&m, SELECT_INDEXES, "reading the indexes", add_index);
     free(m.tables);
     free(m.enums);
     if (rc) {
