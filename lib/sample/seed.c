@@ -44,11 +44,11 @@ typedef enum gen {
     G_EMAIL,
     G_URL,
     G_JSON,
-    G_TS,       /* ms since the epoch, INTEGER, in TIMESTAMP columns */
-    G_ISO,      /* 'YYYY-MM-DDTHH:MM:SSZ' text, in DATETIME columns */
+    G_TS,       /* 'YYYY-MM-DD HH:MM:SS.fff' text (no trailing zeros), in TIMESTAMP columns */
+    G_ISO,      /* 'YYYY-MM-DD HH:MM:SS' text, in DATETIME columns */
     G_DATE,     /* 'YYYY-MM-DD' */
     G_BOOL,     /* 0 or 1 */
-    G_AMOUNT,   /* lo..hi with 2 decimals, REAL */
+    G_AMOUNT,   /* lo..hi in cents, as a REAL */
     G_INT,      /* lo..hi */
     G_PICK,     /* one of the '|'-separated words of arg */
     G_BLOB,     /* lo..hi random bytes */
@@ -298,7 +298,7 @@ static const table_t tables[] = {
        G_PICK, .arg = "+1 555 0100|+49 30 123456|+81 3-1234-5678|+33 1 23 45", .null_pct = 30},
       {"country", "VARCHAR(2)", G_PICK, .arg = "US|DE|FR|JP|CN|BR|EG|IN"},
       {"tier", "VARCHAR(10)", G_PICK, .arg = "gold|silver|bronze"},
-      {"credit_limit", "DECIMAL(12,2)", G_AMOUNT, .hi = 50000, .null_pct = 20},
+      {"credit_limit", "REAL", G_AMOUNT, .hi = 50000, .null_pct = 20},
       {"notes", "TEXT", G_UNICODE, .lo = 2, .hi = 8, .null_pct = 50},
       {"created_at", "TIMESTAMP", G_TS},
       {"birthday", "DATE", G_DATE, .null_pct = 60}}},
@@ -309,7 +309,7 @@ static const table_t tables[] = {
       {"order_no", "VARCHAR(20)", G_UNIQUE, .flags = NN | UQ, .arg = "SO"},
       {"status", "VARCHAR(12)", G_PICK, .arg = "draft|placed|paid|shipped|cancelled"},
       {"ordered_at", "DATETIME", G_ISO},
-      {"total", "DECIMAL(12,2)", G_AMOUNT, .lo = 1, .hi = 20000},
+      {"total", "REAL", G_AMOUNT, .lo = 1, .hi = 20000},
       {"paid", "BOOLEAN", G_BOOL},
       {"shipping_address", "TEXT", G_SENTENCE, .lo = 4, .hi = 8, .null_pct = 15}}},
     {"Category__CST", 10,
@@ -326,7 +326,7 @@ static const table_t tables[] = {
       {"category_id", "INTEGER",
        G_REF, .arg = "Category__CST", .null_pct = 10},
       {"quantity", "INTEGER", G_INT, .flags = NN, .dflt = "1", .lo = 1, .hi = 12},
-      {"unit_price", "DECIMAL(12,2)", G_AMOUNT, .lo = 1, .hi = 900},
+      {"unit_price", "REAL", G_AMOUNT, .lo = 1, .hi = 900},
       {"discount", "REAL", G_INT, .hi = 30, .null_pct = 60},
       {"attributes", "TEXT", G_JSON, .null_pct = 40}}},
     {"Order Note__CST", 40,
@@ -473,16 +473,25 @@ static void put_words(text_t *buf, uint64_t *rng, int lo, int hi, const char *co
     }
 }
 
-/* 'YYYY-MM-DD', and with with_time 'THH:MM:SSZ' after it, in UTC. */
+/* 'YYYY-MM-DD' in UTC; with_time > 0 adds ' HH:MM:SS', with_time > 1 the
+ * milliseconds too ('.fff' without trailing zeros, none when zero). This is
+ * SQLite's datetime() form and PostgreSQL's text of a timestamp: the same
+ * text in a SQLite store and read back from a PostgreSQL one. */
 static void put_time(text_t *buf, int64_t ms, int with_time)
 {
     time_t secs = (time_t)(ms / 1000);
+    int frac = (int)(ms % 1000), digits = 3;
     struct tm tm;
 
     gmtime_r(&secs, &tm);
     put(buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     if (with_time)
-        put(buf, "T%02d:%02d:%02dZ", tm.tm_hour, tm.tm_min, tm.tm_sec);
+        put(buf, " %02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (with_time < 2 || !frac)
+        return;
+    for (; frac % 10 == 0; frac /= 10)
+        digits--;
+    put(buf, ".%0*d", digits, frac);
 }
 
 /* The table column c of table t draws its keys from: the referenced one
@@ -542,9 +551,6 @@ static void column_value(const run_t *run, size_t t, const col_t *c, size_t p, i
             .kind = FERRY_V_REAL,
             .d = (double)rand_range(rng, (int64_t)c->lo * 100, (int64_t)c->hi * 100) / 100.0};
         return;
-    case G_TS:
-        int_value(v, ts_base + rand_range(rng, 0, ts_span));
-        return;
     case G_BLOB: {
         int64_t n = rand_range(rng, c->lo, c->hi);
         for (int64_t i = 0; i < n && i < (int64_t)buf->cap; i++)
@@ -585,8 +591,9 @@ static void column_value(const run_t *run, size_t t, const col_t *c, size_t p, i
             pick(rng, latin_words, NWORDS(latin_words)),
             pick(rng, unicode_words, NWORDS(unicode_words)), next_rand(rng) & 1 ? "true" : "false");
         break;
+    case G_TS:
     case G_ISO:
-        put_time(buf, ts_base + rand_range(rng, 0, ts_span), 1);
+        put_time(buf, ts_base + rand_range(rng, 0, ts_span), c->gen == G_TS ? 2 : 1);
         break;
     case G_DATE:
         put_time(buf, ts_base + rand_range(rng, 0, ts_span), 0);
