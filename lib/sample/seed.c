@@ -9,6 +9,14 @@
  * table draws from its own random stream (splitmix64 seeded from the seed and
  * the table's name), so a table's content depends only on (rows, seed).
  *
+ * Values read back alike from SQLite and PostgreSQL, so that checksums agree:
+ * PostgreSQL's cursor gives a timestamp, a date or a numeric as its own text,
+ * SQLite gives what was stored. Timestamps are therefore text in the form
+ * both print (SQLite's datetime(): 'YYYY-MM-DD HH:MM:SS[.fff]'), dates
+ * 'YYYY-MM-DD', and amounts REAL: a SQLite DECIMAL column turns '12.50' into
+ * the double 12.5 (its affinity), which a numeric(12,2) would read back as
+ * the text '12.50', whereas a double is the same bits on both.
+ *
  * Seeding is one transaction: every table is created (masters before
  * details) and filled through one writer, values made in per-column buffers
  * reused for every row. A failure rolls it back, and a SQLite file the seed
