@@ -129,7 +129,7 @@ grep -q "^kafka.sh start dir=$tmp/rel/kafka port=$" "$STUB_CALLS" ||
   fail "run.sh: a relative FERRY_KAFKA_DIR is not taken from the caller's directory: $(cat "$STUB_CALLS")"
 ok "run.sh: a relative FERRY_KAFKA_DIR is relative to where it is called"
 : >"$STUB_CALLS"
-env -u FERRY_KAFKA_DIR -u FERRY_KAFKA_PORT bash -c "$(declare -f run_sh fail); tmp='$tmp' tree='$tree'; run_sh"
+env -u FERRY_KAFKA_DIR -u FERRY_KAFKA_PORT -u FERRY_PG_DIR -u FERRY_PG_PORT bash -c "$(declare -f run_sh fail); tmp='$tmp' tree='$tree'; run_sh"
 grep -q "^kafka.sh start dir=$tmp/rb/kafka port=$" "$STUB_CALLS" ||
   fail "run.sh without FERRY_KAFKA_DIR: $(cat "$STUB_CALLS")"
 grep -q "^postgres.sh start dir=$tmp/rb/postgres$" "$STUB_CALLS" ||
