@@ -91,8 +91,9 @@ int ferry_pg_read_meta(pg_store_t *s, const char *only, ferry_objset_t **out, ch
 int ferry_pg_cursor_open(pg_store_t *s, const ferry_object_t *obj, ferry_cursor_t **out,
                          char *errstr, size_t errstr_size);
 
-/* pg_read.c: the store is going: the cursor still copying (if any) lets go
- * of it, and its destroy frees only itself. */
+/* pg_read.c: the cursor still copying (if any) lets go of the connection
+ * (its COPY cancelled) for the store's rollback or destroy; its next call
+ * fails and its destroy frees only itself. */
 void ferry_pg_cursor_detach(pg_store_t *s);
 
 /* pg_write.c: the target's data operations (contracts of store.h).

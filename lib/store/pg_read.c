@@ -265,13 +265,13 @@ static int pg_cursor_next(ferry_cursor_t *base, const ferry_value_t **row, char 
     return 1;
 }
 
-/* Lets go of the connection: reads the rest away inside a transaction,
- * cancels the COPY outside one. */
-static void stop_copy(pg_cursor_t *c)
+/* Lets go of the connection: reads the rest away inside a transaction
+ * (unless cancel_it), cancels the COPY outside one. */
+static void stop_copy(pg_cursor_t *c, int cancel_it)
 {
     char *buf = NULL;
 
-    if (c->s->state == PG_IDLE) {
+    if (cancel_it || c->s->state == PG_IDLE) {
         PGcancel *cancel = PQgetCancel(c->s->conn);
         char msg[256];
         if (cancel) {
@@ -291,7 +291,7 @@ static void pg_cursor_destroy(ferry_cursor_t *base)
     pg_cursor_t *c = (pg_cursor_t *)base;
 
     if (c->s && c->s->copying == c)
-        stop_copy(c);
+        stop_copy(c, 0);
     PQfreemem(c->chunk);
     ferry_buf_free(&c->spill);
     free(c->kinds);
@@ -302,8 +302,13 @@ static void pg_cursor_destroy(ferry_cursor_t *base)
 
 void ferry_pg_cursor_detach(pg_store_t *s)
 {
-    if (s->copying)
-        s->copying->s = NULL;
+    pg_cursor_t *c = s->copying;
+
+    if (!c)
+        return;
+    if (PQstatus(s->conn) == CONNECTION_OK)
+        stop_copy(c, 1);
+    c->s = NULL;
     s->copying = NULL;
 }
 

@@ -243,7 +243,13 @@ static int connect_store(pg_store_t *s, const char *uri, char *errstr, size_t er
     char *pw;
     int rc;
 
-    s->conn = PQconnectdb(uri);
+    /* defaults the URI may override: no connection attempt hangs for the
+     * operating system's TCP timeout, and the server sees who connects */
+    static const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname",
+                                       NULL};
+    const char *values[] = {"10", "ferry", uri, NULL};
+
+    s->conn = PQconnectdbParams(keys, values, 1);
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK) {
         /* the library never prints: the server's notices go nowhere */
         PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
@@ -528,8 +534,9 @@ static int pg_rollback(ferry_store_t *base)
     ferry_pg_forget_written(s);
     if (s->state == PG_IDLE)
         return FERRY_OK;
+    ferry_pg_cursor_detach(s); /* a cursor still reading ends here */
     s->state = PG_IDLE;
-    if (s->copying || ferry_pg_exec(s, "ROLLBACK", "rolling back", NULL, 0))
+    if (ferry_pg_exec(s, "ROLLBACK", "rolling back", NULL, 0))
         rc = FERRY_ESTORE;
     return rc;
 }

@@ -932,6 +932,18 @@ START_TEST(test_cursor_holds_the_connection)
                   "%s", err);
     ck_assert_uint_eq(sum.rows, 5000);
 
+    /* a rollback ends a snapshot whose cursor still reads; the cursor fails */
+    ck_assert_int_eq(ferry_store_snapshot(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_cursor_open(s, find(objs, "n"), &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_cursor_next(a, &row, err, sizeof(err)), 1);
+    ck_assert_int_eq(ferry_store_rollback(s), 0);
+    ck_assert_int_eq(ferry_cursor_next(a, &row, err, sizeof(err)), FERRY_ESTORE);
+    ferry_cursor_destroy(a);
+    ck_assert_msg(ferry_store_snapshot(s, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(ferry_store_checksum_table(s, find(objs, "n"), &sum, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_uint_eq(sum.rows, 5000);
+
     /* a cursor outliving its store fails cleanly */
     ck_assert_int_eq(ferry_store_cursor_open(s, find(objs, "n"), &a, err, sizeof(err)), 0);
     ferry_store_destroy(s);
