@@ -511,13 +511,29 @@ static int type_parse(const char *decl, int is_enum, coltype_t *out)
         if (tz)
             strcat(out->spell, " with time zone");
     } else if (tok_is(&t, "interval")) {
+        /* interval [fields] [(p)], the fields words of PostgreSQL's grammar */
+        static const char *const fields[] = {"year", "month", "day", "hour", "minute",
+                                             "second", "to"};
+        int nwords = 0, known = 1;
         out->fam = FAM_INTERVAL;
+        strcpy(out->spell, "interval");
+        while (known && nwords < 3) {
+            q = tok_next(p, &t);
+            known = 0;
+            for (size_t k = 0; !known && k < sizeof(fields) / sizeof(fields[0]); k++)
+                known = tok_is(&t, fields[k]);
+            if (known) {
+                strcat(out->spell, " ");
+                strcat(out->spell, t.text);
+                nwords++;
+                p = q;
+            }
+        }
         if (!(p = read_mods(p, &t, 1, &n1, &n2, &count)) || (count && (n1 < 0 || n1 > 6)))
             return -1;
         if (count)
-            snprintf(out->spell, sizeof(out->spell), "interval(%ld)", n1);
-        else
-            strcpy(out->spell, "interval");
+            snprintf(out->spell + strlen(out->spell), sizeof(out->spell) - strlen(out->spell),
+                     "(%ld)", n1);
     } else if (tok_is(&t, "uuid")) {
         out->fam = FAM_UUID;
         strcpy(out->spell, "uuid");
@@ -1641,9 +1657,11 @@ static int put_int(ferry_buf_t *b, int64_t v)
     return ferry_buf_append(b, p, (size_t)(e - p));
 }
 
-/* The shortest of %.15g..%.17g that reads back as d: exact for double and
- * real columns, and the decimal a person wrote for numeric ones. */
-static void format_double(double d, char *out, size_t out_size)
+/* d as text that reads back as d exactly: for a float column %.17g (the
+ * server prints floats in their shortest form whatever the input), for any
+ * other (numeric, text) the shortest of %.15g..%.17g, the decimal a person
+ * wrote. */
+static void format_double(double d, int exact, char *out, size_t out_size)
 {
     if (isnan(d)) {
         snprintf(out, out_size, "NaN");
@@ -1653,7 +1671,7 @@ static void format_double(double d, char *out, size_t out_size)
         snprintf(out, out_size, "%s", d > 0 ? "Infinity" : "-Infinity");
         return;
     }
-    for (int prec = 15; prec <= 17; prec++) {
+    for (int prec = exact ? 17 : 15; prec <= 17; prec++) {
         snprintf(out, out_size, "%.*g", prec, d);
         if (strtod(out, NULL) == d)
             return;
@@ -1699,7 +1717,7 @@ static int put_value(pg_writer_t *w, size_t i, const ferry_value_t *v)
             return ferry_buf_puts(b, tmp);
         return put_int(b, v->i);
     case FERRY_V_REAL:
-        format_double(v->d, tmp, sizeof(tmp));
+        format_double(v->d, fam == FAM_FLOAT, tmp, sizeof(tmp));
         return ferry_buf_puts(b, tmp);
     case FERRY_V_TEXT:
     case FERRY_V_BLOB:
@@ -1716,7 +1734,7 @@ static void describe_row(const pg_writer_t *w, size_t r, char *out, size_t out_s
 {
     const char *line = (const char *)w->batch.data + w->rows[r];
     const char *end = (const char *)w->batch.data +
-                      (r + 1 < w->nrows ? w->rows[r + 1] - 1 : w->batch.len);
+                      (r + 1 < w->nrows ? w->rows[r + 1] : w->batch.len) - 1; /* its \n */
     size_t shown = w->nkey ? w->nkey : (w->n < 4 ? w->n : 4), len = 0;
 
     out[0] = '\0';
@@ -1934,7 +1952,7 @@ static int writer_put(ferry_writer_t *base, const ferry_value_t *row, int *inser
     pg_writer_t *w = (pg_writer_t *)base;
     int rc;
 
-    if (w->failed || !w->s)
+    if (w->failed || w->s->state != PG_WRITE)
         return writer_lost(w, errstr, errstr_size);
     if (w->direct && !w->copying && (rc = direct_start(w, errstr, errstr_size)))
         return rc;
@@ -1963,7 +1981,8 @@ static int writer_put(ferry_writer_t *base, const ferry_value_t *row, int *inser
 static int writer_flush(ferry_writer_t *base, int64_t *updated, char *errstr, size_t errstr_size)
 {
     pg_writer_t *w = (pg_writer_t *)base;
-    int rc = w->s ? write_batch(w, errstr, errstr_size) : writer_lost(w, errstr, errstr_size);
+    int rc = w->s->state == PG_WRITE ? write_batch(w, errstr, errstr_size)
+                                      : writer_lost(w, errstr, errstr_size);
 
     if (updated)
         *updated = w->updated;
@@ -1980,8 +1999,8 @@ static void writer_destroy(ferry_writer_t *base)
         return;
     /* Kept rows belong to the open transaction: written there, or the
      * commit fails with the reason. */
-    if (w->s && (w->nrows || w->copying) && write_batch(w, why, sizeof(why)) &&
-        !w->s->flush_error)
+    if (w->s && w->s->state == PG_WRITE && (w->nrows || w->copying) &&
+        write_batch(w, why, sizeof(why)) && !w->s->flush_error)
         w->s->flush_error = strdup(why);
     if (w->s && w->copying)
         PQclear(copy_end(w));
@@ -2015,6 +2034,29 @@ static void sql_cols(sql_t *q, const pg_writer_t *w, const char *alias)
         }
         sql_ident(q, w->col[i]->name);
     }
+}
+
+/* Appends "a.c IS DISTINCT FROM b.c" for column c: compared by value
+ * where equal values have one text form (integers, text, dates and times,
+ * uuid, bytea, enums), else by text, so that numeric 1.0 and 1.00, float -0
+ * and 0, or interval '1 day' and '24 hours' count as different. */
+static void sql_same(sql_t *q, const tcol_t *c, const char *a, const char *b)
+{
+    static const fam_t exact[] = {FAM_INT, FAM_TEXT, FAM_BOOL, FAM_DATE, FAM_TIME,
+                                  FAM_TIMESTAMP, FAM_TIMESTAMPTZ, FAM_UUID, FAM_BYTEA, FAM_ENUM};
+    int by_value = 0;
+
+    for (size_t i = 0; !c->array && i < sizeof(exact) / sizeof(exact[0]); i++)
+        by_value |= c->fam == exact[i];
+    sql_add(q, a);
+    sql_add(q, ".");
+    sql_ident(q, c->name);
+    sql_add(q, by_value ? " IS DISTINCT FROM " : "::text IS DISTINCT FROM ");
+    sql_add(q, b);
+    sql_add(q, ".");
+    sql_ident(q, c->name);
+    if (!by_value)
+        sql_add(q, "::text");
 }
 
 /* The writer's statements, from the catalog's spelling of every name. */
@@ -2084,6 +2126,14 @@ static int writer_sql(pg_writer_t *w, int created, char *errstr, size_t errstr_s
             sql_ident(&merge, w->col[i]->name);
             sql_add(&merge, " = EXCLUDED.");
             sql_ident(&merge, w->col[i]->name);
+        }
+        /* A row equal to the incoming one is left alone: re-applying
+         * unchanged rows writes nothing (no new row version, no trigger). */
+        for (size_t i = 0, k = 0; i < w->n; i++) {
+            if (w->col[i]->pk_pos > 0 || w->col[i]->identity == 'a')
+                continue;
+            sql_add(&merge, k++ ? " OR " : " WHERE ");
+            sql_same(&merge, w->col[i], "t", "EXCLUDED");
         }
         sql_add(&merge, nset ? " RETURNING (t.xmax = 0) AS ins) "
                              : "NOTHING RETURNING true AS ins) ");
@@ -2354,5 +2404,16 @@ void ferry_pg_forget_written(pg_store_t *s)
     s->npending = 0;
     free(s->flush_error);
     s->flush_error = NULL;
-    s->writing = NULL;
+    /* A writer's COPY still open (its destroy did not come first) is
+     * cancelled, so that the connection can roll back; the writer fails. */
+    if (s->writing) {
+        pg_writer_t *w = s->writing;
+        PGresult *res;
+        PQputCopyEnd(s->conn, "the transaction ends");
+        while ((res = PQgetResult(s->conn)))
+            PQclear(res);
+        w->copying = 0;
+        w->failed = 1;
+        s->writing = NULL;
+    }
 }

@@ -234,6 +234,7 @@ START_TEST(test_create_from_postgresql_metadata)
         {"ts", "timestamp without time zone", "timestamp without time zone"},
         {"tz", "timestamp(6) with time zone", "timestamp(6) with time zone"},
         {"iv", "interval", "interval"},
+        {"ivf", "interval day to second(3)", "interval day to second(3)"},
         {"u", "uuid", "uuid"},
         {"j", "json", "json"},
         {"jb", "jsonb", "jsonb"},
@@ -387,6 +388,8 @@ START_TEST(test_hostile_metadata_refused_or_quoted)
         "serial",
         "pg_catalog.text",
         "timestamp(9)",
+        "interval fortnight",
+        "time with time zone",
     };
     ferry_object_t *o;
 
@@ -603,6 +606,13 @@ START_TEST(test_copy_path_then_upsert_in_place)
     ck_assert_str_eq(one("SELECT v FROM kv WHERE id = 500"), "a500");
     ck_assert_str_eq(one("SELECT v FROM kv WHERE id = 501"), "b501");
     ck_assert_str_eq(one("SELECT v FROM kv WHERE id = 1500"), "b1500");
+    /* the same rows once more: every key exists, and nothing is rewritten */
+    must(db, "TRUNCATE seen");
+    begin();
+    ck_assert_int_eq(write_kv(o, 501, 1500, "b"), 1000);
+    commit();
+    ck_assert_str_eq(one("SELECT count(*) FROM seen"), "0");
+    ck_assert_str_eq(one("SELECT count(*) FROM kv"), "1500");
 }
 END_TEST
 
@@ -818,39 +828,44 @@ START_TEST(test_values_from_sqlite_types)
 }
 END_TEST
 
+/* Writes the n rows (id, amount) into money; the write must fail with a
+ * message naming the table, want (the row's key) and the column. */
+static void write_money_fails(const ferry_object_t *o, const ferry_value_t (*rows)[2], size_t n,
+                              const char *want)
+{
+    ferry_writer_t *w;
+    int rc = 0;
+
+    ck_assert_msg(ferry_store_writer_open(st, o, &w, err, sizeof(err)) == 0, "%s", err);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = ferry_writer_put(w, rows[i], NULL, err, sizeof(err));
+    if (!rc)
+        rc = ferry_writer_flush(w, NULL, err, sizeof(err));
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(err, "money") && strstr(err, want) && strstr(err, "column amount"),
+                  "%s", err);
+    ferry_writer_destroy(w);
+    ck_assert_int_eq(ferry_store_rollback(st), 0);
+}
+
 START_TEST(test_value_too_large_is_named)
 {
     ferry_object_t *o = object("money", FERRY_DIALECT_POSTGRESQL);
-    ferry_writer_t *w;
-    ferry_value_t row[2];
-    int rc = 0;
+    const ferry_value_t rows[3][2] = {
+        {vint(1), vtext("1.25")}, {vint(2), vtext("1234.5")}, {vint(3), vtext("1.25")}};
 
     field(o, "id", "integer", 0, NULL, 1);
     field(o, "amount", "numeric(5,2)", 1, NULL, 0);
     begin();
     apply(o);
-    ck_assert_msg(ferry_store_writer_open(st, o, &w, err, sizeof(err)) == 0, "%s", err);
-    for (int i = 1; i <= 3 && !rc; i++) {
-        row[0] = vint(i);
-        row[1] = i == 2 ? vtext("1234.5") : vtext("1.25");
-        rc = ferry_writer_put(w, row, NULL, err, sizeof(err));
-    }
-    if (!rc)
-        rc = ferry_writer_flush(w, NULL, err, sizeof(err));
-    ck_assert_int_ne(rc, 0);
-    ck_assert_msg(strstr(err, "money") && strstr(err, "id=2") && strstr(err, "amount"), "%s",
-                  err);
-    ferry_writer_destroy(w);
-    ck_assert_int_eq(ferry_store_rollback(st), 0);
+    write_money_fails(o, rows, 3, "key (id=2)");
 }
 END_TEST
 
 START_TEST(test_value_too_large_on_the_upsert_path)
 {
     ferry_object_t *o = object("money", FERRY_DIALECT_POSTGRESQL);
-    ferry_writer_t *w;
-    ferry_value_t row[2];
-    int rc = 0;
+    const ferry_value_t rows[2][2] = {{vtext("k0"), vreal(2.5)}, {vtext("k\t1"), vreal(1e10)}};
 
     field(o, "id", "text", 0, NULL, 1);
     field(o, "amount", "numeric(5,2)", 1, NULL, 0);
@@ -859,17 +874,30 @@ START_TEST(test_value_too_large_on_the_upsert_path)
     commit();
     must(db, "INSERT INTO money VALUES ('k0', 1)");
     begin();
+    write_money_fails(o, rows, 2, "key (id=k\t1)");
+}
+END_TEST
+
+START_TEST(test_rollback_with_a_writer_still_open)
+{
+    ferry_object_t *o = kv_object("kv", "text", 0);
+    ferry_writer_t *w;
+    ferry_value_t row[2] = {vint(1), vtext("x")};
+
+    begin();
+    apply(o);
     ck_assert_msg(ferry_store_writer_open(st, o, &w, err, sizeof(err)) == 0, "%s", err);
-    row[0] = vtext("k\t1");
-    row[1] = vreal(1e10);
-    rc = ferry_writer_put(w, row, NULL, err, sizeof(err));
-    if (!rc)
-        rc = ferry_writer_flush(w, NULL, err, sizeof(err));
-    ck_assert_int_ne(rc, 0);
-    ck_assert_msg(strstr(err, "money") && strstr(err, "id=k\t1") && strstr(err, "amount"), "%s",
-                  err);
-    ferry_writer_destroy(w);
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
     ck_assert_int_eq(ferry_store_rollback(st), 0);
+    ck_assert_int_ne(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    ferry_writer_destroy(w);
+    ck_assert_int_eq(ferry_store_has_object(st, "kv"), 0);
+    /* the connection goes on */
+    begin();
+    apply(o);
+    ck_assert_int_eq(write_kv(o, 1, 3, "y"), 0);
+    commit();
+    ck_assert_str_eq(one("SELECT count(*) FROM kv"), "3");
 }
 END_TEST
 
@@ -1051,6 +1079,7 @@ static Suite *pg_write_suite(void)
     tcase_add_test(tc, test_values_from_sqlite_types);
     tcase_add_test(tc, test_value_too_large_is_named);
     tcase_add_test(tc, test_value_too_large_on_the_upsert_path);
+    tcase_add_test(tc, test_rollback_with_a_writer_still_open);
     tcase_add_test(tc, test_cycle_into_an_empty_target);
     tcase_add_test(tc, test_existing_strict_cycle_refused);
     tcase_add_test(tc, test_missing_parent_named);
