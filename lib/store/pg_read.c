@@ -8,7 +8,8 @@
  * travel in binary where ferry's value is the machine's own: integers as
  * int8 (FERRY_V_INT), real and double precision as float8 (FERRY_V_REAL,
  * bit for bit, NaN and infinities included: a real widens to double
- * exactly), boolean as INT 0/1 and bytea as BLOB. Every other column is
+ * exactly), boolean as INT 0/1, bytea as BLOB, and text, varchar and char
+ * as their bytes (char(n) with its padding). Every other column is
  * selected as col::text, and its value is PostgreSQL's own text under the
  * session's settings (ISO dates, UTC, extra_float_digits 3: meta.h says
  * why), so it arrives exactly as `SELECT col::text` prints it.
@@ -30,8 +31,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How a column travels in the COPY. */
-typedef enum col_kind { COL_INT8, COL_FLOAT8, COL_BOOL, COL_BYTEA, COL_TEXT } col_kind_t;
+/* How a column travels in the COPY. COL_STRING is a string type's own
+ * binary form, its bytes: a char(n) keeps its padding, which a cast to text
+ * would strip. */
+typedef enum col_kind {
+    COL_INT8,
+    COL_FLOAT8,
+    COL_BOOL,
+    COL_BYTEA,
+    COL_TEXT,
+    COL_STRING,
+} col_kind_t;
 
 typedef struct pg_cursor {
     ferry_cursor_t base;
@@ -187,6 +197,7 @@ static int decode_value(pg_cursor_t *c, size_t i, const uint8_t *v, int32_t len,
         break;
     case COL_BYTEA:
     case COL_TEXT:
+    case COL_STRING:
         out->kind = c->kinds[i] == COL_BYTEA ? FERRY_V_BLOB : FERRY_V_TEXT;
         out->p = v;
         out->n = (size_t)len;
@@ -322,6 +333,7 @@ static col_kind_t kind_of(const ferry_field_t *f)
     case FERRY_T_REAL: return COL_FLOAT8;
     case FERRY_T_BOOLEAN: return COL_BOOL;
     case FERRY_T_BLOB: return COL_BYTEA;
+    case FERRY_T_TEXT: return COL_STRING; /* text, varchar(n), char(n) */
     default: return COL_TEXT;
     }
 }
@@ -331,11 +343,12 @@ static int select_expr(ferry_buf_t *b, const ferry_field_t *f, col_kind_t kind, 
     static const char *const casts[] = {
         [COL_INT8] = "::pg_catalog.int8", [COL_FLOAT8] = "::pg_catalog.float8",
         [COL_BOOL] = "", [COL_BYTEA] = "", [COL_TEXT] = "::pg_catalog.text",
+        [COL_STRING] = "",
     };
 
     if (ferry_pg_quote_ident(b, f->name) || ferry_buf_puts(b, casts[kind]))
         return FERRY_ENOMEM;
-    if (order && kind == COL_TEXT && ferry_buf_puts(b, " COLLATE pg_catalog.\"C\""))
+    if (order && (kind == COL_TEXT || kind == COL_STRING) && ferry_buf_puts(b, " COLLATE pg_catalog.\"C\""))
         return FERRY_ENOMEM;
     return FERRY_OK;
 }

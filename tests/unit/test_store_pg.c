@@ -2,8 +2,8 @@
  * the ledger: opening (errors never show a password), the environment's
  * schema, the catalog (every carried type, hostile names, keys, relations,
  * generators, enums, partitions, what is excluded or not carried), cursors
- * whose values equal an independent `SELECT col::text` in key order,
- * snapshots, transactions and the ledger.
+ * whose values equal an independent `SELECT col` (as PostgreSQL prints it)
+ * in key order, snapshots, transactions and the ledger.
  *
  * Needs the server of FERRY_PG_URL (deploy/local/postgres.sh; tests/run.sh
  * starts it): each test creates a database of its own, named after the
@@ -798,7 +798,9 @@ static void check_value(const ferry_field_t *f, const ferry_value_t *v, const PG
 }
 
 /* Reads obj through the store and compares every value, in key order, with
- * `SELECT col::text ... ORDER BY order_by` on an independent connection. */
+ * `SELECT col ... ORDER BY order_by` on an independent connection: each
+ * value as PostgreSQL prints it (a char(n) with its padding, which a cast
+ * to text would strip). */
 static void compare_with_text(ferry_store_t *s, const ferry_object_t *obj, const char *table,
                               const char *order_by, int want_rows)
 {
@@ -811,7 +813,7 @@ static void compare_with_text(ferry_store_t *s, const ferry_object_t *obj, const
     int n = 0, rc;
 
     for (size_t i = 0; i < obj->nfields; i++)
-        len += (size_t)snprintf(q + len, sizeof(q) - len, "%s\"%s\"::text AS c%zu",
+        len += (size_t)snprintf(q + len, sizeof(q) - len, "%s\"%s\" AS c%zu",
                                 i ? ", " : "", obj->fields[i].name, i);
     snprintf(q + len, sizeof(q) - len, " FROM %s ORDER BY %s", table, order_by);
     r = PQexec(c, q);
