@@ -13,6 +13,17 @@
 # of the runs' ratios, as this machine's speed drifts). One ferry export
 # before them warms the broker up and is not counted. A benchmark: it prints
 # figures, it asserts nothing.
+#
+# The timeline of each ferry run, in seconds from publishing the request, from
+# the daemons' logs: the worker's export (its start and end), the importer's
+# first applied rows (its "first rows applied" line, "n/a" from an importer
+# that does not write one) and the importer's commit. The first rows against
+# the export's end show the overlap: negative, the importer applied rows
+# before the worker had finished.
+#
+# FERRY_BENCH_PERF=1 records the importer of every counted run with
+# `perf record -g` into $build/e2e-bench/import-N.perf (slower: the figures
+# of such a run are not the benchmark's).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,12 +52,30 @@ for t in $(sqlite3 "$dev" "SELECT name FROM sqlite_master WHERE type='table' AND
 done
 
 rss_kib() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# The median of numbers, one a line; "n/a" when there is none.
+median() {
+  grep -v '^n/a$' | sort -g | awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : "n/a" }'
+}
+# Seconds since the epoch of the first log line of file matching pattern
+# (its leading timestamp, 2026-12-06T02:25:40.746Z), or n/a.
+log_time() {
+  local ts
+  ts=$(grep -m1 -e "$2" "$1" | cut -d' ' -f1) || true
+  if [ -n "$ts" ]; then date -u -d "$ts" +%s.%N; else echo n/a; fi
+}
+# a - b to the millisecond, or n/a when either is.
+minus() {
+  if [ "$1" = n/a ] || [ "$2" = n/a ]; then echo n/a; else printf '%.3f\n' "$(echo "$1 - $2" | bc -l)"; fi
+}
+# A figure for printf %s: n/a, or the number with two decimals.
+fig() { if [ "$1" = n/a ]; then echo n/a; else printf '%.2f' "$1"; fi; }
 
 ferry_rate=() base_rate=() ratio=() worker_rss=() import_rss=() moved=()
+ex_start=() ex_end=() first_rows=() first_vs_end=() applied_at=()
 
 # One export through a fresh worker and importer into a fresh target; sets
-# rate, wrss, irss and n.
+# rate, wrss, irss and n, and the timeline (seconds from t0): xs and xe (the
+# worker's export), fr (the importer's first rows applied) and ap (applied).
 run_ferry() {
   deploy/local/make-target.sh "$dev" "$work/prod.db"
   tag=bench.$(date +%s).$$.$1
@@ -62,6 +91,11 @@ EOF
   "$build/importer/ferry-import" --config "$work/ferry.json" --target prod 2>"$work/import.log" &
   ipid=$!
   pids=("$wpid" "$ipid")
+  perf_pid=
+  if [ "${FERRY_BENCH_PERF:-0}" = 1 ] && [ "$1" != 0 ]; then
+    perf record -g -q -o "$work/import-$1.perf" -p "$ipid" 2>"$work/perf.log" &
+    perf_pid=$!
+  fi
   sleep 3 # both have joined their groups
   t0=$(date +%s.%N)
   # The producer's lines (accepted, published, applied...) go to a log, not
@@ -76,9 +110,18 @@ EOF
   t1=$(date +%s.%N)
   wrss=$(rss_kib "$wpid")
   irss=$(rss_kib "$ipid")
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   kill -TERM "$wpid" "$ipid"
   wait "$wpid" "$ipid" || true
   pids=()
+  local wline ms
+  wline=$(grep -m1 'outcome=published' "$work/worker.log" || true)
+  ms=$(sed -n 's/.* ms=\([0-9]*\) .*/\1/p' <<<"$wline")
+  xe=$(minus "$(log_time "$work/worker.log" 'outcome=published')" "$t0")
+  xs=n/a
+  if [ -n "$ms" ] && [ "$xe" != n/a ]; then xs=$(minus "$xe" "$(echo "$ms / 1000" | bc -l)"); fi
+  fr=$(minus "$(log_time "$work/import.log" 'first rows applied')" "$t0")
+  ap=$(minus "$(log_time "$work/import.log" 'outcome=applied')" "$t0")
   # A run's topics hold ~80 MB: keep the broker as small as it started.
   deploy/local/kafka.sh delete-topics "$tag." 2>"$work/delete-topics.log" ||
     cat "$work/delete-topics.log" >&2
@@ -105,8 +148,12 @@ for run in $(seq 1 "$runs"); do
   run_ferry "$run"
   ferry_rate+=("$rate") worker_rss+=("$wrss") import_rss+=("$irss") moved+=("$n")
   ratio+=("$(echo "$rate / ${base_rate[-1]}" | bc -l)")
+  ex_start+=("$xs") ex_end+=("$xe") first_rows+=("$fr") first_vs_end+=("$(minus "$fr" "$xe")")
+  applied_at+=("$ap")
   printf 'run %d: ferry %.0f rows/s (%d rows), baseline %.0f rows/s, ratio %.2f, worker %d KiB, importer %d KiB\n' \
     "$run" "$rate" "$n" "${base_rate[-1]}" "${ratio[-1]}" "$wrss" "$irss" >&2
+  printf '       export %s-%s s, first rows applied %s s (%s s from the export'"'"'s end), applied %s s\n' \
+    "$(fig "$xs")" "$(fig "$xe")" "$(fig "$fr")" "$(fig "${first_vs_end[-1]}")" "$(fig "$ap")" >&2
 done
 
 f=$(printf '%s\n' "${ferry_rate[@]}" | median)
@@ -121,3 +168,10 @@ printf '  ratio ferry / baseline:             %9.2f (the median of the runs'"'"'
   "$(printf '%s\n' "${ratio[@]}" | median)"
 printf '  peak RSS worker:   %6.1f MiB\n' "$(echo "$wr / 1024" | bc -l)"
 printf '  peak RSS importer: %6.1f MiB\n' "$(echo "$ir / 1024" | bc -l)"
+printf '  timeline, seconds from publishing the request (medians):\n'
+printf '    worker export:        %s to %s\n' "$(fig "$(printf '%s\n' "${ex_start[@]}" | median)")" \
+  "$(fig "$(printf '%s\n' "${ex_end[@]}" | median)")"
+printf '    first rows applied:   %s (%s from the export'"'"'s end; negative: while the worker exported)\n' \
+  "$(fig "$(printf '%s\n' "${first_rows[@]}" | median)")" \
+  "$(fig "$(printf '%s\n' "${first_vs_end[@]}" | median)")"
+printf '    importer committed:   %s\n' "$(fig "$(printf '%s\n' "${applied_at[@]}" | median)")"

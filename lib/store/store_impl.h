@@ -86,6 +86,10 @@ struct ferry_writer {
  * "sqlite:". Contract of ferry_store_open. */
 int ferry_store_sqlite_open(const char *path, int mode, ferry_store_t **out, char *errstr,
                             size_t errstr_size);
+/* For tests: 1 when w (a SQLite store's writer) writes its rows without
+ * per-row foreign-key checks, its table to be verified whole before the
+ * commit; else 0. */
+int ferry_store_sqlite_writer_unchecked(const ferry_writer_t *w);
 
 /* The PostgreSQL store (store_pg.c): uri is any libpq connection URI,
  * schema the environment's (NULL: "public"). Contract of

@@ -47,6 +47,12 @@
 #include <strings.h>
 #include <time.h>
 
+/* A set of table names, compared as SQLite compares them. */
+typedef struct names {
+    char **v;
+    size_t n;
+} names_t;
+
 typedef struct sqlite_store {
     ferry_store_t base;
     sqlite3 *db;
@@ -56,8 +62,9 @@ typedef struct sqlite_store {
     ferry_objset_t *meta;    /* the catalog cache; NULL when stale */
     int meta_version;        /* PRAGMA schema_version it was read at */
     sqlite3_stmt *version;   /* PRAGMA schema_version */
-    char **created;          /* tables created by the open transaction */
-    size_t ncreated;
+    names_t created;         /* tables created by the open transaction */
+    names_t unchecked;       /* tables loaded without per-row foreign-key checks */
+    int fks_off;             /* a writer of an unchecked table turned enforcement off */
     int ledger_ready;        /* the ledger's tables exist and its statements below are prepared */
     char *flush_error;       /* a writer's flush failed in its destroy: commit fails with it */
     struct sqlite_writer *writers; /* open writers, detached when the store goes first */
@@ -299,21 +306,49 @@ static int find_table(sqlite_store_t *s, const char *name, const ferry_object_t 
     return FERRY_OK;
 }
 
-static int was_created(const sqlite_store_t *s, const char *name)
+static int names_has(const names_t *set, const char *name)
 {
-    for (size_t i = 0; i < s->ncreated; i++)
-        if (!strcasecmp(s->created[i], name))
+    for (size_t i = 0; i < set->n; i++)
+        if (!strcasecmp(set->v[i], name))
             return 1;
     return 0;
 }
 
-static void forget_created(sqlite_store_t *s)
+/* Adds a copy of name unless it is there; FERRY_ENOMEM leaves set as it was. */
+static int names_add(names_t *set, const char *name)
 {
-    for (size_t i = 0; i < s->ncreated; i++)
-        free(s->created[i]);
-    free(s->created);
-    s->created = NULL;
-    s->ncreated = 0;
+    char **v;
+
+    if (names_has(set, name))
+        return FERRY_OK;
+    if (!(v = realloc(set->v, (set->n + 1) * sizeof(*v))))
+        return FERRY_ENOMEM;
+    set->v = v;
+    if (!(v[set->n] = strdup(name)))
+        return FERRY_ENOMEM;
+    set->n++;
+    return FERRY_OK;
+}
+
+static void names_clear(names_t *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        free(set->v[i]);
+    free(set->v);
+    set->v = NULL;
+    set->n = 0;
+}
+
+static int was_created(const sqlite_store_t *s, const char *name)
+{
+    return names_has(&s->created, name);
+}
+
+/* What the store remembers of the transaction that ends. */
+static void forget_transaction(sqlite_store_t *s)
+{
+    names_clear(&s->created);
+    names_clear(&s->unchecked);
 }
 
 static void ledger_finalize(sqlite_store_t *s)
@@ -348,7 +383,7 @@ static void sqlite_destroy(ferry_store_t *base)
     ledger_finalize(s);
     sqlite3_finalize(s->version);
     forget_catalog(s);
-    forget_created(s);
+    forget_transaction(s);
     /* close_v2: a cursor or writer still open may be destroyed after the store;
      * the connection goes when its last statement does. */
     sqlite3_close_v2(s->db);
@@ -554,7 +589,25 @@ static int sqlite_begin(ferry_store_t *base, char *errstr, size_t errstr_size)
                 "deferring foreign keys");
 }
 
-static int sqlite_check_fks(ferry_store_t *base, char *errstr, size_t errstr_size);
+static int first_violation(sqlite_store_t *s, const char *table, char *errstr,
+                           size_t errstr_size);
+
+/* Per-row foreign-key enforcement on or off for the statements that run from
+ * now on. sqlite3_db_config changes it inside a transaction, where PRAGMA
+ * foreign_keys is a no-op; prepared statements recompile on their next step.
+ * The deferred violations counted so far stay counted. */
+static int fks_enforce(sqlite_store_t *s, int on, char *errstr, size_t errstr_size)
+{
+    int now = -1;
+
+    if (sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_FKEY, on, &now) != SQLITE_OK ||
+        now != on)
+        return ferry_errf(errstr, errstr_size, FERRY_ESTORE,
+                          "store %s: cannot turn foreign-key enforcement %s", s->path,
+                          on ? "on" : "off");
+    s->fks_off = !on;
+    return FERRY_OK;
+}
 
 static int sqlite_checkpoint_later(ferry_store_t *base, char *errstr, size_t errstr_size)
 {
@@ -587,17 +640,25 @@ static int sqlite_commit(ferry_store_t *base, char *errstr, size_t errstr_size)
                           "store %s: commit without a transaction", s->path);
     if (s->flush_error) /* the caller rolls back */
         return ferry_errf(errstr, errstr_size, FERRY_ESTORE, "%s", s->flush_error);
+    if (s->fks_off && (rc = fks_enforce(s, 1, errstr, errstr_size)))
+        return rc;
+    /* The tables loaded without per-row checks, each verified whole (they
+     * were empty: every row in them is this transaction's). On a violation
+     * the transaction stays open and the caller rolls back, as below. */
+    for (size_t i = 0; i < s->unchecked.n; i++)
+        if ((rc = first_violation(s, s->unchecked.v[i], errstr, errstr_size)))
+            return rc;
     if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         if (sqlite3_extended_errcode(s->db) != SQLITE_CONSTRAINT_FOREIGNKEY)
             return db_err(s, errstr, errstr_size, "committing");
         /* The transaction stays open: name the first orphan, caller rolls back. */
-        rc = sqlite_check_fks(base, errstr, errstr_size);
+        rc = first_violation(s, NULL, errstr, errstr_size);
         return rc ? rc
                   : ferry_errf(errstr, errstr_size, FERRY_ECONFLICT,
                                "store %s: commit failed on a foreign key", s->path);
     }
     s->txn = TXN_IDLE;
-    forget_created(s);
+    forget_transaction(s);
     return FERRY_OK;
 }
 
@@ -611,9 +672,11 @@ static int sqlite_rollback(ferry_store_t *base)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
         rc = FERRY_ESTORE;
     s->txn = TXN_IDLE;
+    if (s->fks_off && fks_enforce(s, 1, NULL, 0))
+        rc = FERRY_ESTORE;
     free(s->flush_error);
     s->flush_error = NULL;
-    forget_created(s);
+    forget_transaction(s);
     forget_catalog(s);
     ledger_finalize(s);
     return rc;
@@ -908,7 +971,6 @@ static int create_table(sqlite_store_t *s, const ferry_object_t *obj, char *errs
 {
     sql_t q = {FERRY_BUF_INIT, 0};
     size_t *pk = calloc(obj->nfields, sizeof(*pk)), npk;
-    char **created;
     int rc;
 
     if (!pk)
@@ -958,14 +1020,8 @@ static int create_table(sqlite_store_t *s, const ferry_object_t *obj, char *errs
     ferry_buf_free(&q.b);
     if (rc)
         return rc;
-    created = realloc(s->created, (s->ncreated + 1) * sizeof(*created));
-    if (!created || !(created[s->ncreated] = strdup(obj->name))) {
-        if (created)
-            s->created = created;
+    if (names_add(&s->created, obj->name))
         return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory", s->path);
-    }
-    s->created = created;
-    s->ncreated++;
     return FERRY_OK;
 }
 
@@ -1210,6 +1266,7 @@ typedef struct sqlite_writer {
     ferry_value_t *vals;  /* batch_rows * n */
     size_t *offs;         /* byte offsets of text and blob values */
     ferry_buf_t bytes;
+    int unchecked;        /* turned per-row foreign-key checks off (s->unchecked) */
     struct sqlite_writer *next; /* in s->writers */
 } sqlite_writer_t;
 
@@ -1353,6 +1410,11 @@ static int writer_put(ferry_writer_t *base, const ferry_value_t *row, int *inser
     return FERRY_OK;
 }
 
+int ferry_store_sqlite_writer_unchecked(const ferry_writer_t *base)
+{
+    return ((const sqlite_writer_t *)base)->unchecked;
+}
+
 static void writer_destroy(ferry_writer_t *base)
 {
     sqlite_writer_t *w = (sqlite_writer_t *)base;
@@ -1363,6 +1425,9 @@ static void writer_destroy(ferry_writer_t *base)
     /* Kept rows belong to the open transaction; never write them outside. */
     if (w->s && w->kept && w->s->txn == TXN_OPEN && !sqlite3_get_autocommit(w->s->db) &&
         write_kept(w, why, sizeof(why)) && !w->s->flush_error)
+        w->s->flush_error = strdup(why);
+    if (w->s && w->unchecked && w->s->fks_off && fks_enforce(w->s, 1, why, sizeof(why)) &&
+        !w->s->flush_error)
         w->s->flush_error = strdup(why);
     for (sqlite_writer_t **at = w->s ? &w->s->writers : NULL; at && *at; at = &(*at)->next)
         if (*at == w) {
@@ -1484,6 +1549,34 @@ static int table_empty(sqlite_store_t *s, const ferry_object_t *t)
     return empty;
 }
 
+/* Whether the rows of t, a table empty at the writer's open, may go in
+ * without per-row foreign-key checks, the table being verified whole before
+ * the commit instead (sqlite_commit): t has foreign keys to check; w is the
+ * only writer open (enforcement is the connection's); no violation is
+ * pending, since a parent row inserted unchecked would not cancel it and the
+ * commit would fail on a violation that no longer exists; and no trigger on
+ * t would write other tables unchecked. */
+static int may_skip_fk_checks(sqlite_store_t *s, const sqlite_writer_t *w,
+                              const ferry_object_t *t)
+{
+    sqlite3_stmt *st = NULL;
+    int pending = 1, high = 0, triggers = 1;
+
+    if (!t->nrelations || s->writers != w || w->next)
+        return 0;
+    if (sqlite3_db_status(s->db, SQLITE_DBSTATUS_DEFERRED_FKS, &pending, &high, 0) !=
+            SQLITE_OK ||
+        pending)
+        return 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_schema WHERE type = 'trigger' AND "
+                                  "tbl_name = ?1 COLLATE NOCASE",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC) == SQLITE_OK)
+        triggers = sqlite3_step(st) != SQLITE_DONE;
+    sqlite3_finalize(st);
+    return !triggers;
+}
+
 /* The plain multi-row INSERT of w->batch_rows rows, and room to keep them. */
 static int batch_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *col, char *errstr,
                      size_t errstr_size)
@@ -1519,13 +1612,17 @@ static int sqlite_writer_open(ferry_store_t *base, const ferry_object_t *obj,
     sqlite_store_t *s = (sqlite_store_t *)base;
     const ferry_object_t *t;
     sqlite_writer_t *w = NULL;
-    int *col = NULL, rc;
+    int *col = NULL, rc, empty;
     size_t *tpk = NULL, ntpk;
 
     *out = NULL;
     if (s->mode != FERRY_STORE_WRITE)
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "store %s is open read-only",
                           s->path);
+    /* Enforcement is the connection's: a second writer's rows are checked,
+     * and so are the unchecked writer's from now on (still correct). */
+    if (s->fks_off && (rc = fks_enforce(s, 1, errstr, errstr_size)))
+        return rc;
     if (!obj->nfields)
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "object '%s' has no fields",
                           obj->name);
@@ -1565,10 +1662,22 @@ static int sqlite_writer_open(ferry_store_t *base, const ferry_object_t *obj,
         }
         w->key[w->nkey++] = i;
     }
-    rc = writer_sql(w, t, col, tpk, ntpk, errstr, errstr_size);
     /* Rows into an empty table (a new one, for a table without a key) are
-     * new as a rule: inside a transaction they go in many to a statement. */
-    if (!rc && s->txn == TXN_OPEN && (ntpk ? table_empty(s, t) : was_created(s, t->name)))
+     * new as a rule: inside a transaction they go in many to a statement,
+     * and when they may, without per-row foreign-key checks. */
+    empty = s->txn == TXN_OPEN && (ntpk ? table_empty(s, t) : was_created(s, t->name));
+    if (empty && may_skip_fk_checks(s, w, t)) {
+        if (names_add(&s->unchecked, t->name)) {
+            rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory",
+                            s->path);
+            goto done;
+        }
+        if ((rc = fks_enforce(s, 0, errstr, errstr_size)))
+            goto done;
+        w->unchecked = 1;
+    }
+    rc = writer_sql(w, t, col, tpk, ntpk, errstr, errstr_size);
+    if (!rc && empty)
         rc = batch_sql(w, t, col, errstr, errstr_size);
 done:
     free(col);
@@ -1638,9 +1747,11 @@ static size_t fk_columns(sqlite_store_t *s, const ferry_object_t *t, int fkid, c
     return n;
 }
 
-static int sqlite_check_fks(ferry_store_t *base, char *errstr, size_t errstr_size)
+/* The first foreign-key violation of table (of every table when NULL)
+ * described in errstr: FERRY_ECONFLICT; 0 when there is none. */
+static int first_violation(sqlite_store_t *s, const char *table, char *errstr,
+                           size_t errstr_size)
 {
-    sqlite_store_t *s = (sqlite_store_t *)base;
     sqlite3_stmt *st = NULL;
     const ferry_objset_t *cat;
     const ferry_object_t *t;
@@ -1649,9 +1760,16 @@ static int sqlite_check_fks(ferry_store_t *base, char *errstr, size_t errstr_siz
     size_t *pk = NULL, n;
     int rc;
 
-    if ((rc = prepare(s, "SELECT \"table\", rowid, parent, fkid FROM pragma_foreign_key_check",
+    if ((rc = prepare(s,
+                      table ? "SELECT \"table\", rowid, parent, fkid FROM "
+                              "pragma_foreign_key_check(?1)"
+                            : "SELECT \"table\", rowid, parent, fkid FROM pragma_foreign_key_check",
                       &st, errstr, errstr_size, "checking foreign keys")))
         return rc;
+    if (table && sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC) != SQLITE_OK) {
+        rc = db_err(s, errstr, errstr_size, "checking foreign keys");
+        goto done;
+    }
     if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
         rc = rc == SQLITE_DONE ? FERRY_OK : db_err(s, errstr, errstr_size, "checking foreign keys");
         goto done;
@@ -1691,6 +1809,12 @@ done:
     ferry_buf_free(&msg.b);
     return rc;
 }
+
+static int sqlite_check_fks(ferry_store_t *base, char *errstr, size_t errstr_size)
+{
+    return first_violation((sqlite_store_t *)base, NULL, errstr, errstr_size);
+}
+
 
 /* ---- the ledger (ledger.h) ---- */
 

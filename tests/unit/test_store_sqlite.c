@@ -1035,6 +1035,168 @@ START_TEST(test_missing_parent_fails_commit_naming_row_and_parent)
 }
 END_TEST
 
+/* Puts rows of two integers into table (of objs) through one writer, which
+ * is destroyed after; returns 1 if that writer loaded without per-row
+ * foreign-key checks. */
+static int put_pairs(ferry_store_t *s, const ferry_objset_t *objs, const char *table,
+                     const int64_t (*rows)[2], size_t nrows)
+{
+    ferry_writer_t *w;
+    int unchecked;
+
+    ck_assert_msg(ferry_store_writer_open(s, ferry_objset_find(objs, table), &w, err,
+                                          sizeof(err)) == 0, "%s", err);
+    unchecked = ferry_store_sqlite_writer_unchecked(w);
+    for (size_t i = 0; i < nrows; i++) {
+        ferry_value_t row[2] = {{.kind = FERRY_V_INT, .i = rows[i][0]},
+                                {.kind = FERRY_V_INT, .i = rows[i][1]}};
+        ck_assert_msg(ferry_writer_put(w, row, NULL, err, sizeof(err)) == 0, "%s", err);
+    }
+    ferry_writer_destroy(w);
+    return unchecked;
+}
+
+static const char *const orders_and_lines =
+    "CREATE TABLE \"Order\"(id INTEGER PRIMARY KEY, note INTEGER);"
+    "CREATE TABLE line(id INTEGER PRIMARY KEY, order_id INTEGER REFERENCES \"Order\"(id));";
+
+/* A table empty at the writer's open is loaded without per-row checks, and
+ * the commit still finds its orphan, here against a parent table that held
+ * rows already, and names it as the per-row path does; nothing stays. Many
+ * rows, so that most go in batches. */
+START_TEST(test_unchecked_load_names_its_orphan_at_commit)
+{
+    static int64_t lines[300][2];
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+
+    for (int i = 0; i < 300; i++) {
+        lines[i][0] = i + 1;
+        lines[i][1] = 1 + i % 3;
+    }
+    lines[200][1] = 99; /* no such order */
+    sql_on("dst.db", orders_and_lines);
+    sql_on("dst.db", "INSERT INTO \"Order\" VALUES (1, 0), (2, 0), (3, 0)");
+    s = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(put_pairs(s, objs, "line", (const int64_t(*)[2])lines, 300), 1);
+    ck_assert_int_eq(ferry_store_commit(s, err, sizeof(err)), FERRY_ECONFLICT);
+    ck_assert_str_eq(err,
+                     "table line row with key (id=201) references missing Order(order_id=99)");
+    ck_assert_int_eq(ferry_store_rollback(s), 0);
+
+    /* Without the orphan the same load commits. */
+    lines[200][1] = 2;
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(put_pairs(s, objs, "line", (const int64_t(*)[2])lines, 300), 1);
+    ck_assert_msg(ferry_store_commit(s, err, sizeof(err)) == 0, "%s", err);
+    ferry_store_destroy(s);
+    ferry_objset_destroy(objs);
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM line"), "300");
+}
+END_TEST
+
+/* Rows into a table that was not empty are checked row by row, as before,
+ * and per-row checks are back once an unchecked writer is gone: an orphan
+ * put after it is found by the commit, whose message names it. */
+START_TEST(test_table_not_empty_keeps_per_row_checks)
+{
+    static const int64_t first[][2] = {{1, 1}};
+    static const int64_t orphan[][2] = {{2, 42}};
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+
+    sql_on("dst.db", orders_and_lines);
+    sql_on("dst.db", "INSERT INTO \"Order\" VALUES (1, 0)");
+    s = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(put_pairs(s, objs, "line", first, 1), 1);
+    ck_assert_int_eq(put_pairs(s, objs, "line", orphan, 1), 0); /* line holds a row now */
+    ck_assert_int_eq(ferry_store_commit(s, err, sizeof(err)), FERRY_ECONFLICT);
+    ck_assert_str_eq(err, "table line row with key (id=2) references missing Order(order_id=42)");
+    ck_assert_int_eq(ferry_store_rollback(s), 0);
+    ferry_store_destroy(s);
+    ferry_objset_destroy(objs);
+    ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM line"), "0");
+}
+END_TEST
+
+/* Children before their parents, as in an apply group: a child loaded
+ * unchecked whose parents arrive later commits, and so does a parent loaded
+ * after a checked child's pending violation (it is loaded with per-row
+ * checks then, which cancel the violation; unchecked, the commit would fail
+ * on a violation that no longer exists). A parent that never comes is named. */
+START_TEST(test_children_before_parents_commit_once_parents_arrive)
+{
+    static const int64_t kids[][2] = {{10, 1}, {11, 2}};
+    static const int64_t parents[][2] = {{1, 0}, {2, 0}};
+    static const int64_t one_parent[][2] = {{1, 0}};
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+
+    sql_on("dst.db", orders_and_lines);
+    s = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(put_pairs(s, objs, "line", kids, 2), 1);
+    ck_assert_int_eq(put_pairs(s, objs, "Order", parents, 2), 0); /* no foreign key of its own */
+    ck_assert_msg(ferry_store_commit(s, err, sizeof(err)) == 0, "%s", err);
+
+    /* line holds rows now: its new row is checked, and its violation is
+     * pending when the empty "Order2" (a child of line) opens. */
+    sql_on("dst.db", "CREATE TABLE o2(id INTEGER PRIMARY KEY, line_id INTEGER REFERENCES line(id));"
+                     "CREATE TABLE l2(id INTEGER PRIMARY KEY, o2_id INTEGER REFERENCES o2(id))");
+    ferry_objset_destroy(objs);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    {
+        static const int64_t l2_rows[][2] = {{1, 7}};
+        static const int64_t o2_rows[][2] = {{7, 10}};
+        sql_on("dst.db", "INSERT INTO l2 VALUES (100, NULL)"); /* l2 is not empty */
+        ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+        ck_assert_int_eq(put_pairs(s, objs, "l2", l2_rows, 1), 0); /* pending: no o2 7 */
+        ck_assert_int_eq(put_pairs(s, objs, "o2", o2_rows, 1), 0); /* so o2 is checked */
+        ck_assert_msg(ferry_store_commit(s, err, sizeof(err)) == 0, "%s", err);
+    }
+
+    /* A parent that never comes. */
+    sql_on("dst.db", "DELETE FROM line; DELETE FROM \"Order\"");
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(put_pairs(s, objs, "line", kids, 2), 1);
+    ck_assert_int_eq(put_pairs(s, objs, "Order", one_parent, 1), 0);
+    ck_assert_int_eq(ferry_store_commit(s, err, sizeof(err)), FERRY_ECONFLICT);
+    ck_assert_str_eq(err, "table line row with key (id=11) references missing Order(order_id=2)");
+    ck_assert_int_eq(ferry_store_rollback(s), 0);
+    ferry_store_destroy(s);
+    ferry_objset_destroy(objs);
+}
+END_TEST
+
+/* A trigger on the table could write other tables while checks are off: the
+ * table is then loaded with per-row checks. */
+START_TEST(test_table_with_a_trigger_keeps_per_row_checks)
+{
+    static const int64_t rows[][2] = {{1, 5}};
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+
+    sql_on("dst.db", orders_and_lines);
+    sql_on("dst.db", "CREATE TABLE audit(line_id INTEGER REFERENCES line(id));"
+                     "CREATE TRIGGER line_audit AFTER INSERT ON line BEGIN "
+                     "INSERT INTO audit VALUES (new.id + 1000); END");
+    s = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(put_pairs(s, objs, "line", rows, 1), 0);
+    ck_assert_int_eq(ferry_store_commit(s, err, sizeof(err)), FERRY_ECONFLICT);
+    ck_assert_int_eq(ferry_store_rollback(s), 0);
+    ferry_store_destroy(s);
+    ferry_objset_destroy(objs);
+}
+END_TEST
+
 START_TEST(test_rollback_leaves_nothing)
 {
     ferry_store_t *src, *dst;
@@ -1455,6 +1617,10 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_table_without_key_skips_identical_rows);
     tcase_add_test(tc, test_writer_checks_names_against_the_store);
     tcase_add_test(tc, test_missing_parent_fails_commit_naming_row_and_parent);
+    tcase_add_test(tc, test_unchecked_load_names_its_orphan_at_commit);
+    tcase_add_test(tc, test_table_not_empty_keeps_per_row_checks);
+    tcase_add_test(tc, test_children_before_parents_commit_once_parents_arrive);
+    tcase_add_test(tc, test_table_with_a_trigger_keeps_per_row_checks);
     tcase_add_test(tc, test_rollback_leaves_nothing);
     tcase_add_test(tc, test_read_only_store_refuses_writes);
     tcase_add_test(tc, test_ledger_round_trip);
