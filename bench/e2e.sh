@@ -7,8 +7,8 @@
 #             publishing the request to the importer's "applied" status
 #   baseline: sqlite3 dev.db .dump | sqlite3 copy.db, on the same data
 #
-# Prints rows/s of both, their ratio, and the peak RSS (VmHWM) of the worker
-# and the importer. Runs FERRY_BENCH_RUNS times (default 5), each ferry run
+# Prints rows/s of both, their ratio, and the peak RSS (VmHWM) and CPU
+# seconds of the worker and the importer. Runs FERRY_BENCH_RUNS times (default 5), each ferry run
 # right after its baseline run, and reports medians (the ratio: the median
 # of the runs' ratios, as this machine's speed drifts). One ferry export
 # before them warms the broker up and is not counted. A benchmark: it prints
@@ -22,7 +22,8 @@
 # before the worker had finished.
 #
 # FERRY_BENCH_PERF=1 records the importer of every counted run with
-# `perf record -g` into $build/e2e-bench/import-N.perf (slower: the figures
+# `perf record -g` (or FERRY_BENCH_PERF_OPTS) into
+# $build/e2e-bench/import-N.perf (slower: the figures
 # of such a run are not the benchmark's).
 set -euo pipefail
 
@@ -52,6 +53,8 @@ for t in $(sqlite3 "$dev" "SELECT name FROM sqlite_master WHERE type='table' AND
 done
 
 rss_kib() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
+# CPU seconds (user + system) process $1 has used, all its threads.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$1/stat"; }
 # The median of numbers, one a line; "n/a" when there is none.
 median() {
   grep -v '^n/a$' | sort -g | awk '{ a[NR] = $1 } END { print NR ? a[int((NR + 1) / 2)] : "n/a" }'
@@ -71,10 +74,12 @@ minus() {
 fig() { if [ "$1" = n/a ]; then echo n/a; else printf '%.2f' "$1"; fi; }
 
 ferry_rate=() base_rate=() ratio=() worker_rss=() import_rss=() moved=()
-ex_start=() ex_end=() first_rows=() first_vs_end=() applied_at=()
+ex_start=() ex_end=() first_rows=() first_vs_end=() applied_at=() worker_cpu=() import_cpu=()
+broker_cpu=()
 
 # One export through a fresh worker and importer into a fresh target; sets
-# rate, wrss, irss and n, and the timeline (seconds from t0): xs and xe (the
+# rate, wrss, irss, n, wcpu and icpu (CPU seconds of worker and importer, whole
+# run), bcpu (of the broker, from publishing to applied), and the timeline (seconds from t0): xs and xe (the
 # worker's export), fr (the importer's first rows applied) and ap (applied).
 run_ferry() {
   deploy/local/make-target.sh "$dev" "$work/prod.db"
@@ -93,10 +98,14 @@ EOF
   pids=("$wpid" "$ipid")
   perf_pid=
   if [ "${FERRY_BENCH_PERF:-0}" = 1 ] && [ "$1" != 0 ]; then
-    perf record -g -q -o "$work/import-$1.perf" -p "$ipid" 2>"$work/perf.log" &
+    # shellcheck disable=SC2086 # options, split on purpose
+    perf record ${FERRY_BENCH_PERF_OPTS:--g} -q -o "$work/import-$1.perf" -p "$ipid" 2>"$work/perf.log" &
     perf_pid=$!
   fi
   sleep 3 # both have joined their groups
+  broker_pid=$(cat "$FERRY_KAFKA_DIR/kafka.pid" 2>/dev/null || true)
+  bcpu=n/a
+  [ -n "$broker_pid" ] && [ -r "/proc/$broker_pid/stat" ] && bcpu=$(cpu_s "$broker_pid")
   t0=$(date +%s.%N)
   # The producer's lines (accepted, published, applied...) go to a log, not
   # between the rows of the table; shown if the export fails.
@@ -108,8 +117,11 @@ EOF
     exit 1
   fi
   t1=$(date +%s.%N)
+  [ "$bcpu" != n/a ] && bcpu=$(minus "$(cpu_s "$broker_pid")" "$bcpu")
   wrss=$(rss_kib "$wpid")
   irss=$(rss_kib "$ipid")
+  wcpu=$(cpu_s "$wpid")
+  icpu=$(cpu_s "$ipid")
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   kill -TERM "$wpid" "$ipid"
   wait "$wpid" "$ipid" || true
@@ -149,11 +161,12 @@ for run in $(seq 1 "$runs"); do
   ferry_rate+=("$rate") worker_rss+=("$wrss") import_rss+=("$irss") moved+=("$n")
   ratio+=("$(echo "$rate / ${base_rate[-1]}" | bc -l)")
   ex_start+=("$xs") ex_end+=("$xe") first_rows+=("$fr") first_vs_end+=("$(minus "$fr" "$xe")")
-  applied_at+=("$ap")
+  applied_at+=("$ap") worker_cpu+=("$wcpu") import_cpu+=("$icpu") broker_cpu+=("$bcpu")
   printf 'run %d: ferry %.0f rows/s (%d rows), baseline %.0f rows/s, ratio %.2f, worker %d KiB, importer %d KiB\n' \
     "$run" "$rate" "$n" "${base_rate[-1]}" "${ratio[-1]}" "$wrss" "$irss" >&2
-  printf '       export %s-%s s, first rows applied %s s (%s s from the export'"'"'s end), applied %s s\n' \
-    "$(fig "$xs")" "$(fig "$xe")" "$(fig "$fr")" "$(fig "${first_vs_end[-1]}")" "$(fig "$ap")" >&2
+  printf '       export %s-%s s, first rows applied %s s (%s s from the export'"'"'s end), applied %s s; CPU worker %s s, importer %s s, broker %s s\n' \
+    "$(fig "$xs")" "$(fig "$xe")" "$(fig "$fr")" "$(fig "${first_vs_end[-1]}")" "$(fig "$ap")" \
+    "$wcpu" "$icpu" "$(fig "$bcpu")" >&2
 done
 
 f=$(printf '%s\n' "${ferry_rate[@]}" | median)
@@ -175,3 +188,6 @@ printf '    first rows applied:   %s (%s from the export'"'"'s end; negative: wh
   "$(fig "$(printf '%s\n' "${first_rows[@]}" | median)")" \
   "$(fig "$(printf '%s\n' "${first_vs_end[@]}" | median)")"
 printf '    importer committed:   %s\n' "$(fig "$(printf '%s\n' "${applied_at[@]}" | median)")"
+printf '  CPU seconds (medians): worker %s, importer %s (their whole run), broker %s (publishing to applied)\n' \
+  "$(printf '%s\n' "${worker_cpu[@]}" | median)" "$(printf '%s\n' "${import_cpu[@]}" | median)" \
+  "$(fig "$(printf '%s\n' "${broker_cpu[@]}" | median)")"

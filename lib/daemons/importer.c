@@ -476,16 +476,44 @@ static int all_done(const ferry_importer_t *c)
     return assigned > 0 && ferry_import_open_partition(c->job) < 0;
 }
 
+/* The next message, or NULL after 100 ms without one. flowing is the
+ * partition of the previous message when it carried data, else -1.
+ *
+ * librdkafka 2.0.2 stops fetching a partition whose local queue holds more
+ * than queued.max.messages.kbytes and reconsiders it only when its broker
+ * thread next wakes up, up to a second later (2.1 made that delay
+ * configurable, fetch.queue.backoff.ms). The importer empties its 16 MiB in
+ * a few hundred ms, and then sat idle for the rest of that second, about
+ * once per 16 MiB of an export: 2.5 s of a 4 s import (README,
+ * Benchmarks). A request to the partition's leader wakes that thread, so
+ * when the queue runs dry while data was flowing, the importer asks for the
+ * partition's watermarks (a small read-only request) before it waits. */
+static rd_kafka_message_t *next_message(ferry_importer_t *c, int32_t flowing)
+{
+    rd_kafka_message_t *m;
+    int64_t low, high;
+
+    if (flowing < 0)
+        return rd_kafka_consumer_poll(c->consumer, 100);
+    if ((m = rd_kafka_consumer_poll(c->consumer, 0)))
+        return m;
+    rd_kafka_query_watermark_offsets(c->consumer, c->topic, flowing, &low, &high, 100);
+    return rd_kafka_consumer_poll(c->consumer, 100);
+}
+
 int ferry_importer_run(ferry_importer_t *c, int once, const volatile sig_atomic_t *stop,
                        char *errstr, size_t errstr_size)
 {
     int rc = FERRY_OK;
+    int32_t flowing = -1;
 
     ferry_log(FERRY_LOG_INFO, "importing %s into %s%s", c->topic, c->target,
               once ? " (until the end of every partition)" : "");
     while (!rc && !(stop && *stop)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->consumer, 100);
+        rd_kafka_message_t *m = next_message(c, flowing);
         int idle = !m;
+
+        flowing = m && !m->err ? m->partition : -1;
         if (m) {
             rc = handle(c, m, errstr, errstr_size);
             rd_kafka_message_destroy(m);
