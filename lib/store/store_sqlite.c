@@ -425,9 +425,14 @@ int ferry_store_sqlite_open(const char *path, int mode, ferry_store_t **out, cha
         goto fail;
     }
     sqlite3_reset(s->version);
+    /* A 16 MiB page cache for a target (SQLite's default is 2 MiB): a large
+     * transaction spills fewer pages into the log and reads fewer back, and
+     * the foreign-key verification before the commit finds more parents in
+     * memory. Measured: the importer's CPU per 1,000,000 rows 1.3 -> 1.0 s,
+     * its peak RSS 31 -> 47 MiB (README, Benchmarks). */
     if (mode == FERRY_STORE_WRITE &&
-        (rc = exec(s, "PRAGMA foreign_keys=ON; PRAGMA journal_mode=WAL", errstr, errstr_size,
-                   "configuring")))
+        (rc = exec(s, "PRAGMA foreign_keys=ON; PRAGMA journal_mode=WAL; PRAGMA cache_size=-16384",
+                   errstr, errstr_size, "configuring")))
         goto fail;
     *out = &s->base;
     return FERRY_OK;
