@@ -7,12 +7,12 @@
 #             publishing the request to the importer's "applied" status
 #   baseline: sqlite3 dev.db .dump | sqlite3 copy.db, on the same data
 #
-# Prints rows/s of both, their ratio, and the peak RSS (VmHWM) and CPU
-# seconds of the worker and the importer. Runs FERRY_BENCH_RUNS times (default 5), each ferry run
-# right after its baseline run, and reports medians (the ratio: the median
-# of the runs' ratios, as this machine's speed drifts). One ferry export
-# before them warms the broker up and is not counted. A benchmark: it prints
-# figures, it asserts nothing.
+# Prints rows/s of both, their ratio, the peak RSS (VmHWM) and CPU seconds
+# of the worker and the importer, and the broker's CPU seconds. Runs
+# FERRY_BENCH_RUNS times (default 5), each ferry run right after its baseline
+# run, and reports medians (the ratio: the median of the runs' ratios, as
+# this machine's speed drifts). One ferry export before them warms the broker
+# up and is not counted. A benchmark: it prints figures, it asserts nothing.
 #
 # The timeline of each ferry run, in seconds from publishing the request, from
 # the daemons' logs: the worker's export (its start and end), the importer's
@@ -22,9 +22,9 @@
 # before the worker had finished.
 #
 # FERRY_BENCH_PERF=1 records the importer of every counted run with
-# `perf record -g` (or FERRY_BENCH_PERF_OPTS) into
-# $build/e2e-bench/import-N.perf (slower: the figures
-# of such a run are not the benchmark's).
+# `perf record -g` (other options in FERRY_BENCH_PERF_OPTS) into
+# $build/e2e-bench/import-N.perf; the figures of such a run are not the
+# benchmark's.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -78,9 +78,10 @@ ex_start=() ex_end=() first_rows=() first_vs_end=() applied_at=() worker_cpu=() 
 broker_cpu=()
 
 # One export through a fresh worker and importer into a fresh target; sets
-# rate, wrss, irss, n, wcpu and icpu (CPU seconds of worker and importer, whole
-# run), bcpu (of the broker, from publishing to applied), and the timeline (seconds from t0): xs and xe (the
-# worker's export), fr (the importer's first rows applied) and ap (applied).
+# rate, wrss, irss and n; wcpu and icpu (CPU seconds of worker and importer,
+# their whole run) and bcpu (the broker's, from publishing to applied); and
+# the timeline in seconds from t0: xs and xe (the worker's export), fr (the
+# importer's first rows applied) and ap (applied).
 run_ferry() {
   deploy/local/make-target.sh "$dev" "$work/prod.db"
   tag=bench.$(date +%s).$$.$1
