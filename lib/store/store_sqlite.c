@@ -39,6 +39,7 @@
 #include "sqlite_meta.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1262,6 +1263,7 @@ typedef struct sqlite_writer {
     size_t *key;          /* incoming indexes of the key columns, for messages */
     size_t nkey;
     char *table;
+    char **names;         /* the n incoming column names, for messages */
     /* Into a table empty at open: rows kept (values copied, text and blob
      * bytes in `bytes` at offsets) and inserted batch_rows at a time. */
     sqlite3_stmt *batch;  /* plain multi-row INSERT; NULL: no batching */
@@ -1390,12 +1392,40 @@ static int writer_flush(ferry_writer_t *base, int64_t *updated, char *errstr, si
     return rc;
 }
 
+/* SQLite stores a NaN as NULL: a row holding one is refused, naming it, rather
+ * than changed on the way (a PostgreSQL real or double precision may hold it). */
+static int refuse_nan(sqlite_writer_t *w, const ferry_value_t *row, char *errstr,
+                      size_t errstr_size)
+{
+    sql_t q = {FERRY_BUF_INIT, 0};
+    size_t f;
+    int rc;
+
+    for (f = 0; f < w->n && !(row[f].kind == FERRY_V_REAL && isnan(row[f].d)); f++)
+        ;
+    if (f == w->n)
+        return FERRY_OK;
+    for (size_t k = 0; k < w->nkey; k++) {
+        sql_add(&q, k ? ", " : "");
+        sql_value(&q, &row[w->key[k]]);
+    }
+    rc = ferry_errf(errstr, errstr_size, FERRY_ECONFLICT,
+                    "table %s row with key (%s): column %s is NaN, which SQLite cannot store "
+                    "(it would read back as NULL)",
+                    w->table, sql_text(&q) ? sql_text(&q) : "?", w->names[f]);
+    ferry_buf_free(&q.b);
+    return rc;
+}
+
 static int writer_put(ferry_writer_t *base, const ferry_value_t *row, int *inserted,
                       char *errstr, size_t errstr_size)
 {
     sqlite_writer_t *w = (sqlite_writer_t *)base;
     ferry_value_t *slot;
+    int rc;
 
+    if ((rc = refuse_nan(w, row, errstr, errstr_size)))
+        return rc;
     if (!w->batch)
         return upsert(w, row, inserted, errstr, errstr_size);
     slot = &w->vals[w->kept * w->n];
@@ -1448,6 +1478,7 @@ static void writer_destroy(ferry_writer_t *base)
     sqlite3_finalize(w->update);
     free(w->key);
     free(w->table);
+    ferry_strv_free(w->names, w->n);
     free(w);
 }
 
@@ -1636,7 +1667,8 @@ static int sqlite_writer_open(ferry_store_t *base, const ferry_object_t *obj,
     if (!(w = calloc(1, sizeof(*w))) || !(w->table = strdup(t->name)) ||
         !(col = calloc(obj->nfields + 1, sizeof(*col))) ||
         !(tpk = calloc(t->nfields + 1, sizeof(*tpk))) ||
-        !(w->key = calloc(t->nfields + 1, sizeof(*w->key)))) {
+        !(w->key = calloc(t->nfields + 1, sizeof(*w->key))) ||
+        !(w->names = calloc(obj->nfields, sizeof(*w->names)))) {
         rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory", s->path);
         goto done;
     }
@@ -1648,6 +1680,11 @@ static int sqlite_writer_open(ferry_store_t *base, const ferry_object_t *obj,
     s->writers = w;
     w->n = obj->nfields;
     for (size_t i = 0; i < obj->nfields; i++) {
+        if (!(w->names[i] = strdup(obj->fields[i].name))) {
+            rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory",
+                            s->path);
+            goto done;
+        }
         if ((col[i] = field_ci(t, obj->fields[i].name)) < 0) {
             rc = ferry_errf(errstr, errstr_size, FERRY_ECONFLICT, "table %s has no column %s",
                             t->name, obj->fields[i].name);

@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -696,6 +697,43 @@ START_TEST(test_upsert_counts_inserts_and_updates)
     ck_assert_str_eq(query("dst.db", "SELECT group_concat(id || v, ',') FROM kv"), "1A,2B,3c,9z");
     /* Updates are updates, not delete + insert: the cascade did not fire. */
     ck_assert_str_eq(query("dst.db", "SELECT count(*) FROM audit"), "2");
+}
+END_TEST
+
+/* SQLite stores a NaN as NULL: a row with one is refused naming table, key
+ * and column, and nothing of it is written; infinities are stored. */
+START_TEST(test_nan_is_refused_naming_table_key_and_column)
+{
+    ferry_store_t *s;
+    ferry_objset_t *objs;
+    ferry_writer_t *w;
+
+    sql_on("dst.db", "CREATE TABLE m(id INTEGER PRIMARY KEY, x REAL, y REAL);");
+    s = open_store("dst.db", FERRY_STORE_WRITE);
+    ck_assert_int_eq(ferry_store_read_meta(s, &objs, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_begin(s, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_writer_open(s, ferry_objset_find(objs, "m"), &w, err,
+                                             sizeof(err)),
+                     0);
+    {
+        ferry_value_t row[3] = {{.kind = FERRY_V_INT, .i = 1},
+                                {.kind = FERRY_V_REAL, .d = INFINITY},
+                                {.kind = FERRY_V_REAL, .d = -INFINITY}};
+        ck_assert_msg(ferry_writer_put(w, row, NULL, err, sizeof(err)) == 0, "%s", err);
+    }
+    {
+        ferry_value_t row[3] = {{.kind = FERRY_V_INT, .i = 2},
+                                {.kind = FERRY_V_REAL, .d = 1.5},
+                                {.kind = FERRY_V_REAL, .d = NAN}};
+        ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), FERRY_ECONFLICT);
+        ck_assert_msg(strstr(err, "table m row with key (2): column y is NaN"), "%s", err);
+    }
+    ferry_writer_destroy(w);
+    ck_assert_int_eq(ferry_store_commit(s, err, sizeof(err)), 0);
+    ferry_store_destroy(s);
+    ferry_objset_destroy(objs);
+    ck_assert_str_eq(query("dst.db", "SELECT group_concat(id || ':' || x || ':' || y) FROM m"),
+                     "1:Inf:-Inf");
 }
 END_TEST
 
@@ -1610,6 +1648,7 @@ static Suite *store_suite(void)
     tcase_add_loop_test(tc, test_index_of_the_same_name, 0, N(index_clashes));
     tcase_add_test(tc, test_existing_table_gets_missing_indexes);
     tcase_add_test(tc, test_upsert_counts_inserts_and_updates);
+    tcase_add_test(tc, test_nan_is_refused_naming_table_key_and_column);
     tcase_add_test(tc, test_empty_table_takes_rows_in_batches);
     tcase_add_test(tc, test_batches_ignore_the_tables_conflict_clauses);
     tcase_add_test(tc, test_writer_destroyed_after_its_store);
