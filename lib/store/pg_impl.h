@@ -6,12 +6,13 @@
  * One connection per store, its session set up at open: client_encoding
  * UTF8, DateStyle ISO, TimeZone UTC, IntervalStyle postgres,
  * extra_float_digits 3, search_path empty (every name is schema-qualified and
- * quoted). Identifiers are always quoted with ferry_pg_quote_ident, never
+ * quoted). Identifiers are always quoted with ferry_sql_quote_ident (sqltext.h), never
  * pasted; values are always parameters or COPY data. */
 #ifndef FERRY_PG_IMPL_H
 #define FERRY_PG_IMPL_H
 
 #include "buf.h"
+#include "sqltext.h"
 #include "store_impl.h"
 
 #include <libpq-fe.h>
@@ -57,9 +58,6 @@ typedef struct pg_store {
     unsigned nstage;
     char *flush_error;  /* a writer's last rows failed in its destroy: commit fails */
 } pg_store_t;
-
-/* Appends ident to b as a quoted identifier ("a""b"). 0 or FERRY_ENOMEM. */
-int ferry_pg_quote_ident(ferry_buf_t *b, const char *ident);
 
 /* Runs a statement without parameters whose result is not needed (sql is
  * ferry's own text with identifiers quoted). 0, or FERRY_ESTORE with the

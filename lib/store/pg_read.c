@@ -27,6 +27,7 @@
 #include "pg_impl.h"
 
 #include "error.h"
+#include "sqltext.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -346,9 +347,10 @@ static int select_expr(ferry_buf_t *b, const ferry_field_t *f, col_kind_t kind, 
         [COL_STRING] = "",
     };
 
-    if (ferry_pg_quote_ident(b, f->name) || ferry_buf_puts(b, casts[kind]))
+    if (ferry_sql_quote_ident(b, f->name) || ferry_buf_puts(b, casts[kind]))
         return FERRY_ENOMEM;
-    if (order && (kind == COL_TEXT || kind == COL_STRING) && ferry_buf_puts(b, " COLLATE pg_catalog.\"C\""))
+    if (order && (kind == COL_TEXT || kind == COL_STRING) &&
+        ferry_buf_puts(b, " COLLATE pg_catalog.\"C\""))
         return FERRY_ENOMEM;
     return FERRY_OK;
 }
@@ -368,14 +370,14 @@ static int build_copy(pg_store_t *s, const ferry_object_t *obj, const col_kind_t
         if ((i && ferry_buf_puts(sql, ", ")) || select_expr(sql, &obj->fields[i], kinds[i], 0))
             goto out;
     if (ferry_buf_puts(sql, " FROM ") || ferry_buf_puts(sql, s->qschema) ||
-        ferry_buf_puts(sql, ".") || ferry_pg_quote_ident(sql, obj->name))
+        ferry_buf_puts(sql, ".") || ferry_sql_quote_ident(sql, obj->name))
         goto out;
     if ((npk || obj->nfields) && ferry_buf_puts(sql, " ORDER BY "))
         goto out;
     if (npk) {
         for (size_t k = 0; k < npk; k++)
             if ((k && ferry_buf_puts(sql, ", ")) ||
-                ferry_pg_quote_ident(sql, obj->fields[pk[k]].name))
+                ferry_sql_quote_ident(sql, obj->fields[pk[k]].name))
                 goto out;
     } else {
         for (size_t i = 0; i < obj->nfields; i++)

@@ -2,7 +2,7 @@
  * evolving tables, writers, foreign-key checks, moving generators.
  *
  * Safety: incoming metadata comes from a Kafka message. SQL text is built
- * from constant fragments, names quoted by ferry_pg_quote_ident, column
+ * from constant fragments, names quoted by ferry_sql_quote_ident, column
  * types this file spells itself after a whitelist parser has read the
  * incoming declaration (type_parse), and defaults rebuilt from a literal
  * grammar as an escaped string (PQescapeLiteral) cast to the column's type,
@@ -39,6 +39,7 @@
 #include "pg_impl.h"
 
 #include "error.h"
+#include "sqltext.h"
 #include "timeutil.h"
 
 #include <ctype.h>
@@ -62,35 +63,16 @@
 
 /* ---- small helpers ---- */
 
-/* SQL (or message) text under construction; the first failed append makes
- * every later one a no-op, so builders check once at the end. */
-typedef struct sql {
-    ferry_buf_t b;
-    int failed;
-} sql_t;
-
-static void sql_add(sql_t *q, const char *s)
-{
-    if (!q->failed && ferry_buf_puts(&q->b, s))
-        q->failed = 1;
-}
-
-static void sql_ident(sql_t *q, const char *name)
-{
-    if (!q->failed && ferry_pg_quote_ident(&q->b, name))
-        q->failed = 1;
-}
-
 /* schema."name" */
-static void sql_table(sql_t *q, const pg_store_t *s, const char *name)
+static void sql_table(ferry_sql_t *q, const pg_store_t *s, const char *name)
 {
-    sql_add(q, s->qschema);
-    sql_add(q, ".");
-    sql_ident(q, name);
+    ferry_sql_add(q, s->qschema);
+    ferry_sql_add(q, ".");
+    ferry_sql_ident(q, name);
 }
 
 /* An escaped string literal of text (PQescapeLiteral). */
-static void sql_literal(sql_t *q, const pg_store_t *s, const char *text)
+static void sql_literal(ferry_sql_t *q, const pg_store_t *s, const char *text)
 {
     char *lit = q->failed ? NULL : PQescapeLiteral(s->conn, text, strlen(text));
 
@@ -98,33 +80,8 @@ static void sql_literal(sql_t *q, const pg_store_t *s, const char *text)
         q->failed = 1;
         return;
     }
-    sql_add(q, lit);
+    ferry_sql_add(q, lit);
     PQfreemem(lit);
-}
-
-/* "(a, b)" */
-static void sql_ident_list(sql_t *q, char *const *names, size_t n)
-{
-    sql_add(q, "(");
-    for (size_t k = 0; k < n; k++) {
-        sql_add(q, k ? ", " : "");
-        sql_ident(q, names[k]);
-    }
-    sql_add(q, ")");
-}
-
-static const char *sql_text(sql_t *q)
-{
-    if (q->failed || ferry_buf_append(&q->b, "", 1))
-        return NULL;
-    q->b.len--; /* keep the NUL out of the length, so appending goes on */
-    return (const char *)q->b.data;
-}
-
-static void sql_free(sql_t *q)
-{
-    ferry_buf_free(&q->b);
-    q->failed = 0;
 }
 
 static int oom(char *errstr, size_t errstr_size)
@@ -168,10 +125,11 @@ static PGresult *query(pg_store_t *s, const char *sql, int nparams, const char *
     return NULL;
 }
 
-/* Runs a statement built with sql_t (NULL text: out of memory). */
-static int exec_sql(pg_store_t *s, sql_t *q, const char *what, char *errstr, size_t errstr_size)
+/* Runs a statement built with ferry_sql_t (NULL text: out of memory). */
+static int exec_sql(pg_store_t *s, ferry_sql_t *q, const char *what, char *errstr,
+                    size_t errstr_size)
 {
-    const char *text = sql_text(q);
+    const char *text = ferry_sql_text(q);
 
     return text ? ferry_pg_exec(s, text, what, errstr, errstr_size) : oom(errstr, errstr_size);
 }
@@ -610,14 +568,14 @@ static int type_from_sqlite(const ferry_field_t *f, coltype_t *out)
 
 /* Appends the column type's SQL: a builtin's spelling, or the enum's
  * schema-qualified quoted name. */
-static void sql_coltype(sql_t *q, const pg_store_t *s, const coltype_t *ct)
+static void sql_coltype(ferry_sql_t *q, const pg_store_t *s, const coltype_t *ct)
 {
     if (ct->fam == FAM_ENUM) {
         sql_table(q, s, ct->enum_name);
         if (ct->array)
-            sql_add(q, "[]");
+            ferry_sql_add(q, "[]");
     } else {
-        sql_add(q, ct->spell);
+        ferry_sql_add(q, ct->spell);
     }
 }
 
@@ -687,23 +645,8 @@ static int default_parse(const char *d, ferry_dialect_t dialect, char **value)
                     goto bad;
                 p = hend;
             } else {
-                const char *digits = p;
-                while (isdigit((unsigned char)*p))
-                    p++;
-                if (*p == '.')
-                    for (p++; isdigit((unsigned char)*p); p++)
-                        ;
-                if (p == digits || (p == digits + 1 && *digits == '.'))
+                if (!(p = ferry_sql_number_end(p)))
                     goto bad;
-                if (*p == 'e' || *p == 'E') {
-                    p++;
-                    if (*p == '+' || *p == '-')
-                        p++;
-                    if (!isdigit((unsigned char)*p))
-                        goto bad;
-                    while (isdigit((unsigned char)*p))
-                        p++;
-                }
                 if (ferry_buf_append(&b, start, (size_t)(p - start)) ||
                     ferry_buf_append(&b, "", 1))
                     goto bad;
@@ -931,20 +874,6 @@ static void pending_free(pg_pending_fk_t *p)
     free(p->sql);
 }
 
-/* The whitelisted spelling of an ON DELETE action; "" for none; NULL if not allowed. */
-static const char *on_delete_sql(const char *action)
-{
-    static const char *const actions[] = {"CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT",
-                                          "NO ACTION"};
-
-    if (!action || !*action)
-        return "";
-    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-        if (!strcasecmp(action, actions[i]))
-            return actions[i];
-    return NULL;
-}
-
 static int name_ok(const char *name)
 {
     return name && *name && strlen(name) <= PG_NAME_MAX;
@@ -960,16 +889,13 @@ static int is_enum_field(const ferry_field_t *f)
 static int check_object(const ferry_object_t *obj, coltype_t *ct, char *errstr,
                         size_t errstr_size)
 {
+    int rc;
+
     if (!name_ok(obj->name))
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                           "object '%s': a table name has 1 to %d bytes", obj->name, PG_NAME_MAX);
-    if (ferry_name_reserved(obj->name))
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                          "object '%s': names starting with sqlite_ or ferry_ are reserved",
-                          obj->name);
-    if (!obj->nfields)
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "object '%s' has no fields",
-                          obj->name);
+    if ((rc = ferry_sql_table_ok(obj, errstr, errstr_size)))
+        return rc;
     if (obj->dialect != FERRY_DIALECT_SQLITE && obj->dialect != FERRY_DIALECT_POSTGRESQL)
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "object '%s': unknown dialect",
                           obj->name);
@@ -1003,7 +929,7 @@ static int check_object(const ferry_object_t *obj, coltype_t *ct, char *errstr,
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "table %s: relation %zu has no columns or a bad target", obj->name,
                               i);
-        if (!on_delete_sql(r->on_delete))
+        if (!ferry_sql_on_delete(r->on_delete))
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "table %s: relation to '%s': ON DELETE '%s' is not allowed",
                               obj->name, r->target, r->on_delete);
@@ -1107,19 +1033,19 @@ static int create_enums(pg_store_t *s, const ferry_object_t *obj, const coltype_
     int rc = FERRY_OK;
 
     for (size_t i = 0; !rc && i < obj->nfields; i++) {
-        sql_t q = {FERRY_BUF_INIT, 0};
+        ferry_sql_t q = FERRY_SQL_INIT;
         if (!create[i])
             continue;
-        sql_add(&q, "CREATE TYPE ");
+        ferry_sql_add(&q, "CREATE TYPE ");
         sql_table(&q, s, ct[i].enum_name);
-        sql_add(&q, " AS ENUM (");
+        ferry_sql_add(&q, " AS ENUM (");
         for (size_t k = 0; k < obj->fields[i].nlabels; k++) {
-            sql_add(&q, k ? ", " : "");
+            ferry_sql_add(&q, k ? ", " : "");
             sql_literal(&q, s, obj->fields[i].labels[k]);
         }
-        sql_add(&q, ")");
+        ferry_sql_add(&q, ")");
         rc = exec_sql(s, &q, "creating an enum type", errstr, errstr_size);
-        sql_free(&q);
+        ferry_sql_free(&q);
     }
     return rc;
 }
@@ -1176,23 +1102,13 @@ static int create_indexes(pg_store_t *s, const ferry_object_t *obj, const char *
 
     for (size_t i = 0; !rc && i < obj->nindexes; i++) {
         const ferry_index_t *x = &obj->indexes[i];
-        sql_t q = {FERRY_BUF_INIT, 0};
+        ferry_sql_t q = FERRY_SQL_INIT;
+
         if (!need[i])
             continue;
-        sql_add(&q, x->unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
-        sql_ident(&q, x->name);
-        sql_add(&q, " ON ");
-        sql_table(&q, s, obj->name);
-        sql_add(&q, " (");
-        for (size_t k = 0; k < x->ncols; k++) {
-            sql_add(&q, k ? ", " : "");
-            sql_ident(&q, x->cols[k].name);
-            if (x->cols[k].desc)
-                sql_add(&q, " DESC");
-        }
-        sql_add(&q, ")");
+        ferry_sql_create_index(&q, FERRY_DIALECT_POSTGRESQL, s->qschema, obj->name, x);
         rc = exec_sql(s, &q, "creating an index", errstr, errstr_size);
-        sql_free(&q);
+        ferry_sql_free(&q);
         for (size_t k = 0; !rc && k < x->ncols; k++)
             if (x->cols[k].collation && strcasecmp(x->cols[k].collation, "BINARY"))
                 rc = note_not_carried(obj, "collation %s of index %s column %s",
@@ -1207,7 +1123,7 @@ static int create_indexes(pg_store_t *s, const ferry_object_t *obj, const char *
 static int cast_ok(pg_store_t *s, const coltype_t *ct, const char *value, char *errstr,
                    size_t errstr_size)
 {
-    sql_t q = {FERRY_BUF_INIT, 0};
+    ferry_sql_t q = FERRY_SQL_INIT;
     const char *params[1] = {value};
     PGresult *res;
     int rc, ok;
@@ -1215,16 +1131,16 @@ static int cast_ok(pg_store_t *s, const coltype_t *ct, const char *value, char *
     if ((rc = ferry_pg_exec(s, "SAVEPOINT ferry_default", "checking a default", errstr,
                             errstr_size)))
         return rc;
-    sql_add(&q, "SELECT $1::");
+    ferry_sql_add(&q, "SELECT $1::");
     sql_coltype(&q, s, ct);
-    if (!sql_text(&q)) {
-        sql_free(&q);
+    if (!ferry_sql_text(&q)) {
+        ferry_sql_free(&q);
         return oom(errstr, errstr_size);
     }
-    res = PQexecParams(s->conn, sql_text(&q), 1, NULL, params, NULL, NULL, 0);
+    res = PQexecParams(s->conn, ferry_sql_text(&q), 1, NULL, params, NULL, NULL, 0);
     ok = PQresultStatus(res) == PGRES_TUPLES_OK;
     PQclear(res);
-    sql_free(&q);
+    ferry_sql_free(&q);
     rc = ferry_pg_exec(s, ok ? "RELEASE SAVEPOINT ferry_default"
                              : "ROLLBACK TO SAVEPOINT ferry_default",
                        "checking a default", errstr, errstr_size);
@@ -1238,23 +1154,23 @@ static int cast_ok(pg_store_t *s, const coltype_t *ct, const char *value, char *
  * a literal default the server casts to the type; what is not created is
  * noted in obj->not_carried. */
 static int column_def(pg_store_t *s, const ferry_object_t *obj, const ferry_field_t *f,
-                      const coltype_t *ct, sql_t *q, char *errstr, size_t errstr_size)
+                      const coltype_t *ct, ferry_sql_t *q, char *errstr, size_t errstr_size)
 {
     int identity = f->identity != FERRY_IDENTITY_NONE, rc = FERRY_OK;
     char *value = NULL;
 
-    sql_ident(q, f->name);
-    sql_add(q, " ");
+    ferry_sql_ident(q, f->name);
+    ferry_sql_add(q, " ");
     sql_coltype(q, s, ct);
     if (identity && (ct->fam != FAM_INT || ct->array)) {
         identity = 0;
         rc = note_not_carried(obj, "identity of column %s (type %s)", f->name, f->decl_type);
     }
     if (identity)
-        sql_add(q, f->identity == FERRY_IDENTITY_ALWAYS ? " GENERATED ALWAYS AS IDENTITY"
+        ferry_sql_add(q, f->identity == FERRY_IDENTITY_ALWAYS ? " GENERATED ALWAYS AS IDENTITY"
                                                         : " GENERATED BY DEFAULT AS IDENTITY");
     if (!f->nullable)
-        sql_add(q, " NOT NULL");
+        ferry_sql_add(q, " NOT NULL");
     if (!rc && f->collation && strcasecmp(f->collation, "BINARY"))
         rc = note_not_carried(obj, "collation %s of column %s", f->collation, f->name);
     if (rc || !f->default_sql || identity || f->identity == FERRY_IDENTITY_SERIAL)
@@ -1265,9 +1181,9 @@ static int column_def(pg_store_t *s, const ferry_object_t *obj, const ferry_fiel
     if (!value)
         return FERRY_OK; /* DEFAULT NULL */
     if ((rc = cast_ok(s, ct, value, errstr, errstr_size)) == 1) {
-        sql_add(q, " DEFAULT ");
+        ferry_sql_add(q, " DEFAULT ");
         sql_literal(q, s, value);
-        sql_add(q, "::");
+        ferry_sql_add(q, "::");
         sql_coltype(q, s, ct);
         rc = FERRY_OK;
     } else if (rc == 0) {
@@ -1279,42 +1195,42 @@ static int column_def(pg_store_t *s, const ferry_object_t *obj, const ferry_fiel
 }
 
 /* "FOREIGN KEY (a) REFERENCES s.p (b) ON DELETE x DEFERRABLE INITIALLY DEFERRED" */
-static void sql_fk(sql_t *q, const pg_store_t *s, const ferry_relation_t *r)
+static void sql_fk(ferry_sql_t *q, const pg_store_t *s, const ferry_relation_t *r)
 {
-    const char *action = on_delete_sql(r->on_delete);
+    const char *action = ferry_sql_on_delete(r->on_delete);
 
-    sql_add(q, "FOREIGN KEY ");
-    sql_ident_list(q, r->fields, r->nfields);
-    sql_add(q, " REFERENCES ");
+    ferry_sql_add(q, "FOREIGN KEY ");
+    ferry_sql_ident_list(q, r->fields, r->nfields);
+    ferry_sql_add(q, " REFERENCES ");
     sql_table(q, s, r->target);
     if (r->to_fields[0]) {
-        sql_add(q, " ");
-        sql_ident_list(q, r->to_fields, r->nfields);
+        ferry_sql_add(q, " ");
+        ferry_sql_ident_list(q, r->to_fields, r->nfields);
     }
     if (*action) {
-        sql_add(q, " ON DELETE ");
-        sql_add(q, action);
+        ferry_sql_add(q, " ON DELETE ");
+        ferry_sql_add(q, action);
     }
-    sql_add(q, " DEFERRABLE INITIALLY DEFERRED");
+    ferry_sql_add(q, " DEFERRABLE INITIALLY DEFERRED");
 }
 
 /* Keeps relation r of obj, whose parent does not exist yet, in s->pending. */
 static int add_pending(pg_store_t *s, const ferry_object_t *obj, const ferry_relation_t *r)
 {
-    sql_t alter = {FERRY_BUF_INIT, 0}, cols = {FERRY_BUF_INIT, 0};
+    ferry_sql_t alter = FERRY_SQL_INIT, cols = FERRY_SQL_INIT;
     pg_pending_fk_t *grown, *p;
     int rc = FERRY_ENOMEM;
 
-    sql_add(&alter, "ALTER TABLE ");
+    ferry_sql_add(&alter, "ALTER TABLE ");
     sql_table(&alter, s, obj->name);
-    sql_add(&alter, " ADD ");
+    ferry_sql_add(&alter, " ADD ");
     sql_fk(&alter, s, r);
     for (size_t k = 0; k < r->nfields; k++) {
-        sql_add(&cols, k ? ", " : "(");
-        sql_add(&cols, r->fields[k]);
+        ferry_sql_add(&cols, k ? ", " : "(");
+        ferry_sql_add(&cols, r->fields[k]);
     }
-    sql_add(&cols, ")");
-    if (sql_text(&alter) && sql_text(&cols) &&
+    ferry_sql_add(&cols, ")");
+    if (ferry_sql_text(&alter) && ferry_sql_text(&cols) &&
         (grown = realloc(s->pending, (s->npending + 1) * sizeof(*grown)))) {
         s->pending = grown;
         p = &grown[s->npending];
@@ -1330,8 +1246,8 @@ static int add_pending(pg_store_t *s, const ferry_object_t *obj, const ferry_rel
             pending_free(p);
         }
     }
-    sql_free(&alter);
-    sql_free(&cols);
+    ferry_sql_free(&alter);
+    ferry_sql_free(&cols);
     return rc;
 }
 
@@ -1383,34 +1299,22 @@ static int refuse_missing_parents(pg_store_t *s, char *errstr, size_t errstr_siz
 static int create_table(pg_store_t *s, const ferry_object_t *obj, const coltype_t *ct,
                         char *errstr, size_t errstr_size)
 {
-    sql_t q = {FERRY_BUF_INIT, 0};
-    size_t *pk = calloc(obj->nfields, sizeof(*pk)), npk;
+    ferry_sql_t q = FERRY_SQL_INIT;
     char *later = calloc(obj->nrelations + 1, 1);
     int rc = FERRY_OK;
 
-    if (!pk || !later) {
+    if (!later) {
         rc = oom(errstr, errstr_size);
         goto out;
     }
-    sql_add(&q, "CREATE TABLE ");
+    ferry_sql_add(&q, "CREATE TABLE ");
     sql_table(&q, s, obj->name);
-    sql_add(&q, " (");
+    ferry_sql_add(&q, " (");
     for (size_t i = 0; !rc && i < obj->nfields; i++) {
-        sql_add(&q, i ? ", " : "");
+        ferry_sql_add(&q, i ? ", " : "");
         rc = column_def(s, obj, &obj->fields[i], &ct[i], &q, errstr, errstr_size);
     }
-    if ((npk = ferry_object_pk(obj, pk))) {
-        sql_add(&q, ", PRIMARY KEY (");
-        for (size_t k = 0; k < npk; k++) {
-            sql_add(&q, k ? ", " : "");
-            sql_ident(&q, obj->fields[pk[k]].name);
-        }
-        sql_add(&q, ")");
-    }
-    for (size_t i = 0; i < obj->nuniques; i++) {
-        sql_add(&q, ", UNIQUE ");
-        sql_ident_list(&q, obj->uniques[i].fields, obj->uniques[i].nfields);
-    }
+    ferry_sql_key_clauses(&q, obj);
     for (size_t i = 0; !rc && i < obj->nrelations; i++) {
         const ferry_relation_t *r = &obj->relations[i];
         tinfo_t t;
@@ -1427,10 +1331,10 @@ static int create_table(pg_store_t *s, const ferry_object_t *obj, const coltype_
             later[i] = 1; /* added when its parent is created (a cycle) */
             continue;
         }
-        sql_add(&q, ", ");
+        ferry_sql_add(&q, ", ");
         sql_fk(&q, s, r);
     }
-    sql_add(&q, ")");
+    ferry_sql_add(&q, ")");
     if (!rc)
         rc = exec_sql(s, &q, "creating a table", errstr, errstr_size);
     for (size_t i = 0; !rc && i < obj->nrelations; i++)
@@ -1439,8 +1343,7 @@ static int create_table(pg_store_t *s, const ferry_object_t *obj, const coltype_
     if (!rc && strv_push(&s->created, &s->ncreated, obj->name))
         rc = oom(errstr, errstr_size);
 out:
-    sql_free(&q);
-    free(pk);
+    ferry_sql_free(&q);
     free(later);
     return rc;
 }
@@ -1506,15 +1409,15 @@ static int add_columns(pg_store_t *s, const ferry_object_t *obj, const coltype_t
     int rc = FERRY_OK;
 
     for (size_t i = 0; !rc && i < obj->nfields; i++) {
-        sql_t q = {FERRY_BUF_INIT, 0};
+        ferry_sql_t q = FERRY_SQL_INIT;
         if (!add[i])
             continue;
-        sql_add(&q, "ALTER TABLE ");
+        ferry_sql_add(&q, "ALTER TABLE ");
         sql_table(&q, s, obj->name);
-        sql_add(&q, " ADD COLUMN ");
+        ferry_sql_add(&q, " ADD COLUMN ");
         if (!(rc = column_def(s, obj, &obj->fields[i], &ct[i], &q, errstr, errstr_size)))
             rc = exec_sql(s, &q, "adding a column", errstr, errstr_size);
-        sql_free(&q);
+        ferry_sql_free(&q);
     }
     return rc;
 }
@@ -1957,7 +1860,8 @@ static int writer_put(ferry_writer_t *base, const ferry_value_t *row, int *inser
     if (w->direct && !w->copying && (rc = direct_start(w, errstr, errstr_size)))
         return rc;
     if (w->nrows == w->caprows) {
-        size_t cap = w->caprows ? w->caprows * 2 : 1024, *grown = realloc(w->rows, cap * sizeof(*grown));
+        size_t cap = w->caprows ? w->caprows * 2 : 1024;
+        size_t *grown = realloc(w->rows, cap * sizeof(*grown));
         if (!grown)
             return oom(errstr, errstr_size);
         w->rows = grown;
@@ -2024,15 +1928,15 @@ static void writer_destroy(ferry_writer_t *base)
 }
 
 /* "(x."a", x."b")" of the incoming columns, qualified by alias (or not). */
-static void sql_cols(sql_t *q, const pg_writer_t *w, const char *alias)
+static void sql_cols(ferry_sql_t *q, const pg_writer_t *w, const char *alias)
 {
     for (size_t i = 0; i < w->n; i++) {
-        sql_add(q, i ? ", " : "");
+        ferry_sql_add(q, i ? ", " : "");
         if (alias) {
-            sql_add(q, alias);
-            sql_add(q, ".");
+            ferry_sql_add(q, alias);
+            ferry_sql_add(q, ".");
         }
-        sql_ident(q, w->col[i]->name);
+        ferry_sql_ident(q, w->col[i]->name);
     }
 }
 
@@ -2040,7 +1944,7 @@ static void sql_cols(sql_t *q, const pg_writer_t *w, const char *alias)
  * where equal values have one text form (integers, text, dates and times,
  * uuid, bytea, enums), else by text, so that numeric 1.0 and 1.00, float -0
  * and 0, or interval '1 day' and '24 hours' count as different. */
-static void sql_same(sql_t *q, const tcol_t *c, const char *a, const char *b)
+static void sql_same(ferry_sql_t *q, const tcol_t *c, const char *a, const char *b)
 {
     static const fam_t exact[] = {FAM_INT, FAM_TEXT, FAM_BOOL, FAM_DATE, FAM_TIME,
                                   FAM_TIMESTAMP, FAM_TIMESTAMPTZ, FAM_UUID, FAM_BYTEA, FAM_ENUM};
@@ -2048,147 +1952,149 @@ static void sql_same(sql_t *q, const tcol_t *c, const char *a, const char *b)
 
     for (size_t i = 0; !c->array && i < sizeof(exact) / sizeof(exact[0]); i++)
         by_value |= c->fam == exact[i];
-    sql_add(q, a);
-    sql_add(q, ".");
-    sql_ident(q, c->name);
-    sql_add(q, by_value ? " IS DISTINCT FROM " : "::text IS DISTINCT FROM ");
-    sql_add(q, b);
-    sql_add(q, ".");
-    sql_ident(q, c->name);
+    ferry_sql_add(q, a);
+    ferry_sql_add(q, ".");
+    ferry_sql_ident(q, c->name);
+    ferry_sql_add(q, by_value ? " IS DISTINCT FROM " : "::text IS DISTINCT FROM ");
+    ferry_sql_add(q, b);
+    ferry_sql_add(q, ".");
+    ferry_sql_ident(q, c->name);
     if (!by_value)
-        sql_add(q, "::text");
+        ferry_sql_add(q, "::text");
 }
 
 /* The writer's statements, from the catalog's spelling of every name. */
 static int writer_sql(pg_writer_t *w, int created, char *errstr, size_t errstr_size)
 {
     pg_store_t *s = w->s;
-    sql_t copy = {FERRY_BUF_INIT, 0}, stage = {FERRY_BUF_INIT, 0}, scopy = {FERRY_BUF_INIT, 0};
-    sql_t trunc = {FERRY_BUF_INIT, 0}, drop = {FERRY_BUF_INIT, 0}, merge = {FERRY_BUF_INIT, 0};
+    ferry_sql_t copy = FERRY_SQL_INIT, stage = FERRY_SQL_INIT, scopy = FERRY_SQL_INIT;
+    ferry_sql_t trunc = FERRY_SQL_INIT, drop = FERRY_SQL_INIT, merge = FERRY_SQL_INIT;
     char name[32];
     int always = 0, nset = 0, rc = FERRY_OK;
 
     for (size_t i = 0; i < w->n; i++)
         always |= w->col[i]->identity == 'a';
     snprintf(name, sizeof(name), "ferry_stage_%u", ++s->nstage);
-    sql_add(&copy, "COPY ");
+    ferry_sql_add(&copy, "COPY ");
     sql_table(&copy, s, w->table);
-    sql_add(&copy, " (");
+    ferry_sql_add(&copy, " (");
     sql_cols(&copy, w, NULL);
-    sql_add(&copy, ") FROM STDIN");
+    ferry_sql_add(&copy, ") FROM STDIN");
 
-    sql_add(&stage, "CREATE TEMP TABLE ");
-    sql_ident(&stage, name);
-    sql_add(&stage, " ON COMMIT DROP AS SELECT ");
+    ferry_sql_add(&stage, "CREATE TEMP TABLE ");
+    ferry_sql_ident(&stage, name);
+    ferry_sql_add(&stage, " ON COMMIT DROP AS SELECT ");
     sql_cols(&stage, w, NULL);
-    sql_add(&stage, " FROM ");
+    ferry_sql_add(&stage, " FROM ");
     sql_table(&stage, s, w->table);
-    sql_add(&stage, " WITH NO DATA");
-    sql_add(&scopy, "COPY pg_temp.");
-    sql_ident(&scopy, name);
-    sql_add(&scopy, " FROM STDIN");
-    sql_add(&trunc, "TRUNCATE pg_temp.");
-    sql_ident(&trunc, name);
-    sql_add(&drop, "DROP TABLE pg_temp.");
-    sql_ident(&drop, name);
+    ferry_sql_add(&stage, " WITH NO DATA");
+    ferry_sql_add(&scopy, "COPY pg_temp.");
+    ferry_sql_ident(&scopy, name);
+    ferry_sql_add(&scopy, " FROM STDIN");
+    ferry_sql_add(&trunc, "TRUNCATE pg_temp.");
+    ferry_sql_ident(&trunc, name);
+    ferry_sql_add(&drop, "DROP TABLE pg_temp.");
+    ferry_sql_ident(&drop, name);
 
-    sql_add(&merge, "WITH u AS (INSERT INTO ");
+    ferry_sql_add(&merge, "WITH u AS (INSERT INTO ");
     sql_table(&merge, s, w->table);
-    sql_add(&merge, " AS t (");
+    ferry_sql_add(&merge, " AS t (");
     sql_cols(&merge, w, NULL);
-    sql_add(&merge, always ? ") OVERRIDING SYSTEM VALUE SELECT " : ") SELECT ");
+    ferry_sql_add(&merge, always ? ") OVERRIDING SYSTEM VALUE SELECT " : ") SELECT ");
     sql_cols(&merge, w, "x");
     if (w->nkey) {
         /* The last row of a key repeated in the batch wins, as one upsert
          * after the other would have it. */
-        sql_add(&merge, " FROM (SELECT DISTINCT ON (");
+        ferry_sql_add(&merge, " FROM (SELECT DISTINCT ON (");
         for (size_t k = 0; k < w->nkey; k++) {
-            sql_add(&merge, k ? ", " : "");
-            sql_ident(&merge, w->col[w->key[k]]->name);
+            ferry_sql_add(&merge, k ? ", " : "");
+            ferry_sql_ident(&merge, w->col[w->key[k]]->name);
         }
-        sql_add(&merge, ") * FROM pg_temp.");
-        sql_ident(&merge, name);
-        sql_add(&merge, " ORDER BY ");
+        ferry_sql_add(&merge, ") * FROM pg_temp.");
+        ferry_sql_ident(&merge, name);
+        ferry_sql_add(&merge, " ORDER BY ");
         for (size_t k = 0; k < w->nkey; k++) {
-            sql_ident(&merge, w->col[w->key[k]]->name);
-            sql_add(&merge, ", ");
+            ferry_sql_ident(&merge, w->col[w->key[k]]->name);
+            ferry_sql_add(&merge, ", ");
         }
-        sql_add(&merge, "ctid DESC) x ON CONFLICT (");
+        ferry_sql_add(&merge, "ctid DESC) x ON CONFLICT (");
         for (size_t k = 0; k < w->nkey; k++) {
-            sql_add(&merge, k ? ", " : "");
-            sql_ident(&merge, w->col[w->key[k]]->name);
+            ferry_sql_add(&merge, k ? ", " : "");
+            ferry_sql_ident(&merge, w->col[w->key[k]]->name);
         }
-        sql_add(&merge, ") DO ");
+        ferry_sql_add(&merge, ") DO ");
         for (size_t i = 0; i < w->n; i++) {
             if (w->col[i]->pk_pos > 0 || w->col[i]->identity == 'a')
                 continue;
-            sql_add(&merge, nset++ ? ", " : "UPDATE SET ");
-            sql_ident(&merge, w->col[i]->name);
-            sql_add(&merge, " = EXCLUDED.");
-            sql_ident(&merge, w->col[i]->name);
+            ferry_sql_add(&merge, nset++ ? ", " : "UPDATE SET ");
+            ferry_sql_ident(&merge, w->col[i]->name);
+            ferry_sql_add(&merge, " = EXCLUDED.");
+            ferry_sql_ident(&merge, w->col[i]->name);
         }
         /* A row equal to the incoming one is left alone: re-applying
          * unchanged rows writes nothing (no new row version, no trigger). */
         for (size_t i = 0, k = 0; i < w->n; i++) {
             if (w->col[i]->pk_pos > 0 || w->col[i]->identity == 'a')
                 continue;
-            sql_add(&merge, k++ ? " OR " : " WHERE ");
+            ferry_sql_add(&merge, k++ ? " OR " : " WHERE ");
             sql_same(&merge, w->col[i], "t", "EXCLUDED");
         }
-        sql_add(&merge, nset ? " RETURNING (t.xmax = 0) AS ins) "
+        ferry_sql_add(&merge, nset ? " RETURNING (t.xmax = 0) AS ins) "
                              : "NOTHING RETURNING true AS ins) ");
-        sql_add(&merge, "SELECT count(*) FILTER (WHERE ins) FROM u");
+        ferry_sql_add(&merge, "SELECT count(*) FILTER (WHERE ins) FROM u");
     } else if (created) {
-        sql_add(&merge, " FROM pg_temp.");
-        sql_ident(&merge, name);
-        sql_add(&merge, " x RETURNING true) SELECT count(*) FROM u");
+        ferry_sql_add(&merge, " FROM pg_temp.");
+        ferry_sql_ident(&merge, name);
+        ferry_sql_add(&merge, " x RETURNING true) SELECT count(*) FROM u");
     } else {
         /* Rows no identical row (the same text in every incoming column)
          * of the table has, once each. */
-        sql_add(&merge, " FROM (SELECT DISTINCT ON (ROW(");
+        ferry_sql_add(&merge, " FROM (SELECT DISTINCT ON (ROW(");
         sql_cols(&merge, w, NULL);
-        sql_add(&merge, ")::text) * FROM pg_temp.");
-        sql_ident(&merge, name);
-        sql_add(&merge, ") x WHERE NOT EXISTS (SELECT 1 FROM ");
+        ferry_sql_add(&merge, ")::text) * FROM pg_temp.");
+        ferry_sql_ident(&merge, name);
+        ferry_sql_add(&merge, ") x WHERE NOT EXISTS (SELECT 1 FROM ");
         sql_table(&merge, s, w->table);
-        sql_add(&merge, " o WHERE ROW(");
+        ferry_sql_add(&merge, " o WHERE ROW(");
         sql_cols(&merge, w, "o");
-        sql_add(&merge, ")::text = ROW(");
+        ferry_sql_add(&merge, ")::text = ROW(");
         sql_cols(&merge, w, "x");
-        sql_add(&merge, ")::text) RETURNING true) SELECT count(*) FROM u");
+        ferry_sql_add(&merge, ")::text) RETURNING true) SELECT count(*) FROM u");
     }
-    if (!sql_text(&copy) || !sql_text(&stage) || !sql_text(&scopy) || !sql_text(&trunc) ||
-        !sql_text(&drop) || !sql_text(&merge) || !(w->copy_sql = ferry_buf_strdup(&copy.b)) ||
+    if (!ferry_sql_text(&copy) || !ferry_sql_text(&stage) || !ferry_sql_text(&scopy) ||
+        !ferry_sql_text(&trunc) || !ferry_sql_text(&drop) || !ferry_sql_text(&merge) ||
+        !(w->copy_sql = ferry_buf_strdup(&copy.b)) ||
         !(w->stage_sql = ferry_buf_strdup(&stage.b)) ||
         !(w->stage_copy_sql = ferry_buf_strdup(&scopy.b)) ||
         !(w->truncate_sql = ferry_buf_strdup(&trunc.b)) ||
         !(w->drop_sql = ferry_buf_strdup(&drop.b)) || !(w->merge_sql = ferry_buf_strdup(&merge.b)))
         rc = oom(errstr, errstr_size);
-    sql_free(&copy);
-    sql_free(&stage);
-    sql_free(&scopy);
-    sql_free(&trunc);
-    sql_free(&drop);
-    sql_free(&merge);
+    ferry_sql_free(&copy);
+    ferry_sql_free(&stage);
+    ferry_sql_free(&scopy);
+    ferry_sql_free(&trunc);
+    ferry_sql_free(&drop);
+    ferry_sql_free(&merge);
     return rc;
 }
 
 /* 1 if the table holds no row, 0 if it does, or a negative FERRY_E* code. */
 static int table_empty(pg_store_t *s, const char *table, char *errstr, size_t errstr_size)
 {
-    sql_t q = {FERRY_BUF_INIT, 0};
+    ferry_sql_t q = FERRY_SQL_INIT;
     PGresult *res = NULL;
     int rc;
 
-    sql_add(&q, "SELECT 1 FROM ");
+    ferry_sql_add(&q, "SELECT 1 FROM ");
     sql_table(&q, s, table);
-    sql_add(&q, " LIMIT 1");
-    if (!sql_text(&q))
+    ferry_sql_add(&q, " LIMIT 1");
+    if (!ferry_sql_text(&q))
         rc = oom(errstr, errstr_size);
-    else if ((res = query(s, sql_text(&q), 0, NULL, "reading a table", &rc, errstr, errstr_size)))
+    else if ((res = query(s, ferry_sql_text(&q), 0, NULL, "reading a table", &rc, errstr,
+                          errstr_size)))
         rc = PQntuples(res) == 0;
     PQclear(res);
-    sql_free(&q);
+    ferry_sql_free(&q);
     return rc;
 }
 
@@ -2348,25 +2254,25 @@ static int move_generators(pg_store_t *s, const char *table, char *errstr, size_
     if (!(res = query(s, find, 2, params, "finding sequences", &rc, errstr, errstr_size)))
         return rc;
     for (int i = 0; !rc && i < PQntuples(res); i++) {
-        sql_t q = {FERRY_BUF_INIT, 0};
+        ferry_sql_t q = FERRY_SQL_INIT;
         const char *seq[1] = {PQgetvalue(res, i, 1)};
         PGresult *set;
         /* setval(m): the next value is m + 1. A sequence never used counts
          * from its start, one used from its last value: moved only when
          * the table holds that value or more. */
-        sql_add(&q, "SELECT pg_catalog.setval(p.seqrelid, x.m) FROM (SELECT max(");
-        sql_ident(&q, PQgetvalue(res, i, 0));
-        sql_add(&q, ") AS m FROM ");
+        ferry_sql_add(&q, "SELECT pg_catalog.setval(p.seqrelid, x.m) FROM (SELECT max(");
+        ferry_sql_ident(&q, PQgetvalue(res, i, 0));
+        ferry_sql_add(&q, ") AS m FROM ");
         sql_table(&q, s, table);
-        sql_add(&q, ") x, pg_catalog.pg_sequence p WHERE p.seqrelid = $1::oid "
+        ferry_sql_add(&q, ") x, pg_catalog.pg_sequence p WHERE p.seqrelid = $1::oid "
                     "AND p.seqincrement > 0 AND x.m IS NOT NULL AND x.m >= "
                     "COALESCE(pg_catalog.pg_sequence_last_value(p.seqrelid), p.seqstart)");
-        if (!sql_text(&q))
+        if (!ferry_sql_text(&q))
             rc = oom(errstr, errstr_size);
-        else if ((set = query(s, sql_text(&q), 1, seq, "moving a sequence", &rc, errstr,
+        else if ((set = query(s, ferry_sql_text(&q), 1, seq, "moving a sequence", &rc, errstr,
                               errstr_size)))
             PQclear(set);
-        sql_free(&q);
+        ferry_sql_free(&q);
     }
     PQclear(res);
     if (rc)

@@ -36,6 +36,7 @@
 #include "pg_impl.h"
 
 #include "error.h"
+#include "sqltext.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -50,16 +51,6 @@ static const ferry_store_ops_t pg_ops;
 static const ferry_ledger_ops_t pg_ledger_ops;
 
 /* ---- helpers shared with the other modules (pg_impl.h) ---- */
-
-int ferry_pg_quote_ident(ferry_buf_t *b, const char *ident)
-{
-    if (ferry_buf_reserve(b, strlen(ident) + 2) || ferry_buf_append(b, "\"", 1))
-        return FERRY_ENOMEM;
-    for (const char *p = ident; *p; p++)
-        if (ferry_buf_append(b, p, 1) || (*p == '"' && ferry_buf_append(b, p, 1)))
-            return FERRY_ENOMEM;
-    return ferry_buf_append(b, "\"", 1) ? FERRY_ENOMEM : FERRY_OK;
-}
 
 int ferry_pg_ready(pg_store_t *s, const char *what, char *errstr, size_t errstr_size)
 {
@@ -315,7 +306,7 @@ static int create_ledger(pg_store_t *s, char *errstr, size_t errstr_size)
 
     if (ferry_buf_puts(&sql, "BEGIN; SELECT pg_catalog.pg_advisory_xact_lock(" LEDGER_LOCK_KEY
                              "); CREATE SCHEMA IF NOT EXISTS ") ||
-        ferry_pg_quote_ident(&sql, s->schema) ||
+        ferry_sql_quote_ident(&sql, s->schema) ||
         ferry_buf_puts(&sql,
                        "; CREATE SCHEMA IF NOT EXISTS ferry;"
                        " CREATE TABLE IF NOT EXISTS ferry.applied (export_id text PRIMARY KEY,"
@@ -396,7 +387,7 @@ int ferry_store_pg_open(const char *uri, const char *schema, int mode, ferry_sto
     if (!schema)
         schema = "public";
     if (!s || !(s->name = ferry_pg_redact(uri)) || !(s->schema = strdup(schema)) ||
-        ferry_pg_quote_ident(&q, schema) || !(s->qschema = ferry_buf_strdup(&q))) {
+        ferry_sql_quote_ident(&q, schema) || !(s->qschema = ferry_buf_strdup(&q))) {
         ferry_buf_free(&q);
         if (s)
             pg_destroy(&s->base);

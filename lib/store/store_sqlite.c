@@ -36,6 +36,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "sqltext.h"
 #include "sqlite_meta.h"
 
 #include <ctype.h>
@@ -74,81 +75,6 @@ typedef struct sqlite_store {
 } sqlite_store_t;
 
 /* ---- small helpers ---- */
-
-/* A SQL (or message) text under construction; the first failed append makes
- * every later one a no-op, so builders check once at the end. */
-typedef struct sql {
-    ferry_buf_t b;
-    int failed;
-} sql_t;
-
-static void sql_add(sql_t *q, const char *s)
-{
-    if (!q->failed && ferry_buf_puts(&q->b, s))
-        q->failed = 1;
-}
-
-static void sql_addf(sql_t *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sql_addf(sql_t *q, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        q->failed = 1;
-    else
-        sql_add(q, tmp);
-}
-
-/* "name" with embedded double quotes doubled: the only way a name enters SQL. */
-static void sql_ident(sql_t *q, const char *name)
-{
-    sql_add(q, "\"");
-    for (const char *p = name; *p && !q->failed; p++)
-        if (ferry_buf_append(&q->b, p, 1) || (*p == '"' && ferry_buf_append(&q->b, p, 1)))
-            q->failed = 1;
-    sql_add(q, "\"");
-}
-
-/* The NUL-terminated text, or NULL after a failed append. */
-static const char *sql_text(sql_t *q)
-{
-    if (q->failed || ferry_buf_reserve(&q->b, 1))
-        return NULL;
-    q->b.data[q->b.len] = '\0';
-    return (const char *)q->b.data;
-}
-
-/* A value as messages show it: numbers as they are, text quoted and cut. */
-static void sql_value(sql_t *q, const ferry_value_t *v)
-{
-    switch (v->kind) {
-    case FERRY_V_NULL:
-        sql_add(q, "NULL");
-        break;
-    case FERRY_V_INT:
-        sql_addf(q, "%lld", (long long)v->i);
-        break;
-    case FERRY_V_REAL:
-        sql_addf(q, "%.17g", v->d);
-        break;
-    case FERRY_V_TEXT: {
-        const unsigned char *p = v->p;
-        size_t n = v->n > 40 ? 40 : v->n;
-        while (n < v->n && n > 0 && (p[n] & 0xc0) == 0x80) /* cut between characters */
-            n--;
-        sql_addf(q, "'%.*s%s'", (int)n, (const char *)p, n < v->n ? "..." : "");
-        break;
-    }
-    case FERRY_V_BLOB:
-        sql_addf(q, "<blob of %zu bytes>", v->n);
-        break;
-    }
-}
 
 /* The ferry code for the last error on db: a violated constraint is the
  * target disagreeing with the data, anything else the store failing. */
@@ -506,7 +432,7 @@ static int sqlite_cursor_open(ferry_store_t *base, const ferry_object_t *obj,
     sqlite_store_t *s = (sqlite_store_t *)base;
     const ferry_object_t *t;
     sqlite_cursor_t *c = NULL;
-    sql_t q = {FERRY_BUF_INIT, 0};
+    ferry_sql_t q = FERRY_SQL_INIT;
     size_t *pk = NULL, npk;
     const char *rowid;
     int rc;
@@ -514,7 +440,7 @@ static int sqlite_cursor_open(ferry_store_t *base, const ferry_object_t *obj,
     *out = NULL;
     if ((rc = find_table(s, obj->name, &t, errstr, errstr_size)))
         return rc;
-    sql_add(&q, "SELECT ");
+    ferry_sql_add(&q, "SELECT ");
     for (size_t i = 0; i < obj->nfields; i++) {
         int j = field_ci(t, obj->fields[i].name);
         if (j < 0) {
@@ -523,27 +449,27 @@ static int sqlite_cursor_open(ferry_store_t *base, const ferry_object_t *obj,
                             obj->fields[i].name);
             goto done;
         }
-        sql_add(&q, i ? ", " : "");
-        sql_ident(&q, t->fields[j].name);
+        ferry_sql_add(&q, i ? ", " : "");
+        ferry_sql_ident(&q, t->fields[j].name);
     }
     if (!obj->nfields)
-        sql_add(&q, "NULL");
-    sql_add(&q, " FROM ");
-    sql_ident(&q, t->name);
+        ferry_sql_add(&q, "NULL");
+    ferry_sql_add(&q, " FROM ");
+    ferry_sql_ident(&q, t->name);
     if (!(pk = calloc(t->nfields + 1, sizeof(*pk)))) {
         rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory", s->path);
         goto done;
     }
     npk = ferry_object_pk(t, pk);
     if (npk) {
-        sql_add(&q, " ORDER BY ");
+        ferry_sql_add(&q, " ORDER BY ");
         for (size_t k = 0; k < npk; k++) {
-            sql_add(&q, k ? ", " : "");
-            sql_ident(&q, t->fields[pk[k]].name);
+            ferry_sql_add(&q, k ? ", " : "");
+            ferry_sql_ident(&q, t->fields[pk[k]].name);
         }
     } else if ((rowid = rowid_name(t))) {
-        sql_add(&q, " ORDER BY ");
-        sql_add(&q, rowid);
+        ferry_sql_add(&q, " ORDER BY ");
+        ferry_sql_add(&q, rowid);
     }
     if (!(c = calloc(1, sizeof(*c))) || !(c->row = calloc(obj->nfields + 1, sizeof(*c->row))) ||
         !(c->table = strdup(t->name))) {
@@ -554,7 +480,7 @@ static int sqlite_cursor_open(ferry_store_t *base, const ferry_object_t *obj,
     c->base.destroy = cursor_destroy;
     c->s = s;
     c->n = obj->nfields;
-    rc = prepare(s, sql_text(&q), &c->stmt, errstr, errstr_size, "opening a cursor");
+    rc = prepare(s, ferry_sql_text(&q), &c->stmt, errstr, errstr_size, "opening a cursor");
 done:
     if (rc && c)
         cursor_destroy(&c->base);
@@ -813,54 +739,17 @@ static int default_ok(const char *d)
             ;
         return *p == '\0';
     }
-    {
-        const char *digits = p;
-        while (isdigit((unsigned char)*p))
-            p++;
-        if (*p == '.')
-            for (p++; isdigit((unsigned char)*p); p++)
-                ;
-        if (p == digits || (p == digits + 1 && *digits == '.'))
-            return 0;
-        if (*p == 'e' || *p == 'E') {
-            p++;
-            if (*p == '+' || *p == '-')
-                p++;
-            if (!isdigit((unsigned char)*p))
-                return 0;
-            while (isdigit((unsigned char)*p))
-                p++;
-        }
-    }
-    return *p == '\0';
-}
-
-/* The whitelisted spelling of an ON DELETE action; "" for none; NULL if not allowed. */
-static const char *on_delete_sql(const char *action)
-{
-    static const char *const actions[] = {"CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT",
-                                          "NO ACTION"};
-
-    if (!action || !*action)
-        return "";
-    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-        if (!strcasecmp(action, actions[i]))
-            return actions[i];
-    return NULL;
+    p = ferry_sql_number_end(p);
+    return p && *p == '\0';
 }
 
 /* Checks everything of obj that will reach SQL text, before any statement runs. */
 static int check_object(const ferry_object_t *obj, char *errstr, size_t errstr_size)
 {
-    if (!obj->name || !*obj->name)
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "object without a name");
-    if (ferry_name_reserved(obj->name))
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                          "object '%s': names starting with sqlite_ or ferry_ are reserved",
-                          obj->name);
-    if (!obj->nfields)
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "object '%s' has no fields",
-                          obj->name);
+    int rc = ferry_sql_table_ok(obj, errstr, errstr_size);
+
+    if (rc)
+        return rc;
     for (size_t i = 0; i < obj->nfields; i++) {
         const ferry_field_t *f = &obj->fields[i];
         if (!*f->name || field_ci(obj, f->name) != (int)i)
@@ -896,7 +785,7 @@ static int check_object(const ferry_object_t *obj, char *errstr, size_t errstr_s
         if (!r->nfields || !*r->target)
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "object '%s': relation %zu has no fields or target", obj->name, i);
-        if (!on_delete_sql(r->on_delete))
+        if (!ferry_sql_on_delete(r->on_delete))
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "object '%s': relation to '%s': ON DELETE '%s' is not allowed",
                               obj->name, r->target, r->on_delete);
@@ -943,84 +832,59 @@ static int check_object(const ferry_object_t *obj, char *errstr, size_t errstr_s
     return FERRY_OK;
 }
 
-static void sql_column_def(sql_t *q, const ferry_field_t *f)
+static void sql_column_def(ferry_sql_t *q, const ferry_field_t *f)
 {
-    sql_ident(q, f->name);
+    ferry_sql_ident(q, f->name);
     if (*f->decl_type) {
-        sql_add(q, " ");
-        sql_add(q, f->decl_type);
+        ferry_sql_add(q, " ");
+        ferry_sql_add(q, f->decl_type);
     }
     if (!f->nullable)
-        sql_add(q, " NOT NULL");
+        ferry_sql_add(q, " NOT NULL");
     if (f->default_sql) {
-        sql_add(q, " DEFAULT ");
-        sql_add(q, f->default_sql);
+        ferry_sql_add(q, " DEFAULT ");
+        ferry_sql_add(q, f->default_sql);
     }
     if (f->collation) {
-        sql_add(q, " COLLATE ");
-        sql_add(q, ferry_collation_name(f->collation)); /* whitelisted by check_object */
+        ferry_sql_add(q, " COLLATE ");
+        ferry_sql_add(q, ferry_collation_name(f->collation)); /* whitelisted by check_object */
     }
-}
-
-static void sql_ident_list(sql_t *q, char *const *names, size_t n)
-{
-    sql_add(q, "(");
-    for (size_t k = 0; k < n; k++) {
-        sql_add(q, k ? ", " : "");
-        sql_ident(q, names[k]);
-    }
-    sql_add(q, ")");
 }
 
 static int create_table(sqlite_store_t *s, const ferry_object_t *obj, char *errstr,
                         size_t errstr_size)
 {
-    sql_t q = {FERRY_BUF_INIT, 0};
-    size_t *pk = calloc(obj->nfields, sizeof(*pk)), npk;
+    ferry_sql_t q = FERRY_SQL_INIT;
     int rc;
 
-    if (!pk)
-        return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory", s->path);
-    sql_add(&q, "CREATE TABLE ");
-    sql_ident(&q, obj->name);
-    sql_add(&q, " (");
+    ferry_sql_add(&q, "CREATE TABLE ");
+    ferry_sql_ident(&q, obj->name);
+    ferry_sql_add(&q, " (");
     for (size_t i = 0; i < obj->nfields; i++) {
-        sql_add(&q, i ? ", " : "");
+        ferry_sql_add(&q, i ? ", " : "");
         sql_column_def(&q, &obj->fields[i]);
     }
-    if ((npk = ferry_object_pk(obj, pk))) {
-        sql_add(&q, ", PRIMARY KEY (");
-        for (size_t k = 0; k < npk; k++) {
-            sql_add(&q, k ? ", " : "");
-            sql_ident(&q, obj->fields[pk[k]].name);
-        }
-        sql_add(&q, ")");
-    }
-    for (size_t i = 0; i < obj->nuniques; i++) {
-        sql_add(&q, ", UNIQUE ");
-        sql_ident_list(&q, obj->uniques[i].fields, obj->uniques[i].nfields);
-    }
+    ferry_sql_key_clauses(&q, obj);
     for (size_t i = 0; i < obj->nrelations; i++) {
         const ferry_relation_t *r = &obj->relations[i];
-        const char *action = on_delete_sql(r->on_delete);
-        sql_add(&q, ", FOREIGN KEY ");
-        sql_ident_list(&q, r->fields, r->nfields);
-        sql_add(&q, " REFERENCES ");
-        sql_ident(&q, r->target);
+        const char *action = ferry_sql_on_delete(r->on_delete);
+        ferry_sql_add(&q, ", FOREIGN KEY ");
+        ferry_sql_ident_list(&q, r->fields, r->nfields);
+        ferry_sql_add(&q, " REFERENCES ");
+        ferry_sql_ident(&q, r->target);
         if (r->to_fields[0])
-            sql_ident_list(&q, r->to_fields, r->nfields);
+            ferry_sql_ident_list(&q, r->to_fields, r->nfields);
         if (*action) {
-            sql_add(&q, " ON DELETE ");
-            sql_add(&q, action);
+            ferry_sql_add(&q, " ON DELETE ");
+            ferry_sql_add(&q, action);
         }
         if (r->deferrable == FERRY_DEFER_IMMEDIATE)
-            sql_add(&q, " DEFERRABLE INITIALLY IMMEDIATE");
+            ferry_sql_add(&q, " DEFERRABLE INITIALLY IMMEDIATE");
         else if (r->deferrable == FERRY_DEFER_DEFERRED)
-            sql_add(&q, " DEFERRABLE INITIALLY DEFERRED");
+            ferry_sql_add(&q, " DEFERRABLE INITIALLY DEFERRED");
     }
-    sql_add(&q, obj->without_rowid ? ") WITHOUT ROWID" : ")");
-    free(pk);
-    rc = sql_text(&q) ? exec(s, sql_text(&q), errstr, errstr_size, "creating a table")
+    ferry_sql_add(&q, obj->without_rowid ? ") WITHOUT ROWID" : ")");
+    rc = ferry_sql_text(&q) ? exec(s, ferry_sql_text(&q), errstr, errstr_size, "creating a table")
                       : ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory",
                                    s->path);
     ferry_buf_free(&q.b);
@@ -1094,16 +958,17 @@ static int evolve_table(sqlite_store_t *s, const ferry_object_t *obj, const ferr
     if (adds && !(table = strdup(t->name)))
         return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory", s->path);
     for (size_t i = 0; !rc && adds && i < obj->nfields; i++) {
-        sql_t q = {FERRY_BUF_INIT, 0};
+        ferry_sql_t q = FERRY_SQL_INIT;
         if (field_ci(t, obj->fields[i].name) >= 0)
             continue;
-        sql_add(&q, "ALTER TABLE ");
-        sql_ident(&q, table);
-        sql_add(&q, " ADD COLUMN ");
+        ferry_sql_add(&q, "ALTER TABLE ");
+        ferry_sql_ident(&q, table);
+        ferry_sql_add(&q, " ADD COLUMN ");
         sql_column_def(&q, &obj->fields[i]);
-        rc = sql_text(&q) ? exec(s, sql_text(&q), errstr, errstr_size, "adding a column")
-                          : ferry_errf(errstr, errstr_size, FERRY_ENOMEM,
-                                       "store %s: out of memory", s->path);
+        rc = ferry_sql_text(&q)
+                 ? exec(s, ferry_sql_text(&q), errstr, errstr_size, "adding a column")
+                 : ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory",
+                              s->path);
         ferry_buf_free(&q.b);
     }
     free(table);
@@ -1180,27 +1045,14 @@ static int create_indexes(sqlite_store_t *s, const ferry_object_t *obj, const ch
 
     for (size_t i = 0; !rc && i < obj->nindexes; i++) {
         const ferry_index_t *x = &obj->indexes[i];
-        sql_t q = {FERRY_BUF_INIT, 0};
+        ferry_sql_t q = FERRY_SQL_INIT;
         if (!need[i])
             continue;
-        sql_add(&q, x->unique ? "CREATE UNIQUE INDEX IF NOT EXISTS " : "CREATE INDEX IF NOT EXISTS ");
-        sql_ident(&q, x->name);
-        sql_add(&q, " ON ");
-        sql_ident(&q, obj->name);
-        sql_add(&q, " (");
-        for (size_t k = 0; k < x->ncols; k++) {
-            sql_add(&q, k ? ", " : "");
-            sql_ident(&q, x->cols[k].name);
-            if (x->cols[k].collation) {
-                sql_add(&q, " COLLATE ");
-                sql_add(&q, ferry_collation_name(x->cols[k].collation));
-            }
-            sql_add(&q, x->cols[k].desc ? " DESC" : " ASC");
-        }
-        sql_add(&q, ")");
-        rc = sql_text(&q) ? exec(s, sql_text(&q), errstr, errstr_size, "creating an index")
-                          : ferry_errf(errstr, errstr_size, FERRY_ENOMEM,
-                                       "store %s: out of memory", s->path);
+        ferry_sql_create_index(&q, FERRY_DIALECT_SQLITE, NULL, obj->name, x);
+        rc = ferry_sql_text(&q)
+                 ? exec(s, ferry_sql_text(&q), errstr, errstr_size, "creating an index")
+                 : ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory",
+                              s->path);
         ferry_buf_free(&q.b);
     }
     return rc;
@@ -1303,14 +1155,14 @@ static int writer_fail(sqlite_writer_t *w, const ferry_value_t *row, char *errst
                        size_t errstr_size)
 {
     int err = err_code(w->s->db);
-    sql_t q = {FERRY_BUF_INIT, 0};
+    ferry_sql_t q = FERRY_SQL_INIT;
 
     for (size_t k = 0; k < w->nkey; k++) {
-        sql_add(&q, k ? ", " : "");
-        sql_value(&q, &row[w->key[k]]);
+        ferry_sql_add(&q, k ? ", " : "");
+        ferry_sql_value(&q, &row[w->key[k]]);
     }
     err = ferry_errf(errstr, errstr_size, err, "table %s row with key (%s): %s", w->table,
-                     sql_text(&q) ? sql_text(&q) : "?", sqlite3_errmsg(w->s->db));
+                     ferry_sql_text(&q) ? ferry_sql_text(&q) : "?", sqlite3_errmsg(w->s->db));
     ferry_buf_free(&q.b);
     return err;
 }
@@ -1397,7 +1249,7 @@ static int writer_flush(ferry_writer_t *base, int64_t *updated, char *errstr, si
 static int refuse_nan(sqlite_writer_t *w, const ferry_value_t *row, char *errstr,
                       size_t errstr_size)
 {
-    sql_t q = {FERRY_BUF_INIT, 0};
+    ferry_sql_t q = FERRY_SQL_INIT;
     size_t f;
     int rc;
 
@@ -1406,13 +1258,13 @@ static int refuse_nan(sqlite_writer_t *w, const ferry_value_t *row, char *errstr
     if (f == w->n)
         return FERRY_OK;
     for (size_t k = 0; k < w->nkey; k++) {
-        sql_add(&q, k ? ", " : "");
-        sql_value(&q, &row[w->key[k]]);
+        ferry_sql_add(&q, k ? ", " : "");
+        ferry_sql_value(&q, &row[w->key[k]]);
     }
     rc = ferry_errf(errstr, errstr_size, FERRY_ECONFLICT,
                     "table %s row with key (%s): column %s is NaN, which SQLite cannot store "
                     "(it would read back as NULL)",
-                    w->table, sql_text(&q) ? sql_text(&q) : "?", w->names[f]);
+                    w->table, ferry_sql_text(&q) ? ferry_sql_text(&q) : "?", w->names[f]);
     ferry_buf_free(&q.b);
     return rc;
 }
@@ -1486,31 +1338,31 @@ static void writer_destroy(ferry_writer_t *base)
  * n incoming fields (col[i], see writer_sql). OR ABORT: whatever conflict
  * clause the table declares, a failing statement undoes itself only, never
  * the transaction around it. */
-static void insert_into(sql_t *q, const ferry_object_t *t, const int *col, size_t n)
+static void insert_into(ferry_sql_t *q, const ferry_object_t *t, const int *col, size_t n)
 {
-    sql_add(q, "INSERT OR ABORT INTO ");
-    sql_ident(q, t->name);
-    sql_add(q, " (");
+    ferry_sql_add(q, "INSERT OR ABORT INTO ");
+    ferry_sql_ident(q, t->name);
+    ferry_sql_add(q, " (");
     for (size_t i = 0; i < n; i++) {
-        sql_add(q, i ? ", " : "");
-        sql_ident(q, t->fields[col[i]].name);
+        ferry_sql_add(q, i ? ", " : "");
+        ferry_sql_ident(q, t->fields[col[i]].name);
     }
-    sql_add(q, ")");
+    ferry_sql_add(q, ")");
 }
 
 /* Appends "?first, ..., ?first+n-1". */
-static void placeholders(sql_t *q, size_t first, size_t n)
+static void placeholders(ferry_sql_t *q, size_t first, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        sql_addf(q, "%s?%zu", i ? ", " : "", first + i);
+        ferry_sql_addf(q, "%s?%zu", i ? ", " : "", first + i);
 }
 
 /* Appends "(?first, ..., ?first+n-1)". */
-static void values_tuple(sql_t *q, size_t first, size_t n)
+static void values_tuple(ferry_sql_t *q, size_t first, size_t n)
 {
-    sql_add(q, "(");
+    ferry_sql_add(q, "(");
     placeholders(q, first, n);
-    sql_add(q, ")");
+    ferry_sql_add(q, ")");
 }
 
 /* The writer's statements, from the store's spelling of every name. col[i] is
@@ -1519,49 +1371,50 @@ static void values_tuple(sql_t *q, size_t first, size_t n)
 static int writer_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *col,
                       const size_t *tpk, size_t ntpk, char *errstr, size_t errstr_size)
 {
-    sql_t ins = {FERRY_BUF_INIT, 0}, upd = {FERRY_BUF_INIT, 0};
+    ferry_sql_t ins = FERRY_SQL_INIT, upd = FERRY_SQL_INIT;
     int rc, nset = 0;
 
     insert_into(&ins, t, col, w->n);
     if (ntpk || was_created(w->s, t->name)) {
-        sql_add(&ins, " VALUES ");
+        ferry_sql_add(&ins, " VALUES ");
         values_tuple(&ins, 1, w->n);
     } else {
-        sql_add(&ins, " SELECT ");
+        ferry_sql_add(&ins, " SELECT ");
         placeholders(&ins, 1, w->n);
-        sql_add(&ins, " WHERE NOT EXISTS (SELECT 1 FROM ");
-        sql_ident(&ins, t->name);
+        ferry_sql_add(&ins, " WHERE NOT EXISTS (SELECT 1 FROM ");
+        ferry_sql_ident(&ins, t->name);
         for (size_t i = 0; i < w->n; i++) {
-            sql_add(&ins, i ? " AND " : " WHERE ");
-            sql_ident(&ins, t->fields[col[i]].name);
-            sql_addf(&ins, " IS ?%zu", i + 1);
+            ferry_sql_add(&ins, i ? " AND " : " WHERE ");
+            ferry_sql_ident(&ins, t->fields[col[i]].name);
+            ferry_sql_addf(&ins, " IS ?%zu", i + 1);
         }
-        sql_add(&ins, ")");
+        ferry_sql_add(&ins, ")");
     }
     if (ntpk) {
-        sql_add(&ins, " ON CONFLICT ");
-        sql_add(&upd, "UPDATE OR ABORT ");
-        sql_ident(&upd, t->name);
-        sql_add(&upd, " SET ");
+        ferry_sql_add(&ins, " ON CONFLICT ");
+        ferry_sql_add(&upd, "UPDATE OR ABORT ");
+        ferry_sql_ident(&upd, t->name);
+        ferry_sql_add(&upd, " SET ");
         for (size_t i = 0; i < w->n; i++) {
             if (t->fields[col[i]].pk_pos > 0)
                 continue;
-            sql_add(&upd, nset++ ? ", " : "");
-            sql_ident(&upd, t->fields[col[i]].name);
-            sql_addf(&upd, " = ?%zu", i + 1);
+            ferry_sql_add(&upd, nset++ ? ", " : "");
+            ferry_sql_ident(&upd, t->fields[col[i]].name);
+            ferry_sql_addf(&upd, " = ?%zu", i + 1);
         }
         for (size_t k = 0; k < ntpk; k++) {
-            sql_add(&ins, k ? ", " : "(");
-            sql_ident(&ins, t->fields[tpk[k]].name);
-            sql_add(&upd, k ? " AND " : " WHERE ");
-            sql_ident(&upd, t->fields[tpk[k]].name);
-            sql_addf(&upd, " = ?%zu", w->key[k] + 1);
+            ferry_sql_add(&ins, k ? ", " : "(");
+            ferry_sql_ident(&ins, t->fields[tpk[k]].name);
+            ferry_sql_add(&upd, k ? " AND " : " WHERE ");
+            ferry_sql_ident(&upd, t->fields[tpk[k]].name);
+            ferry_sql_addf(&upd, " = ?%zu", w->key[k] + 1);
         }
-        sql_add(&ins, ") DO NOTHING");
+        ferry_sql_add(&ins, ") DO NOTHING");
     }
-    rc = prepare(w->s, sql_text(&ins), &w->insert, errstr, errstr_size, "preparing an insert");
+    rc = prepare(w->s, ferry_sql_text(&ins), &w->insert, errstr, errstr_size,
+                 "preparing an insert");
     if (!rc && nset)
-        rc = prepare(w->s, sql_text(&upd), &w->update, errstr, errstr_size,
+        rc = prepare(w->s, ferry_sql_text(&upd), &w->update, errstr, errstr_size,
                      "preparing an update");
     ferry_buf_free(&ins.b);
     ferry_buf_free(&upd.b);
@@ -1571,14 +1424,15 @@ static int writer_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *co
 /* 1 if table t holds no row (or cannot be read: then the plain path). */
 static int table_empty(sqlite_store_t *s, const ferry_object_t *t)
 {
-    sql_t q = {FERRY_BUF_INIT, 0};
+    ferry_sql_t q = FERRY_SQL_INIT;
     sqlite3_stmt *st = NULL;
     int empty = 0;
 
-    sql_add(&q, "SELECT 1 FROM ");
-    sql_ident(&q, t->name);
-    sql_add(&q, " LIMIT 1");
-    if (sql_text(&q) && sqlite3_prepare_v2(s->db, sql_text(&q), -1, &st, NULL) == SQLITE_OK)
+    ferry_sql_add(&q, "SELECT 1 FROM ");
+    ferry_sql_ident(&q, t->name);
+    ferry_sql_add(&q, " LIMIT 1");
+    if (ferry_sql_text(&q) &&
+        sqlite3_prepare_v2(s->db, ferry_sql_text(&q), -1, &st, NULL) == SQLITE_OK)
         empty = sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
     ferry_buf_free(&q.b);
@@ -1617,20 +1471,21 @@ static int may_skip_fk_checks(sqlite_store_t *s, const sqlite_writer_t *w,
 static int batch_sql(sqlite_writer_t *w, const ferry_object_t *t, const int *col, char *errstr,
                      size_t errstr_size)
 {
-    sql_t q = {FERRY_BUF_INIT, 0};
+    ferry_sql_t q = FERRY_SQL_INIT;
     size_t vars = (size_t)sqlite3_limit(w->s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1);
 
     w->batch_rows = vars / w->n < BATCH_ROWS ? vars / w->n : BATCH_ROWS;
     if (w->batch_rows < 2)
         return FERRY_OK;
     insert_into(&q, t, col, w->n);
-    sql_add(&q, " VALUES ");
+    ferry_sql_add(&q, " VALUES ");
     for (size_t r = 0; r < w->batch_rows; r++) {
-        sql_add(&q, r ? ", " : "");
+        ferry_sql_add(&q, r ? ", " : "");
         values_tuple(&q, 1 + r * w->n, w->n);
     }
     /* A statement SQLite will not take (too long, say) leaves rows one by one. */
-    if (!sql_text(&q) || sqlite3_prepare_v2(w->s->db, sql_text(&q), -1, &w->batch, NULL)) {
+    if (!ferry_sql_text(&q) ||
+        sqlite3_prepare_v2(w->s->db, ferry_sql_text(&q), -1, &w->batch, NULL)) {
         sqlite3_finalize(w->batch);
         w->batch = NULL;
     }
@@ -1735,32 +1590,32 @@ done:
 
 /* Appends "(a=1, b='x')": the named columns of the row at rowid id of t. */
 static void describe_row(sqlite_store_t *s, const ferry_object_t *t, const char *rowid,
-                         int64_t id, const char *const *cols, size_t ncols, sql_t *msg)
+                         int64_t id, const char *const *cols, size_t ncols, ferry_sql_t *msg)
 {
-    sql_t q = {FERRY_BUF_INIT, 0};
+    ferry_sql_t q = FERRY_SQL_INIT;
     sqlite3_stmt *st = NULL;
     ferry_value_t v;
 
-    sql_add(&q, "SELECT ");
+    ferry_sql_add(&q, "SELECT ");
     for (size_t k = 0; k < ncols; k++) {
-        sql_add(&q, k ? ", " : "");
-        sql_ident(&q, cols[k]);
+        ferry_sql_add(&q, k ? ", " : "");
+        ferry_sql_ident(&q, cols[k]);
     }
-    sql_add(&q, " FROM ");
-    sql_ident(&q, t->name);
-    sql_addf(&q, " WHERE %s = ?1", rowid);
-    if (ncols && sql_text(&q) &&
-        sqlite3_prepare_v2(s->db, sql_text(&q), -1, &st, NULL) == SQLITE_OK) {
+    ferry_sql_add(&q, " FROM ");
+    ferry_sql_ident(&q, t->name);
+    ferry_sql_addf(&q, " WHERE %s = ?1", rowid);
+    if (ncols && ferry_sql_text(&q) &&
+        sqlite3_prepare_v2(s->db, ferry_sql_text(&q), -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             for (size_t k = 0; k < ncols; k++) {
                 column_value(st, (int)k, &v);
-                sql_add(msg, k ? ", " : "(");
-                sql_add(msg, cols[k]);
-                sql_add(msg, "=");
-                sql_value(msg, &v);
+                ferry_sql_add(msg, k ? ", " : "(");
+                ferry_sql_add(msg, cols[k]);
+                ferry_sql_add(msg, "=");
+                ferry_sql_value(msg, &v);
             }
-            sql_add(msg, ")");
+            ferry_sql_add(msg, ")");
         }
     }
     sqlite3_finalize(st);
@@ -1798,7 +1653,7 @@ static int first_violation(sqlite_store_t *s, const char *table, char *errstr,
     const ferry_objset_t *cat;
     const ferry_object_t *t;
     const char **names = NULL, *rowid = NULL;
-    sql_t msg = {FERRY_BUF_INIT, 0};
+    ferry_sql_t msg = FERRY_SQL_INIT;
     size_t *pk = NULL, n;
     int rc;
 
@@ -1821,8 +1676,8 @@ static int first_violation(sqlite_store_t *s, const char *table, char *errstr,
     t = ferry_objset_find(cat, (const char *)sqlite3_column_text(st, 0));
     if (t && sqlite3_column_type(st, 1) != SQLITE_NULL)
         rowid = rowid_name(t);
-    sql_add(&msg, "table ");
-    sql_add(&msg, (const char *)sqlite3_column_text(st, 0));
+    ferry_sql_add(&msg, "table ");
+    ferry_sql_add(&msg, (const char *)sqlite3_column_text(st, 0));
     if (rowid && (pk = calloc(t->nfields + 1, sizeof(*pk))) &&
         (names = calloc(t->nfields + 1, sizeof(*names)))) {
         /* The offending row's key (its rowid when it has none), then the
@@ -1832,18 +1687,18 @@ static int first_violation(sqlite_store_t *s, const char *table, char *errstr,
             names[k] = t->fields[pk[k]].name;
         if (!n)
             names[n++] = rowid;
-        sql_add(&msg, " row with key ");
+        ferry_sql_add(&msg, " row with key ");
         describe_row(s, t, rowid, sqlite3_column_int64(st, 1), names, n, &msg);
         n = fk_columns(s, t, sqlite3_column_int(st, 3), names);
-        sql_add(&msg, " references missing ");
-        sql_add(&msg, (const char *)sqlite3_column_text(st, 2));
+        ferry_sql_add(&msg, " references missing ");
+        ferry_sql_add(&msg, (const char *)sqlite3_column_text(st, 2));
         describe_row(s, t, rowid, sqlite3_column_int64(st, 1), names, n, &msg);
     } else {
-        sql_add(&msg, " has a row that references missing ");
-        sql_add(&msg, (const char *)sqlite3_column_text(st, 2));
+        ferry_sql_add(&msg, " has a row that references missing ");
+        ferry_sql_add(&msg, (const char *)sqlite3_column_text(st, 2));
     }
     rc = ferry_errf(errstr, errstr_size, FERRY_ECONFLICT, "%s",
-                    sql_text(&msg) ? sql_text(&msg) : "a foreign key is violated");
+                    ferry_sql_text(&msg) ? ferry_sql_text(&msg) : "a foreign key is violated");
 done:
     free(pk);
     free(names);
@@ -1856,7 +1711,6 @@ static int sqlite_check_fks(ferry_store_t *base, char *errstr, size_t errstr_siz
 {
     return first_violation((sqlite_store_t *)base, NULL, errstr, errstr_size);
 }
-
 
 /* ---- the ledger (ledger.h) ---- */
 
