@@ -612,6 +612,25 @@ static int run(pg_store_t *s, const char *name, int n, const char *const *vals,
     return rc;
 }
 
+/* A ledger statement that writes: on a store open to write, the ledger
+ * there; *res (when res is not NULL) is the result to PQclear, else it is
+ * cleared here. */
+static int ledger_write(pg_store_t *s, const char *name, int n, const char *const *vals,
+                        const int *lens, const int *fmts, int binary, const char *what,
+                        PGresult **res, char *errstr, size_t errstr_size)
+{
+    PGresult *r = NULL;
+    int rc;
+
+    if (!(rc = ledger_writable(s, errstr, errstr_size)))
+        rc = run(s, name, n, vals, lens, fmts, binary, what, &r, errstr, errstr_size);
+    if (res)
+        *res = r;
+    else
+        PQclear(r);
+    return rc;
+}
+
 static int pg_is_applied(ferry_store_t *base, const char *export_id, int *applied,
                          char *errstr, size_t errstr_size)
 {
@@ -638,9 +657,8 @@ static int pg_mark_applied(ferry_store_t *base, const char *export_id, const cha
     PGresult *res;
     int rc;
 
-    if ((rc = ledger_writable(s, errstr, errstr_size)) ||
-        (rc = run(s, "ferry_applied_put", 2, vals, NULL, NULL, 0, "marking an export applied",
-                  &res, errstr, errstr_size)))
+    if ((rc = ledger_write(s, "ferry_applied_put", 2, vals, NULL, NULL, 0,
+                           "marking an export applied", &res, errstr, errstr_size)))
         return rc;
     /* ON CONFLICT DO NOTHING: a second mark is told apart without failing
      * (and so aborting) the caller's transaction */
@@ -679,17 +697,11 @@ static int pg_offset_set(ferry_store_t *base, const char *topic, int32_t partiti
     pg_store_t *s = (pg_store_t *)base;
     char part[16], off[24];
     const char *vals[3] = {topic, part, off};
-    PGresult *res;
-    int rc;
 
     snprintf(part, sizeof(part), "%" PRId32, partition);
     snprintf(off, sizeof(off), "%" PRId64, next_offset);
-    if ((rc = ledger_writable(s, errstr, errstr_size)) ||
-        (rc = run(s, "ferry_offset_put", 3, vals, NULL, NULL, 0, "storing an offset", &res,
-                  errstr, errstr_size)))
-        return rc;
-    PQclear(res);
-    return FERRY_OK;
+    return ledger_write(s, "ferry_offset_put", 3, vals, NULL, NULL, 0, "storing an offset", NULL,
+                        errstr, errstr_size);
 }
 
 static int pg_outbox_add(ferry_store_t *base, const char *key, const void *event, size_t len,
@@ -698,18 +710,12 @@ static int pg_outbox_add(ferry_store_t *base, const char *key, const void *event
     pg_store_t *s = (pg_store_t *)base;
     const char *vals[2] = {key, event ? (const char *)event : ""};
     int lens[2] = {0, (int)len}, fmts[2] = {0, 1};
-    PGresult *res;
-    int rc;
 
     if (len > INT32_MAX)
         return ferry_errf(errstr, errstr_size, FERRY_ENOMEM,
                           "store %s: a status event of %zu bytes is too large", s->name, len);
-    if ((rc = ledger_writable(s, errstr, errstr_size)) ||
-        (rc = run(s, "ferry_outbox_put", 2, vals, lens, fmts, 0, "queueing a status event",
-                  &res, errstr, errstr_size)))
-        return rc;
-    PQclear(res);
-    return FERRY_OK;
+    return ledger_write(s, "ferry_outbox_put", 2, vals, lens, fmts, 0, "queueing a status event",
+                        NULL, errstr, errstr_size);
 }
 
 static int pg_outbox_next(ferry_store_t *base, int64_t after, int64_t *id, ferry_buf_t *key,
@@ -723,9 +729,8 @@ static int pg_outbox_next(ferry_store_t *base, int64_t after, int64_t *id, ferry
 
     *id = -1;
     snprintf(a, sizeof(a), "%" PRId64, after);
-    if ((rc = ledger_writable(s, errstr, errstr_size)) ||
-        (rc = run(s, "ferry_outbox_get", 1, vals, NULL, NULL, 1,
-                  "reading queued status events", &res, errstr, errstr_size)))
+    if ((rc = ledger_write(s, "ferry_outbox_get", 1, vals, NULL, NULL, 1,
+                           "reading queued status events", &res, errstr, errstr_size)))
         return rc;
     if (PQntuples(res) > 0) {
         uint32_t hi, lo;
@@ -758,16 +763,10 @@ static int pg_outbox_remove(ferry_store_t *base, int64_t id, char *errstr, size_
     pg_store_t *s = (pg_store_t *)base;
     char v[24];
     const char *vals[1] = {v};
-    PGresult *res;
-    int rc;
 
     snprintf(v, sizeof(v), "%" PRId64, id);
-    if ((rc = ledger_writable(s, errstr, errstr_size)) ||
-        (rc = run(s, "ferry_outbox_del", 1, vals, NULL, NULL, 0,
-                  "removing a delivered status event", &res, errstr, errstr_size)))
-        return rc;
-    PQclear(res);
-    return FERRY_OK;
+    return ledger_write(s, "ferry_outbox_del", 1, vals, NULL, NULL, 0,
+                        "removing a delivered status event", NULL, errstr, errstr_size);
 }
 
 static const ferry_store_ops_t pg_ops = {
