@@ -502,17 +502,32 @@ static int need_idle(sqlite_store_t *s, char *errstr, size_t errstr_size)
                       s->path, s->txn == TXN_OPEN ? "transaction" : "snapshot");
 }
 
+/* FERRY_EORDER unless a write transaction is open: what must not happen
+ * outside one ("commit", "applying object 'x'"). */
+static int need_transaction(sqlite_store_t *s, const char *what, char *errstr,
+                            size_t errstr_size)
+{
+    if (s->txn == TXN_OPEN)
+        return FERRY_OK;
+    return ferry_errf(errstr, errstr_size, FERRY_EORDER, "store %s: %s outside a transaction",
+                      s->path, what);
+}
+
+/* FERRY_EINVAL on a store opened to read. */
+static int need_writable(sqlite_store_t *s, char *errstr, size_t errstr_size)
+{
+    if (s->mode == FERRY_STORE_WRITE)
+        return FERRY_OK;
+    return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "store %s is open read-only", s->path);
+}
+
 static int sqlite_begin(ferry_store_t *base, char *errstr, size_t errstr_size)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
     int rc;
 
-    if (s->mode != FERRY_STORE_WRITE)
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                          "store %s is open read-only: no transaction", s->path);
-    if ((rc = need_idle(s, errstr, errstr_size)))
-        return rc;
-    if ((rc = exec(s, "BEGIN IMMEDIATE", errstr, errstr_size, "beginning a transaction")))
+    if ((rc = need_writable(s, errstr, errstr_size)) || (rc = need_idle(s, errstr, errstr_size)) ||
+        (rc = exec(s, "BEGIN IMMEDIATE", errstr, errstr_size, "beginning a transaction")))
         return rc;
     s->txn = TXN_OPEN;
     /* Mutual and self references are written in any order within an export;
@@ -567,9 +582,8 @@ static int sqlite_commit(ferry_store_t *base, char *errstr, size_t errstr_size)
     sqlite_store_t *s = (sqlite_store_t *)base;
     int rc;
 
-    if (s->txn != TXN_OPEN)
-        return ferry_errf(errstr, errstr_size, FERRY_EORDER,
-                          "store %s: commit without a transaction", s->path);
+    if ((rc = need_transaction(s, "commit", errstr, errstr_size)))
+        return rc;
     if (s->flush_error) /* the caller rolls back */
         return ferry_errf(errstr, errstr_size, FERRY_ESTORE, "%s", s->flush_error);
     if (s->fks_off && (rc = fks_enforce(s, 1, errstr, errstr_size)))
@@ -1507,9 +1521,8 @@ static int sqlite_writer_open(ferry_store_t *base, const ferry_object_t *obj,
     size_t *tpk = NULL, ntpk;
 
     *out = NULL;
-    if (s->mode != FERRY_STORE_WRITE)
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "store %s is open read-only",
-                          s->path);
+    if ((rc = need_writable(s, errstr, errstr_size)))
+        return rc;
     /* Enforcement is the connection's: a second writer's rows are checked,
      * and so are the unchecked writer's from now on (still correct). */
     if (s->fks_off && (rc = fks_enforce(s, 1, errstr, errstr_size)))
@@ -1777,10 +1790,11 @@ fail:
 
 static int ledger_writable(sqlite_store_t *s, char *errstr, size_t errstr_size)
 {
-    if (s->mode != FERRY_STORE_WRITE)
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "store %s is open read-only",
-                          s->path);
-    int rc = ledger_tables(s, errstr, errstr_size);
+    int rc = need_writable(s, errstr, errstr_size);
+
+    if (rc)
+        return rc;
+    rc = ledger_tables(s, errstr, errstr_size);
     return rc < 0 ? rc : FERRY_OK;
 }
 
