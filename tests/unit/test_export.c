@@ -233,14 +233,16 @@ static void check_headers(const memory_sink_t *ms, const char *key)
         char err[256];
 
         ck_assert_str_eq(r->key, key);
-        ck_assert_uint_eq(r->nheaders, per_table ? 3 : 2);
+        ck_assert_uint_eq(r->nheaders, per_table ? 4 : 3);
         ck_assert_str_eq(r->headers[0][0], "ferry.type");
         ck_assert_str_eq(r->headers[0][1], ferry_msg_type_name(r->type));
         ck_assert_str_eq(r->headers[1][0], "ferry.export");
         ck_assert_str_eq(r->headers[1][1], EXPORT_ID);
+        ck_assert_str_eq(r->headers[2][0], "ferry.attempt");
+        ck_assert_str_eq(r->headers[2][1], "");
         if (per_table) {
-            ck_assert_str_eq(r->headers[2][0], "ferry.table");
-            ck_assert_str_eq(r->headers[2][1], r->table);
+            ck_assert_str_eq(r->headers[3][0], "ferry.table");
+            ck_assert_str_eq(r->headers[3][1], r->table);
         } else {
             ck_assert_ptr_null(r->table);
         }
@@ -522,7 +524,7 @@ static decoded_t check_content(const memory_sink_t *ms, const ferry_export_t *ex
 static void check_export(ferry_export_t *ex, ferry_content_t content, size_t target,
                          memory_sink_t *ms)
 {
-    ferry_export_sink_t sink = {keep, ms};
+    ferry_export_sink_t sink = {keep, NULL, ms};
     ferry_export_stats_t stats;
     int has_rows[64] = {0};
     char err[512] = "", *got, *want;
@@ -650,7 +652,7 @@ START_TEST(test_sink_error_stops_the_job)
     ferry_config_t *cfg = NULL;
     ferry_export_t *ex;
     memory_sink_t ms = {0};
-    ferry_export_sink_t sink = {keep, &ms};
+    ferry_export_sink_t sink = {keep, NULL, &ms};
     ferry_export_stats_t stats;
     char err[512] = "", want[64];
     long fail_at = fail_cases[_i].fail_at;
@@ -687,7 +689,7 @@ START_TEST(test_stop_ends_the_job_between_rows)
     ferry_export_t *ex;
     volatile sig_atomic_t stop = 0;
     memory_sink_t ms = {.fail_at = -1, .stop_on_rows = &stop};
-    ferry_export_sink_t sink = {keep, &ms};
+    ferry_export_sink_t sink = {keep, NULL, &ms};
     ferry_export_stats_t stats;
     char err[512] = "";
 
