@@ -58,6 +58,10 @@
 #define MAX_ATTEMPTS 8
 #define RETRY_BASE_MS 500
 #define RETRY_MAX_MS 30000
+/* Replacements of a failed transactional producer in a row, without a
+ * commit in between, before the worker stops: more than one request's
+ * attempts, fewer than an endless fight of two workers sharing an id. */
+#define MAX_RENEWALS (MAX_ATTEMPTS + 2)
 
 enum worker_state { W_IDLE, W_IN_TXN, W_STREAMING, W_COMMITTING, W_ABORTING, W_FATAL };
 
@@ -77,6 +81,7 @@ struct ferry_worker {
     int32_t retry_partition;          /* the request being retried, and how often */
     int64_t retry_offset;
     int retry_count;
+    int renewals;                     /* producers replaced since the last commit */
     char *cluster_id; /* of the requests' cluster, for generated export ids (rd_kafka_mem_free) */
 };
 
@@ -169,11 +174,33 @@ static void destroy_txp(ferry_worker_t *w)
     w->txp = NULL;
 }
 
+/* After the transactional producer failed for good (a transaction the
+ * broker timed out and fenced: a part that could not be committed in time,
+ * a paused process), a new one with the same transactional.id, so that the
+ * worker goes on: its init_transactions aborts whatever the old one left
+ * open, and the attempt is retried. Two live workers sharing an id would
+ * fence each other forever: after MAX_RENEWALS replacements without a
+ * commit in between the worker gives up (FERRY_EFATAL). */
+static int renew_txp(ferry_worker_t *w, char *errstr, size_t errstr_size)
+{
+    char why[512] = "";
+    rd_kafka_resp_err_t err = rd_kafka_fatal_error(w->txp, why, sizeof(why));
+
+    if (++w->renewals > MAX_RENEWALS)
+        return ferry_errf(errstr, errstr_size, FERRY_EFATAL,
+                          "the transactional producer failed %d times in a row without a commit "
+                          "(another live worker with id %s?): %s", w->renewals, w->id, why);
+    ferry_log(FERRY_LOG_WARN, "worker %s: the transactional producer failed (%s: %s); "
+              "replacing it", w->id, rd_kafka_err2name(err), why);
+    destroy_txp(w);
+    return make_txp(w, errstr, errstr_size);
+}
+
 static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
 {
     const ferry_config_t *cfg = w->cfg;
     int64_t txn_ms = ferry_config_int(cfg, "worker", "transaction_timeout_ms");
-    char poll_ms[32], session[32];
+    char poll_ms[32], session[32], heartbeat[32];
     rd_kafka_topic_partition_list_t *sub;
     int rc;
 
@@ -182,12 +209,19 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
     int_text(poll_ms, sizeof(poll_ms), txn_ms + 60000);
     int_text(session, sizeof(session),
              ferry_config_int(cfg, "worker", "session_timeout_ms"));
+    /* A short session needs heartbeats well inside it (librdkafka's default
+     * interval, 3 s, would let a 3 s session time out while healthy). */
+    int_text(heartbeat, sizeof(heartbeat),
+             ferry_config_int(cfg, "worker", "session_timeout_ms") / 3 < 3000
+                 ? ferry_config_int(cfg, "worker", "session_timeout_ms") / 3
+                 : 3000);
 
     rc = ferry_kafka_consumer_new(cfg, ferry_config_str(cfg, "worker", "group_id"), NULL,
                                   &w->consumer, errstr, errstr_size, "client.id", w->component,
                                   "auto.offset.reset", "earliest", "isolation.level",
                                   "read_committed", "session.timeout.ms", session,
-                                  "max.poll.interval.ms", poll_ms, NULL);
+                                  "heartbeat.interval.ms", heartbeat, "max.poll.interval.ms",
+                                  poll_ms, NULL);
     if (rc)
         return rc;
 
@@ -378,8 +412,10 @@ static int commit_txn(ferry_worker_t *w, const rd_kafka_message_t *m, int64_t ne
     if (rc == FERRY_EKAFKA && permanent_delivery_error(w->delivery_err))
         rc = ferry_errf(errstr, errstr_size, FERRY_EPERMANENT, "a message was refused: %s",
                         rd_kafka_err2str(w->delivery_err));
-    if (!rc)
+    if (!rc) {
         w->state = W_IDLE;
+        w->renewals = 0;
+    }
     return rc;
 }
 
@@ -392,25 +428,32 @@ static int commit_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     return commit_txn(w, m, m->offset + 1, cgmd, errstr, errstr_size);
 }
 
-/* Aborts the open transaction: nothing of it becomes visible. */
+/* Aborts the open transaction: nothing of it becomes visible. A producer
+ * that cannot abort (failed for good) is replaced, which aborts it too;
+ * FERRY_EFATAL only when that fails. */
 static int abort_txn(ferry_worker_t *w)
 {
     char err[512];
     int rc, tries = 0;
 
-    if (w->state == W_FATAL)
-        return FERRY_EFATAL;
-    w->state = W_ABORTING;
-    do
-        rc = txn_check(w, rd_kafka_abort_transaction(w->txp, TXN_CALL_TIMEOUT_MS),
-                       "abort_transaction", err, sizeof(err));
-    while (rc == FERRY_ETIMEOUT && ++tries < TXN_CALL_TRIES);
-    if (rc) {
+    if (w->state != W_FATAL) {
+        w->state = W_ABORTING;
+        do
+            rc = txn_check(w, rd_kafka_abort_transaction(w->txp, TXN_CALL_TIMEOUT_MS),
+                           "abort_transaction", err, sizeof(err));
+        while (rc == FERRY_ETIMEOUT && ++tries < TXN_CALL_TRIES);
+        if (!rc) {
+            w->state = W_IDLE;
+            return FERRY_OK;
+        }
+        ferry_log(FERRY_LOG_WARN, "%s", err);
+    }
+    /* The producer cannot abort: a new one (same transactional.id) does. */
+    if ((rc = renew_txp(w, err, sizeof(err)))) {
         ferry_log(FERRY_LOG_ERROR, "%s", err);
         w->state = W_FATAL;
         return FERRY_EFATAL;
     }
-    w->state = W_IDLE;
     return FERRY_OK;
 }
 
@@ -485,10 +528,11 @@ static void log_export(const char *export_id, const char *stream, const ferry_re
 {
     ferry_log(!strcmp(outcome, "published") ? FERRY_LOG_INFO : FERRY_LOG_WARN,
               "export id=%s stream=%s source=%s target=%s tables=%d rows=%" PRId64
-              " ms=%" PRId64 " outcome=%s bytes=%" PRId64 " messages=%" PRId64 "%s%s%s",
+              " ms=%" PRId64 " outcome=%s bytes=%" PRId64 " messages=%" PRId64 " parts=%" PRId32
+              "%s%s%s",
               export_id, stream, req ? req->source : "-", req ? req->target : "-",
               st ? st->tables : 0, st ? st->rows : 0, ms, outcome, st ? st->bytes : 0,
-              st ? st->messages : 0, reason ? " reason=\"" : "", reason ? reason : "",
+              st ? st->messages : 0, st ? st->parts : 0, reason ? " reason=\"" : "", reason ? reason : "",
               reason ? "\"" : "");
 }
 
@@ -592,6 +636,9 @@ static int retry_wait(ferry_worker_t *w, const rd_kafka_message_t *m,
  * request's offset unadvanced (commit_part). */
 typedef struct records_sink {
     ferry_worker_t *w;
+    const char *export_id;
+    const char *attempt;
+    int32_t parts;                                 /* committed so far */
     const rd_kafka_message_t *m;                   /* the request */
     const rd_kafka_consumer_group_metadata_t *cgmd; /* the generation it was received in */
     const char *topic;
@@ -631,6 +678,8 @@ static int commit_part(void *opaque, char *errstr, size_t errstr_size)
 
     if (rc)
         return rc;
+    ferry_log(FERRY_LOG_DEBUG, "export id=%s attempt=%s part=%" PRId32 " committed",
+              rs->export_id, rs->attempt, rs->parts++);
     if ((next = rd_kafka_consumer_poll(w->consumer, 0))) {
         if (!next->err)
             rewind_to(w, next); /* read again after this export */
@@ -641,25 +690,6 @@ static int commit_part(void *opaque, char *errstr, size_t errstr_size)
         return rc;
     w->state = W_STREAMING;
     return FERRY_OK;
-}
-
-/* After the transactional producer failed for good (a transaction the
- * broker timed out, an epoch bumped under it), a new one with the same
- * transactional.id, so that the worker goes on: the attempt is retried. A
- * producer fenced by another live instance of this id is not replaced (two
- * workers must not share an id): FERRY_EFATAL. */
-static int renew_txp(ferry_worker_t *w, char *errstr, size_t errstr_size)
-{
-    char why[512] = "";
-    rd_kafka_resp_err_t err = rd_kafka_fatal_error(w->txp, why, sizeof(why));
-
-    if (err == RD_KAFKA_RESP_ERR__FENCED)
-        return ferry_errf(errstr, errstr_size, FERRY_EFATAL,
-                          "fenced by a newer instance of worker id %s: %s", w->id, why);
-    ferry_log(FERRY_LOG_WARN, "worker %s: the transactional producer failed (%s: %s); "
-              "replacing it", w->id, rd_kafka_err2name(err), why);
-    destroy_txp(w);
-    return make_txp(w, errstr, errstr_size);
 }
 
 /* One attempt at a request, from begin to commit or abort. Returns
@@ -721,10 +751,13 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
         publish_status(w, req, req->export_id, FERRY_STATUS_ACCEPTED, NULL, 0, NULL);
         /* Every part is committed for the generation the request came in. */
         cgmd = rd_kafka_consumer_group_metadata(w->consumer);
-        records_sink_t rs = {w, m, cgmd, ferry_export_topic(ex), 0};
-        ferry_export_sink_t sink = {produce_record, commit_part, &rs};
         ferry_export_attempt_id(w->id, attempt);
         ferry_export_set_attempt(ex, attempt);
+        records_sink_t rs = {w, req->export_id, attempt, 0, m, cgmd, ferry_export_topic(ex), 0};
+        ferry_export_sink_t sink = {produce_record, commit_part, &rs};
+        ferry_log(FERRY_LOG_DEBUG, "export id=%s attempt=%s begins (request %s[%d]@%" PRId64 ")",
+                  req->export_id, attempt, rd_kafka_topic_name(m->rkt), (int)m->partition,
+                  m->offset);
         w->state = W_STREAMING;
         rc = ferry_export_stream(ex, &sink, stop, &stats, why, sizeof(why));
         if (!rc)
