@@ -1,30 +1,46 @@
 /* worker.c - the export worker's loop (see worker.h).
  *
- * State machine of one attempt at a request (handle_request):
+ * State machine of one attempt at a request (handle_request). An accepted
+ * request is exported in parts (export.h), each its own transaction:
  *
  *   IDLE --consumer poll returns a request--> IN_TXN       (begin_txn)
  *   IN_TXN --undecodable, wrong key, invalid--> COMMITTING (settle_bad_request:
  *            DLQ record + offset, status rejected)
- *   IN_TXN --valid--> STREAMING                            (ferry_export_stream
- *            into the records sink, produce_record)
- *   STREAMING --stream written--> COMMITTING --> IDLE      (commit_request)
- *   STREAMING/COMMITTING --retryable (broker, network, source busy), stop-->
- *            ABORTING --> IDLE, consumer moved back to the request after a
- *            backoff (abort_txn, retry_wait, rewind_to); after MAX_ATTEMPTS the
- *            request is settled as failed
+ *   IN_TXN --valid--> STREAMING                            (a new attempt id,
+ *            the group metadata of now; ferry_export_stream into the
+ *            records sink, produce_record)
+ *   STREAMING --part full--> COMMITTING --> IDLE --> IN_TXN --> STREAMING
+ *            (commit_part: the request's offset unadvanced, for the
+ *            generation of the attempt's start; one consumer poll with no
+ *            transaction open; begin_txn)
+ *   STREAMING --stream written--> COMMITTING --> IDLE      (commit_request:
+ *            the offset past the request, with the last part)
+ *   STREAMING/COMMITTING --retryable (broker, network, source busy, fenced
+ *            by a newer generation), stop--> ABORTING --> IDLE, consumer
+ *            moved back to the request after a backoff (abort_txn,
+ *            retry_wait, rewind_to); the parts already committed stay an
+ *            unfinished attempt that the next attempt supersedes; after
+ *            MAX_ATTEMPTS the request is settled as failed (with an
+ *            ExportAbort, so that importers roll back those parts)
  *   STREAMING/COMMITTING --permanent (bad source data, a message the broker
  *            refuses)--> ABORTING --> IN_TXN --> COMMITTING  (settle_bad_request:
- *            status failed)
- *   any --fatal client error (fenced by a newer instance of this id)--> FATAL
+ *            status failed, ExportAbort)
+ *   any --the producer failed for good (its transaction timed out and the
+ *            broker fenced it)--> IDLE                     (renew_txp: a new
+ *            producer with the same transactional.id; the attempt is retried)
+ *   any --more than MAX_RENEWALS replacements without a commit--> FATAL
  *
  * Transactional calls follow librdkafka's contract: a retriable error retries
- * the same call, txn_requires_abort aborts, anything else is fatal. The
- * request's offset is committed only inside the transaction that carries its
- * outcome (send_offsets_to_transaction), so the outcome and the offset become
- * visible together or not at all. The consumer is not polled while a
- * transaction is open: a rebalance waits for the export (max.poll.interval.ms
- * exceeds the transaction timeout), and if the group moved on anyway the
- * offset commit fails with a stale generation and the transaction aborts.
+ * the same call, txn_requires_abort aborts, anything else replaces the
+ * producer. The request's offset is committed past the request only inside
+ * the transaction that carries its outcome (the last part, or the DLQ
+ * record), so the outcome and the offset become visible together or not at
+ * all; every earlier part carries the unadvanced offset for the generation
+ * the request was received in, so a worker the group left behind (paused
+ * past its session) cannot commit another part. The consumer is polled only
+ * between parts, never while a transaction is open (max.poll.interval.ms
+ * exceeds the transaction timeout, which bounds a part); a request it
+ * returns then is handed back (rewind_to) and read after the export.
  * Status events go through a separate idempotent producer, right after the
  * commit they report: notifications, lost if the worker dies in between. */
 #include "worker.h"

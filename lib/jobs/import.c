@@ -26,15 +26,24 @@
  *          open_table for the group's next table)
  *   TABLE --TableEnd of the group's last table, counts and checksum
  *          match--> OPEN                                       (end_table)
+ *   OPEN/GROUP/TABLE --PartBegin of the open attempt, numbered next, its
+ *          rows and checksum those applied so far--> same state (begin_part)
+ *   OPEN/GROUP/TABLE --a message of another attempt of the open export--> same
+ *          state: ignored (a superseded attempt's, never applied)
+ *   OPEN/GROUP/TABLE --ExportBegin of a later attempt of the open export-->
+ *          OPEN                                            (supersede:
+ *          ROLLBACK of what the open attempt applied, then begin_export
+ *          for the new attempt, the remembered resume offset kept)
  *   OPEN  --ExportEnd, totals match--> IDLE                    (commit_export:
  *          export id and next offset written, then COMMIT)
  *   OPEN/GROUP/TABLE --anything out of order, undecodable, a failed check
  *          or a failed commit (a missing parent row)--> IDLE   (fail_export:
  *          ROLLBACK, then a small transaction storing only the offset past
  *          the export; FAILED status)
- *   OPEN/GROUP/TABLE --end of the partition with nothing pending behind
- *          it--> IDLE
- *          (ferry_import_eof -> fail_export: cut off without ExportEnd)
+ *   OPEN/GROUP/TABLE --ExportAbort of the open export--> IDLE (abort_export,
+ *          fail_export: the worker gave it up)
+ *   OPEN/GROUP/TABLE --end of the partition--> same state (ferry_import_eof:
+ *          the next part, a later attempt or an ExportAbort is to come)
  *   OPEN/GROUP/TABLE --rebalance, shutdown--> IDLE             (ferry_import_abandon:
  *          ROLLBACK only; redone from the stored offset)
  * An apply group is the plan's tables of one group number (tables that
@@ -65,15 +74,22 @@
  * (sync_pauses). A message of another partition that was fetched before the
  * pause took effect is handed back: *seek asks for it to be re-read.
  *
- * Cut off. Under read_committed the consumer sees a partition up to its last
- * stable offset (LSO). An export's transaction becomes visible at once when
- * committed, but an export of another stream whose transaction started inside
- * it and is still open holds the LSO back, so reaching the end of the
- * partition with an export open proves nothing by itself. The end proves a
- * cut-off export only when the high watermark equals that end: no transaction
- * is pending, everything committed has been read, and no ExportEnd came.
- * Otherwise the job waits for the next end-of-partition event (at the latest
- * when the pending transaction commits or times out).
+ * Parts and attempts. An export arrives as parts, each a Kafka transaction
+ * that becomes readable (read_committed) once the worker commits it; the
+ * job applies each as it is read, into the export's one database
+ * transaction, so the end of a partition with an export open means only
+ * that its next part is not committed yet. Every message names its attempt
+ * (header ferry.attempt; ExportBegin and PartBegin also in their bodies). A
+ * worker that died mid-export leaves committed parts of an attempt that
+ * never ends; the request's next owner begins a new attempt of the same
+ * export id, whose ExportBegin makes the job roll back the old one and open
+ * the new one (supersede). Messages of any attempt but the open one are
+ * ignored, so a part of a superseded attempt is never applied, even one a
+ * fenced worker managed to commit later. Each PartBegin states the rows and
+ * checksum sent before it: a part lost or doubled fails the export at once.
+ * An attempt's ExportBegin may lie after the remembered resume offset (the
+ * attempt it superseded began before it): re-read after the commit, it is
+ * not reported SKIPPED (its position joins the ring below).
  *
  * SKIPPED is published for the ExportBegin of an applied export the first
  * time the job meets that message in this run (a scheduler re-fire, a
