@@ -64,7 +64,7 @@ int main(int argc, char **argv)
         snprintf(seeded_uri, sizeof(seeded_uri), "sqlite:%s", path);
         uri = seeded_uri;
         t0 = now_s();
-        if (ferry_seed_create(path, rows, 1, 0, &written, err, sizeof(err))) {
+        if (ferry_seed_create(path, NULL, rows, 1, 0, &written, err, sizeof(err))) {
             fprintf(stderr, "bench_store_stream: %s\n", err);
             goto out;
         }

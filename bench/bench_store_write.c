@@ -4,13 +4,18 @@
  * no Kafka and no Avro), and prints rows/s, microseconds per row and the
  * process's peak RSS. Runs --runs times (default 3) and prints the median.
  *
- *   bench_store_write SOURCE_URI TARGET_PATH [--runs N]
+ *   bench_store_write SOURCE_URI TARGET [--runs N] [--upsert]
  *
- * TARGET_PATH is removed before each run. */
+ * TARGET is a SQLite file, removed before each run, or a postgresql:// URI,
+ * whose tables of the source's names are dropped before each run. With
+ * --upsert, the target is filled once untimed and every run writes the same
+ * rows again, so that each one updates rows that exist (a PostgreSQL target
+ * then takes the staged upsert path, an empty table the COPY path). */
 #include "error.h"
 #include "store.h"
 
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,33 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+static int is_pg(const char *target)
+{
+    return !strncmp(target, "postgresql://", 13) || !strncmp(target, "postgres://", 11);
+}
+
+/* Drops the source's tables from a PostgreSQL target (schema public). */
+static int drop_pg_tables(const char *uri, const ferry_objset_t *objs)
+{
+    PGconn *c = PQconnectdb(uri);
+    int rc = PQstatus(c) == CONNECTION_OK ? 0 : -1;
+
+    for (size_t i = 0; !rc && i < ferry_objset_count(objs); i++) {
+        const char *name = ferry_objset_at(objs, i)->name;
+        char *q = PQescapeIdentifier(c, name, strlen(name)), sql[600];
+        PGresult *r;
+        snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS public.%s CASCADE", q ? q : "\"\"");
+        PQfreemem(q);
+        r = PQexec(c, sql);
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+        if (rc)
+            fprintf(stderr, "bench_store_write: %s", PQerrorMessage(c));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return rc;
 }
 
 static void remove_db(const char *path)
@@ -77,15 +109,24 @@ static void parents_first(const ferry_objset_t *objs, size_t *order)
 
 /* One copy of every table; returns the rows written or -1. */
 static int64_t copy_all(ferry_store_t *src, const ferry_objset_t *objs, const size_t *order,
-                        const char *target, char *err, size_t err_size)
+                        const char *target, int keep, char *err, size_t err_size)
 {
     char uri[1100];
     ferry_store_t *dst = NULL;
     int64_t rows = 0;
     int rc;
 
-    snprintf(uri, sizeof(uri), "sqlite:%s", target);
-    remove_db(target);
+    if (is_pg(target)) {
+        snprintf(uri, sizeof(uri), "%s", target);
+        if (!keep && drop_pg_tables(target, objs)) {
+            snprintf(err, err_size, "dropping the target's tables failed");
+            return -1;
+        }
+    } else {
+        snprintf(uri, sizeof(uri), "sqlite:%s", target);
+        if (!keep)
+            remove_db(target);
+    }
     if ((rc = ferry_store_open(uri, FERRY_STORE_WRITE, &dst, err, err_size)) ||
         (rc = ferry_store_begin(dst, err, err_size)))
         goto out;
@@ -123,7 +164,7 @@ out:
 int main(int argc, char **argv)
 {
     const char *src_uri = NULL, *target = NULL;
-    int runs = 3;
+    int runs = 3, upsert = 0;
     char err[1024];
     ferry_store_t *src = NULL;
     ferry_objset_t *objs = NULL;
@@ -135,13 +176,15 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--runs") && i + 1 < argc)
             runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--upsert"))
+            upsert = 1;
         else if (!src_uri)
             src_uri = argv[i];
         else if (!target)
             target = argv[i];
     }
     if (!src_uri || !target || runs < 1 || runs > 32) {
-        fprintf(stderr, "usage: bench_store_write SOURCE_URI TARGET_PATH [--runs N<=32]\n");
+        fprintf(stderr, "usage: bench_store_write SOURCE_URI TARGET [--runs N<=32] [--upsert]\n");
         return 2;
     }
     if (ferry_store_open(src_uri, FERRY_STORE_READ, &src, err, sizeof(err)) ||
@@ -152,9 +195,13 @@ int main(int argc, char **argv)
     if (!(order = calloc(ferry_objset_count(objs) + 1, sizeof(*order))))
         return 1;
     parents_first(objs, order);
+    if (upsert && copy_all(src, objs, order, target, 0, err, sizeof(err)) < 0) {
+        fprintf(stderr, "bench_store_write: %s\n", err);
+        return 1;
+    }
     for (int r = 0; r < runs; r++) {
         double t0 = now_s();
-        if ((rows = copy_all(src, objs, order, target, err, sizeof(err))) < 0) {
+        if ((rows = copy_all(src, objs, order, target, upsert, err, sizeof(err))) < 0) {
             fprintf(stderr, "bench_store_write: %s\n", err);
             return 1;
         }

@@ -6,9 +6,10 @@
 #include <string.h>
 
 int ferry_env_parse_args(const char *cmd, int argc, char **argv, const char **store_uri,
-                         const char ***names, size_t *nnames, int *json)
+                         const char **schema, const char ***names, size_t *nnames, int *json)
 {
     *store_uri = NULL;
+    *schema = NULL;
     *nnames = 0;
     *json = 0;
     if (!(*names = calloc((size_t)argc + 1, sizeof(**names)))) {
@@ -18,6 +19,8 @@ int ferry_env_parse_args(const char *cmd, int argc, char **argv, const char **st
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             *json = 1;
+        else if (!strcmp(argv[i], "--schema") && i + 1 < argc)
+            *schema = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1] == '-')
             return 2;
         else if (!*store_uri)

@@ -17,13 +17,13 @@
 
 static int checksum_usage(void)
 {
-    fprintf(stderr, "usage: ferry-env checksum STORE [OBJECT...] [--json]\n");
+    fprintf(stderr, "usage: ferry-env checksum STORE [OBJECT...] [--schema SCHEMA] [--json]\n");
     return 2;
 }
 
 int ferry_env_cmd_checksum(int argc, char **argv)
 {
-    const char *store_uri, **names = NULL;
+    const char *store_uri, *schema, **names = NULL;
     char err[1024], hex[17], *text = NULL;
     int json, status, unknown = 0, rc;
     ferry_store_t *store = NULL;
@@ -32,7 +32,8 @@ int ferry_env_cmd_checksum(int argc, char **argv)
     unsigned char *pick = NULL; /* pick[i]: object i is checksummed */
     size_t n, nnames;
 
-    status = ferry_env_parse_args("checksum", argc, argv, &store_uri, &names, &nnames, &json);
+    status = ferry_env_parse_args("checksum", argc, argv, &store_uri, &schema, &names, &nnames,
+                                  &json);
     if (status == 2)
         goto usage;
     if (status)
@@ -42,7 +43,7 @@ int ferry_env_cmd_checksum(int argc, char **argv)
         fprintf(stderr, "ferry-env checksum: out of memory\n");
         goto out;
     }
-    if ((rc = ferry_env_open_store("checksum", store_uri, &store, &objs))) {
+    if ((rc = ferry_env_open_store("checksum", store_uri, schema, &store, &objs))) {
         status = rc;
         goto out;
     }
@@ -54,7 +55,8 @@ int ferry_env_cmd_checksum(int argc, char **argv)
     for (size_t i = 0; i < nnames; i++) {
         const ferry_object_t *obj;
         if (!(obj = ferry_objset_find(objs, names[i]))) {
-            fprintf(stderr, "ferry-env checksum: %s has no object '%s'\n", store_uri, names[i]);
+            /* the store is not named: its URI may hold a password */
+            fprintf(stderr, "ferry-env checksum: the store has no object '%s'\n", names[i]);
             unknown = 1;
             continue;
         }

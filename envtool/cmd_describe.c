@@ -20,7 +20,7 @@
 
 static int describe_usage(void)
 {
-    fprintf(stderr, "usage: ferry-env describe STORE [--json]\n");
+    fprintf(stderr, "usage: ferry-env describe STORE [--schema SCHEMA] [--json]\n");
     return 2;
 }
 
@@ -98,7 +98,7 @@ static void print_object(const ferry_object_t *o)
 
 int ferry_env_cmd_describe(int argc, char **argv)
 {
-    const char *store_uri = NULL;
+    const char *store_uri = NULL, *schema = NULL;
     char *text = NULL;
     int json = 0, status = 1, rc;
     ferry_store_t *store = NULL;
@@ -108,6 +108,8 @@ int ferry_env_cmd_describe(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--schema") && i + 1 < argc)
+            schema = argv[++i];
         else if (argv[i][0] == '-' || store_uri)
             return describe_usage();
         else
@@ -115,7 +117,7 @@ int ferry_env_cmd_describe(int argc, char **argv)
     }
     if (!store_uri)
         return describe_usage();
-    if ((rc = ferry_env_open_store("describe", store_uri, &store, &objs))) {
+    if ((rc = ferry_env_open_store("describe", store_uri, schema, &store, &objs))) {
         status = rc;
         goto out;
     }

@@ -17,7 +17,7 @@
 
 static int plan_usage(void)
 {
-    fprintf(stderr, "usage: ferry-env plan STORE OBJECT... [--json]\n");
+    fprintf(stderr, "usage: ferry-env plan STORE OBJECT... [--schema SCHEMA] [--json]\n");
     return 2;
 }
 
@@ -69,7 +69,7 @@ static void print_human(const ferry_plan_t *plan)
 
 int ferry_env_cmd_plan(int argc, char **argv)
 {
-    const char *store_uri, *catalog_path = getenv("FERRY_CATALOG"), **objects = NULL;
+    const char *store_uri, *schema, *catalog_path = getenv("FERRY_CATALOG"), **objects = NULL;
     size_t nobjects;
     int json, status, rc;
     char err[1024];
@@ -79,7 +79,8 @@ int ferry_env_cmd_plan(int argc, char **argv)
     ferry_plan_t *plan = NULL;
     ferry_buf_t out = FERRY_BUF_INIT;
 
-    status = ferry_env_parse_args("plan", argc, argv, &store_uri, &objects, &nobjects, &json);
+    status = ferry_env_parse_args("plan", argc, argv, &store_uri, &schema, &objects, &nobjects,
+                                  &json);
     if (status == 2 || (!status && !nobjects))
         goto usage;
     if (status)
@@ -92,12 +93,12 @@ int ferry_env_cmd_plan(int argc, char **argv)
         fprintf(stderr, "ferry-env plan: %s\n", err);
         goto out;
     }
-    if ((rc = ferry_env_open_store("plan", store_uri, &store, &objs))) {
+    if ((rc = ferry_env_open_store("plan", store_uri, schema, &store, &objs))) {
         status = rc;
         goto out;
     }
     if ((rc = ferry_plan_new(cat, objs, objects, nobjects, &plan, err, sizeof(err)))) {
-        fprintf(stderr, "ferry-env plan: %s: %s\n", store_uri, err);
+        fprintf(stderr, "ferry-env plan: %s\n", err); /* no URI: it may hold a password */
         status = rc == FERRY_ENOMEM ? 1 : 2;
         goto out;
     }

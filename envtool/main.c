@@ -9,11 +9,12 @@ static int usage(FILE *to)
 {
     fprintf(to,
             "usage: ferry-env COMMAND ...\n"
-            "  seed PATH [--rows N] [--seed S]        create a sample source environment\n"
+            "  seed STORE [--rows N] [--seed S]       create a sample source environment\n"
             "  describe STORE [--json]                objects, fields, keys and relations\n"
             "  plan STORE OBJECT... [--json]          closure and apply order of an export\n"
             "  checksum STORE [OBJECT...] [--json]    per-table row count and content checksum\n"
-            "STORE is a store URI such as sqlite:path/dev.db\n");
+            "STORE is a store URI such as sqlite:path/dev.db or postgresql://USER@HOST/DB;\n"
+            "every command takes --schema SCHEMA for a PostgreSQL store\n");
     return 2;
 }
 

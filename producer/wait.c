@@ -24,7 +24,8 @@ int producer_wait_begin(const ferry_config_t *cfg, rd_kafka_t **out, char *errst
 
     *out = NULL;
     /* A reader: its group is never joined nor committed to. */
-    rc = ferry_kafka_reader_new(cfg, "ferry-producer.wait", &rk, why, sizeof(why), NULL);
+    rc = ferry_kafka_consumer_new(cfg, FERRY_KAFKA_READER, "ferry-producer.wait", NULL, &rk, why,
+                                  sizeof(why), NULL);
     if (rc == FERRY_EKAFKA) /* librdkafka's refusal: say which client */
         return ferry_errf(errstr, errstr_size, rc, "following %s: %s", topic, why);
     if (rc) /* a property librdkafka refused names itself */

@@ -81,11 +81,12 @@ start() {
     as_owner "$b/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
       >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
   fi
-  # Settings for tests: no durability waits, a small footprint, UTC.
+  # Settings for tests: no durability waits, a small footprint, UTC, and commit
+  # timestamps (tests tell which transaction wrote a row, subtransactions included).
   as_owner "$b/pg_ctl" -D "$data" -l "$logfile" -w -t "$timeout" start -o \
     "-p $port -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
      -c full_page_writes=off -c shared_buffers=128MB -c max_connections=60 \
-     -c timezone=UTC -c log_min_messages=warning" >/dev/null ||
+     -c timezone=UTC -c log_min_messages=warning -c track_commit_timestamp=on" >/dev/null ||
     { tail -20 "$logfile" >&2; die "the server did not start (log: $logfile)"; }
   local waited=0
   until accepts; do

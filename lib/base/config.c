@@ -14,6 +14,7 @@
 typedef struct env_entry {
     char *name;
     char *store;
+    char *schema; /* NULL: the store's default */
 } env_entry_t;
 
 struct ferry_config {
@@ -161,6 +162,7 @@ static int parse_environments(ferry_config_t *cfg, const json_t *envs, const cha
         return FERRY_ENOMEM;
     json_object_foreach((json_t *)envs, key, value) {
         const json_t *store = json_is_object(value) ? json_object_get(value, "store") : NULL;
+        const json_t *schema;
         const char *uri;
         const char *k2;
         json_t *v2;
@@ -171,12 +173,24 @@ static int parse_environments(ferry_config_t *cfg, const json_t *envs, const cha
                               key);
         json_object_foreach(value, k2, v2) {
             (void)v2;
-            if (strcmp(k2, "store"))
+            if (strcmp(k2, "store") && strcmp(k2, "schema"))
                 return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                                   "%s: unknown key \"environments.%s.%s\"", name, key, k2);
         }
         uri = json_string_value(store);
-        if (strncmp(uri, "sqlite:", 7) && strncmp(uri, "postgresql://", 13))
+        if ((schema = json_object_get(value, "schema")) &&
+            (!json_is_string(schema) || !json_string_length(schema) ||
+             json_string_length(schema) > 63))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "%s: \"environments.%s.schema\" must be a string of 1 to 63 "
+                              "bytes",
+                              name, key);
+        if (schema && !strncmp(uri, "sqlite:", 7))
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "%s: \"environments.%s.schema\": a sqlite: store has no schemas",
+                              name, key);
+        if (strncmp(uri, "sqlite:", 7) && strncmp(uri, "postgresql://", 13) &&
+            strncmp(uri, "postgres://", 11))
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "%s: \"environments.%s.store\": unknown store scheme in \"%s\" "
                               "(expected sqlite:PATH or postgresql://...)",
@@ -186,6 +200,7 @@ static int parse_environments(ferry_config_t *cfg, const json_t *envs, const cha
                               "%s: \"environments.%s.store\": sqlite: needs a path", name, key);
         cfg->envs[i].name = (char *)key;
         cfg->envs[i].store = (char *)uri;
+        cfg->envs[i].schema = schema ? (char *)json_string_value(schema) : NULL;
         cfg->nenvs = ++i;
     }
     qsort(cfg->envs, cfg->nenvs, sizeof(env_entry_t), env_cmp);
@@ -396,15 +411,23 @@ int ferry_config_partitions(const ferry_config_t *cfg) { return cfg->partitions;
 int ferry_config_replication(const ferry_config_t *cfg) { return cfg->replication; }
 const char *ferry_config_catalog_path(const ferry_config_t *cfg) { return cfg->catalog; }
 
+static const env_entry_t *find_env(const ferry_config_t *cfg, const char *name)
+{
+    env_entry_t key = {(char *)name, NULL, NULL};
+
+    return name ? bsearch(&key, cfg->envs, cfg->nenvs, sizeof(env_entry_t), env_cmp) : NULL;
+}
+
 const char *ferry_config_env_store(const ferry_config_t *cfg, const char *name)
 {
-    env_entry_t key = {(char *)name, NULL};
-    const env_entry_t *e;
-
-    if (!name)
-        return NULL;
-    e = bsearch(&key, cfg->envs, cfg->nenvs, sizeof(env_entry_t), env_cmp);
+    const env_entry_t *e = find_env(cfg, name);
     return e ? e->store : NULL;
+}
+
+const char *ferry_config_env_schema(const ferry_config_t *cfg, const char *name)
+{
+    const env_entry_t *e = find_env(cfg, name);
+    return e ? e->schema : NULL;
 }
 
 int ferry_config_records_topic(const ferry_config_t *cfg, const char *target, char *out,

@@ -1,7 +1,8 @@
 /* config.h - the configuration file (DESIGN.md section 3), parsed with jansson.
  *
  *   { "kafka": { "bootstrap.servers": "127.0.0.1:9092", ... },   passed to librdkafka as is
- *     "environments": { "dev": { "store": "sqlite:/var/lib/ferry/dev.db" }, ... },
+ *     "environments": { "dev": { "store": "sqlite:/var/lib/ferry/dev.db" },
+ *                       "prod": { "store": "postgresql://ferry@db/prod", "schema": "app" } },
  *     "topics": { "requests": "ferry.requests", "records_prefix": "ferry.records.",
  *                 "status": "ferry.status", "schedules": "ferry.schedules",
  *                 "dlq": "ferry.dlq", "partitions": 6, "replication_factor": 1 },
@@ -50,6 +51,10 @@ size_t ferry_config_env_count(const ferry_config_t *cfg);
 const char *ferry_config_env_name(const ferry_config_t *cfg, size_t i);
 /* The store URI of the environment named name, or NULL if it is not declared. */
 const char *ferry_config_env_store(const ferry_config_t *cfg, const char *name);
+/* Its "schema" (PostgreSQL stores: an environment is one schema of one
+ * database), or NULL when the file gives none (the store's default,
+ * "public"). Refused at load for a sqlite: store. */
+const char *ferry_config_env_schema(const ferry_config_t *cfg, const char *name);
 
 const char *ferry_config_topic(const ferry_config_t *cfg, ferry_topic_t topic);
 /* Writes the records topic of environment target ("ferry.records.<target>").

@@ -149,7 +149,14 @@ int ferry_export_begin_decode(const void *buf, size_t len, ferry_export_begin_t 
                               char *errstr, size_t errstr_size);
 void ferry_export_begin_free(ferry_export_begin_t *m);
 
-/* TableMetadata: one object's definition and the Avro schema of its rows. */
+/* TableMetadata: one object's definition and the Avro schema of its rows.
+ * The object carries its dialect, and each field its identity and labels;
+ * the decoder refuses an unknown dialect, identity or type name, labels on a
+ * field that is neither enum nor array, more than FERRY_FIELD_MAX_LABELS
+ * labels or one longer than FERRY_LABEL_MAX bytes (PostgreSQL's own limit is
+ * 63), naming the field of the message at fault. */
+#define FERRY_FIELD_MAX_LABELS 10000
+#define FERRY_LABEL_MAX 255
 typedef struct ferry_table_metadata {
     char *export_id;
     int32_t group;

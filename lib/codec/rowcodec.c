@@ -3,15 +3,17 @@
  *
  * Each field keeps a small table built once from its column: the encoding of
  * each union branch, the branch that carries each storage class, and the typed
- * branch of boolean, date and decimal columns, whose use depends on the value
- * (for text, integer, real, blob and timestamp columns the typed branch is
- * simply the branch of its storage class). Encoding a row is then one reserve
+ * branch of boolean, date and decimal columns and of PostgreSQL's numeric,
+ * date, time, timestamp, timestamptz and uuid columns, whose use depends on
+ * the value (for text, integer, real, blob and timestamp columns the typed
+ * branch is simply the branch of its storage class). Encoding a row is then one reserve
  * of an upper bound and straight writes; decoding is one bounds-checked pass
  * over the message that leaves values pointing into it. */
 #include "rowcodec.h"
 
 #include "avro_canon.h"
 #include "error.h"
+#include "pgtext.h"
 #include "utf8.h"
 
 #include <avro.h>
@@ -33,6 +35,13 @@ enum enc {
     ENC_DATE,     /* int/date: FERRY_V_INT within 32 bits */
     ENC_DECIMAL,  /* fixed(16)/decimal: FERRY_V_INT (scale 0) or FERRY_V_REAL (scale > 0) */
     ENC_TEXT_BYTES, /* record {value: bytes}: FERRY_V_TEXT that is not valid UTF-8 */
+    /* PostgreSQL's types: FERRY_V_TEXT in PostgreSQL's canonical output (pgtext.h) */
+    ENC_NUMERIC,    /* bytes/decimal(p,s) */
+    ENC_PG_DATE,    /* int/date */
+    ENC_PG_TIME,    /* long/time-micros */
+    ENC_PG_TIMESTAMP,   /* long/local-timestamp-micros */
+    ENC_PG_TIMESTAMPTZ, /* long/timestamp-micros */
+    ENC_UUID,       /* string/uuid */
 };
 
 #define MAX_BRANCHES 7
@@ -49,11 +58,14 @@ struct rc_field {
     uint8_t nbranches;
     uint8_t enc[MAX_BRANCHES];
     int8_t by_kind[NKINDS]; /* branch of each storage class; -1: none (NULL, NOT NULL column) */
-    int8_t typed;           /* boolean/date/decimal branch, used when the value fits; else -1 */
+    int8_t typed;           /* boolean/date/decimal or PostgreSQL type's branch, used when
+                             * the value fits; else -1 */
     int8_t text_bytes;      /* the branch of TEXT whose bytes are not UTF-8 */
     int scale;              /* decimal */
     double pow10;           /* decimal: 10^scale */
     int64_t max_unscaled;   /* decimal: 10^precision, or 0 when every int64 fits */
+    int precision;          /* numeric */
+    char *text;             /* PostgreSQL's types: the text a typed branch decodes to */
 };
 
 struct ferry_rowcodec {
@@ -63,6 +75,11 @@ struct ferry_rowcodec {
     char *record_name;
     char *text_bytes_name;      /* fullname of the record of TEXT that is not UTF-8 */
     int text_bytes_defined;     /* whether a field's union already defines it */
+    /* Fullnames of the records {value: long|string|bytes} that carry a storage
+     * class whose Avro type a field's typed branch already is, and whether a
+     * union defines them yet (indexed by storage class). */
+    char *wrap_name[NKINDS];
+    int wrap_defined[NKINDS];
     char *schema_json;
     uint64_t fp;
     char *rows_json;            /* {"type":"array","items":<row schema>} */
@@ -189,7 +206,9 @@ static json_t *field_branches(ferry_rowcodec_t *c, struct rc_field *f)
     const ferry_field_t *col = f->col;
     json_t *u = json_array(), *typed = NULL;
     int covered = -1; /* the storage class the typed branch carries for every value */
+    int carrier = -1; /* the storage class whose Avro type the typed branch is */
     int has_typed = 1;
+    size_t text_size = 0; /* of f->text */
 
     memset(f->by_kind, -1, sizeof(f->by_kind));
     f->typed = -1;
@@ -256,12 +275,67 @@ static json_t *field_branches(ferry_rowcodec_t *c, struct rc_field *f)
         f->enc[f->nbranches] = ENC_DECIMAL;
         break;
     }
+    case FERRY_T_NUMERIC:
+        /* Avro's decimal needs 0 <= scale <= precision: numeric without a
+         * precision (or PostgreSQL 15's negative or larger scales) is text. */
+        if (col->length < 1 || col->length > FERRY_PGTEXT_NUMERIC_MAX_PRECISION ||
+            col->scale < 0 || col->scale > col->length) {
+            typed = json_string("string");
+            covered = FERRY_V_TEXT;
+            break;
+        }
+        f->precision = col->length;
+        f->scale = col->scale;
+        typed = json_pack("{s:s, s:s, s:i, s:i}", "type", "bytes", "logicalType", "decimal",
+                          "precision", f->precision, "scale", f->scale);
+        f->enc[f->nbranches] = ENC_NUMERIC;
+        carrier = FERRY_V_BLOB;
+        text_size = (size_t)f->precision + 3;
+        break;
+    case FERRY_T_DAY:
+        typed = json_pack("{s:s, s:s}", "type", "int", "logicalType", "date");
+        f->enc[f->nbranches] = ENC_PG_DATE;
+        text_size = FERRY_PGTEXT_DATE_LEN;
+        break;
+    case FERRY_T_TIME:
+        typed = json_pack("{s:s, s:s}", "type", "long", "logicalType", "time-micros");
+        f->enc[f->nbranches] = ENC_PG_TIME;
+        carrier = FERRY_V_INT;
+        text_size = FERRY_PGTEXT_TIME_MAX;
+        break;
+    case FERRY_T_DATETIME:
+        /* A timestamp without time zone: see rowcodec.h for the choice. */
+        typed = json_pack("{s:s, s:s}", "type", "long", "logicalType",
+                          "local-timestamp-micros");
+        f->enc[f->nbranches] = ENC_PG_TIMESTAMP;
+        carrier = FERRY_V_INT;
+        text_size = FERRY_PGTEXT_TIMESTAMP_MAX;
+        break;
+    case FERRY_T_TIMESTAMPTZ:
+        typed = json_pack("{s:s, s:s}", "type", "long", "logicalType", "timestamp-micros");
+        f->enc[f->nbranches] = ENC_PG_TIMESTAMPTZ;
+        carrier = FERRY_V_INT;
+        text_size = FERRY_PGTEXT_TIMESTAMP_MAX;
+        break;
+    case FERRY_T_UUID:
+        typed = json_pack("{s:s, s:s}", "type", "string", "logicalType", "uuid");
+        f->enc[f->nbranches] = ENC_UUID;
+        carrier = FERRY_V_TEXT;
+        break;
+    case FERRY_T_INTERVAL:
+    case FERRY_T_JSON:
+    case FERRY_T_ENUM:
+    case FERRY_T_ARRAY:
+        typed = json_string("string");
+        covered = FERRY_V_TEXT;
+        break;
     case FERRY_T_ANY:
     default: /* no typed branch: "any", and any type this build does not know */
         has_typed = 0;
         break;
     }
-    if (has_typed && !typed) {
+    if ((has_typed && !typed) || (text_size && !(f->text = malloc(text_size)))) {
+        json_decref(typed);
         json_decref(u);
         return NULL;
     }
@@ -276,11 +350,32 @@ static json_t *field_branches(ferry_rowcodec_t *c, struct rc_field *f)
         json_array_append_new(u, typed);
     }
     for (size_t k = 0; k < sizeof(fallbacks) / sizeof(fallbacks[0]); k++) {
-        if ((int)fallbacks[k].kind == covered)
+        ferry_vkind_t kind = fallbacks[k].kind;
+        if ((int)kind == covered)
             continue;
-        f->by_kind[fallbacks[k].kind] = (int8_t)f->nbranches;
+        f->by_kind[kind] = (int8_t)f->nbranches;
         f->enc[f->nbranches++] = fallbacks[k].enc;
-        json_array_append_new(u, json_string(fallbacks[k].avro));
+        if ((int)kind != carrier) {
+            json_array_append_new(u, json_string(fallbacks[k].avro));
+        } else if (c->wrap_defined[kind]) {
+            json_array_append_new(u, json_string(c->wrap_name[kind]));
+        } else {
+            /* A union holds one "long" (or "string", "bytes") at most: the
+             * storage class whose type the typed branch took travels in a
+             * record of one field (the same bytes), defined once per row
+             * schema. The field is named after the storage class, so that
+             * a reader that drops record names (python3-avro) still tells
+             * {"blob": b"..."} from the {"value": b"..."} of TEXT that is
+             * not UTF-8. */
+            static const char *const wrap_field[NKINDS] = {
+                [FERRY_V_INT] = "integer", [FERRY_V_TEXT] = "text", [FERRY_V_BLOB] = "blob"};
+            json_array_append_new(u, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "type",
+                                               "record", "name", c->wrap_name[kind], "doc",
+                                               "A value of the field's storage class, not of "
+                                               "its logical type", "fields", "name",
+                                               wrap_field[kind], "type", fallbacks[k].avro));
+            c->wrap_defined[kind] = 1;
+        }
     }
     /* "string" is UTF-8 to every reader (python3-avro raises on anything
      * else, Java replaces it): TEXT whose bytes are not UTF-8 travels as
@@ -334,6 +429,19 @@ static int build_schema(ferry_rowcodec_t *c, char *errstr, size_t errstr_size)
         }
         field = json_pack("{s:s, s:o, s:o, s:s}", "name", c->fields[i].avro_name, "type", type,
                           "ferry.column", column, "ferry.type", ferry_type_name(col->type));
+        /* PostgreSQL's declared type says what ferry.type does not: json or
+         * jsonb, an array's element type, an enum's type name. */
+        if (field && obj->dialect == FERRY_DIALECT_POSTGRESQL && *col->decl_type) {
+            json_t *decl = json_string(col->decl_type);
+            if (!decl) {
+                json_decref(field);
+                rc = ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                                "table \"%s\" column \"%s\": declared type is not valid UTF-8",
+                                obj->name, col->name);
+                goto out;
+            }
+            json_object_set_new(field, "ferry.decl", decl);
+        }
         /* A default lets readers of a later schema version that adds the field
          * read rows written before it. */
         if (!field || (col->nullable && json_object_set_new(field, "default", json_null())) ||
@@ -386,6 +494,19 @@ int ferry_rowcodec_new(const ferry_object_t *obj, ferry_rowcodec_t **out, char *
         goto fail;
     /* Unlike the decimals' "<record>_<field>_decimal", it ends in "_text". */
     sprintf(c->text_bytes_name, "ferry.rows.%s_text", c->record_name);
+    {
+        static const char *const wraps[NKINDS] = {[FERRY_V_INT] = "long",
+                                                  [FERRY_V_TEXT] = "string",
+                                                  [FERRY_V_BLOB] = "bytes"};
+        for (int k = 0; k < NKINDS; k++) {
+            if (!wraps[k])
+                continue;
+            if (!(c->wrap_name[k] = malloc(strlen(c->record_name) + sizeof("ferry.rows.__") +
+                                           strlen(wraps[k]))))
+                goto fail;
+            sprintf(c->wrap_name[k], "ferry.rows.%s_%s", c->record_name, wraps[k]);
+        }
+    }
     if ((rc = build_schema(c, errstr, errstr_size)) ||
         (rc = check_with_avro_c(c, errstr, errstr_size)) ||
         (rc = ferry_avro_fingerprint(c->schema_json, &c->fp, errstr, errstr_size)))
@@ -410,8 +531,12 @@ void ferry_rowcodec_destroy(ferry_rowcodec_t *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; c->fields && i < c->obj->nfields; i++)
+    for (size_t i = 0; c->fields && i < c->obj->nfields; i++) {
         free(c->fields[i].avro_name);
+        free(c->fields[i].text);
+    }
+    for (int k = 0; k < NKINDS; k++)
+        free(c->wrap_name[k]);
     free(c->fields);
     free(c->values);
     free(c->record_name);
@@ -574,11 +699,42 @@ static int real_unscaled(const struct rc_field *f, double x, int64_t *out)
 
 /* ---- encode ------------------------------------------------------------ */
 
-/* Whether v takes f's boolean, date or decimal branch: only if decoding that
- * branch gives back exactly v. *unscaled receives a decimal's unscaled value. */
-static int fits_typed(const struct rc_field *f, const ferry_value_t *v, int64_t *unscaled)
+/* A typed value ready to write: a decimal's unscaled value, a PostgreSQL
+ * date, time or timestamp as a number, or a numeric's unscaled bytes. */
+struct typed_val {
+    int64_t n;
+    size_t nbytes;
+    uint8_t bytes[FERRY_PGTEXT_NUMERIC_MAX_BYTES];
+};
+
+/* Whether v takes f's typed branch: only if decoding that branch gives back
+ * exactly v (for PostgreSQL's types: v is TEXT that parses, and formatting
+ * what it parsed gives the same bytes: pgtext.h). *t receives the value. */
+static int fits_typed(const struct rc_field *f, const ferry_value_t *v, struct typed_val *t)
 {
+    int64_t *unscaled = &t->n;
+
+    if (f->enc[f->typed] >= ENC_NUMERIC && v->kind != FERRY_V_TEXT)
+        return 0;
     switch (f->enc[f->typed]) {
+    case ENC_NUMERIC:
+        return ferry_pgtext_numeric_parse(v->p, v->n, f->precision, f->scale, t->bytes,
+                                          &t->nbytes);
+    case ENC_PG_DATE: {
+        int32_t days;
+        if (!ferry_pgtext_date_parse(v->p, v->n, &days))
+            return 0;
+        t->n = days;
+        return 1;
+    }
+    case ENC_PG_TIME:
+        return ferry_pgtext_time_parse(v->p, v->n, &t->n);
+    case ENC_PG_TIMESTAMP:
+    case ENC_PG_TIMESTAMPTZ:
+        return ferry_pgtext_timestamp_parse(v->p, v->n, f->enc[f->typed] == ENC_PG_TIMESTAMPTZ,
+                                            &t->n);
+    case ENC_UUID:
+        return ferry_pgtext_uuid_canonical(v->p, v->n);
     case ENC_BOOLEAN:
         return v->kind == FERRY_V_INT && (v->i == 0 || v->i == 1);
     case ENC_DATE:
@@ -601,12 +757,14 @@ int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_b
                           char *errstr, size_t errstr_size)
 {
     const ferry_object_t *obj = c->obj;
+    struct typed_val tv;
     size_t need = 0;
     uint8_t *p;
     int rc;
 
     /* Per field at most: a one-byte branch index and 16 bytes (a fixed, a
-     * varint, a double, or a length before text/blob bytes). */
+     * varint, a double, or a length before text/blob bytes; a numeric's
+     * length and unscaled bytes take fewer than its text). */
     for (size_t i = 0; i < obj->nfields; i++) {
         size_t n = row[i].kind == FERRY_V_TEXT || row[i].kind == FERRY_V_BLOB ? row[i].n : 0;
         if (n > SIZE_MAX / 2 - need)
@@ -621,7 +779,6 @@ int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_b
     for (size_t i = 0; i < obj->nfields; i++) {
         const struct rc_field *f = &c->fields[i];
         const ferry_value_t *v = &row[i];
-        int64_t unscaled = 0;
         int b;
 
         if ((unsigned)v->kind >= NKINDS || (v->n && !v->p &&
@@ -629,7 +786,7 @@ int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_b
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "table \"%s\" column \"%s\": invalid value (kind %d)", obj->name,
                               f->col->name, (int)v->kind);
-        if (f->typed >= 0 && fits_typed(f, v, &unscaled))
+        if (f->typed >= 0 && fits_typed(f, v, &tv))
             b = f->typed;
         else if (v->kind == FERRY_V_TEXT && !ferry_utf8_valid(v->p, v->n))
             b = f->text_bytes;
@@ -653,6 +810,7 @@ int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_b
         case ENC_STRING:
         case ENC_BYTES:
         case ENC_TEXT_BYTES: /* a record's one field */
+        case ENC_UUID:
             p = ferry_avro_put_bytes(p, v->p, v->n);
             break;
         case ENC_BOOLEAN:
@@ -661,9 +819,18 @@ int ferry_rowcodec_encode(ferry_rowcodec_t *c, const ferry_value_t *row, ferry_b
         case ENC_DECIMAL:
             /* Big-endian two's complement, sign-extended to 16 bytes. */
             for (int k = 0; k < 8; k++)
-                *p++ = unscaled < 0 ? 0xff : 0;
+                *p++ = tv.n < 0 ? 0xff : 0;
             for (int k = 7; k >= 0; k--)
-                *p++ = (uint8_t)((uint64_t)unscaled >> (8 * k));
+                *p++ = (uint8_t)((uint64_t)tv.n >> (8 * k));
+            break;
+        case ENC_NUMERIC:
+            p = ferry_avro_put_bytes(p, tv.bytes, tv.nbytes);
+            break;
+        case ENC_PG_DATE:
+        case ENC_PG_TIME:
+        case ENC_PG_TIMESTAMP:
+        case ENC_PG_TIMESTAMPTZ:
+            p = ferry_avro_put_long(p, tv.n);
             break;
         }
     }
@@ -735,6 +902,50 @@ static int decode_decimal(const struct rc_field *f, const uint8_t *b, ferry_valu
     return FERRY_OK;
 }
 
+/* A typed branch of a PostgreSQL type, read from r as the text PostgreSQL
+ * prints (into f->text). A value that has no such text (out of the years 1
+ * to 9999 or of a day, more digits than the precision) is refused: ferry
+ * never writes one. */
+static int decode_pg(const struct rc_field *f, int enc, ferry_avro_reader_t *r, ferry_value_t *v)
+{
+    const uint8_t *data;
+    size_t n = 0;
+    int32_t day;
+    int64_t l;
+    int rc;
+
+    switch (enc) {
+    case ENC_NUMERIC:
+        if ((rc = ferry_avro_read_bytes(r, &data, &n)))
+            return rc;
+        if (!(n = ferry_pgtext_numeric_format(data, n, f->precision, f->scale, f->text)))
+            r->why = "decimal with more digits than its precision";
+        break;
+    case ENC_PG_DATE:
+        if ((rc = ferry_avro_read_int(r, &day)))
+            return rc;
+        if (!(n = ferry_pgtext_date_format(day, f->text)))
+            r->why = "date outside the years 1 to 9999";
+        break;
+    case ENC_PG_TIME:
+        if ((rc = ferry_avro_read_long(r, &l)))
+            return rc;
+        if (!(n = ferry_pgtext_time_format(l, f->text)))
+            r->why = "time-micros outside 00:00:00 to 23:59:59.999999";
+        break;
+    default:
+        if ((rc = ferry_avro_read_long(r, &l)))
+            return rc;
+        if (!(n = ferry_pgtext_timestamp_format(l, enc == ENC_PG_TIMESTAMPTZ, f->text)))
+            r->why = "timestamp outside the years 1 to 9999";
+        break;
+    }
+    if (!n)
+        return FERRY_EDECODE;
+    *v = (ferry_value_t){.kind = FERRY_V_TEXT, .p = f->text, .n = n};
+    return FERRY_OK;
+}
+
 /* Reads one row body from r into c->values. On failure *bad is the field. */
 static int decode_fields(ferry_rowcodec_t *c, ferry_avro_reader_t *r, size_t *bad)
 {
@@ -791,6 +1002,24 @@ static int decode_fields(ferry_rowcodec_t *c, ferry_avro_reader_t *r, size_t *ba
         case ENC_DECIMAL:
             if (!(rc = ferry_avro_read_fixed(r, DECIMAL_SIZE, &data)))
                 rc = decode_decimal(f, data, v, &r->why);
+            break;
+        case ENC_UUID:
+            /* Any UTF-8 string reads back as itself. */
+            if ((rc = ferry_avro_read_bytes(r, &data, &n)))
+                break;
+            if (!ferry_utf8_valid(data, n)) {
+                r->why = "uuid string that is not valid UTF-8";
+                rc = FERRY_EDECODE;
+                break;
+            }
+            *v = (ferry_value_t){.kind = FERRY_V_TEXT, .p = data, .n = n};
+            break;
+        case ENC_NUMERIC:
+        case ENC_PG_DATE:
+        case ENC_PG_TIME:
+        case ENC_PG_TIMESTAMP:
+        case ENC_PG_TIMESTAMPTZ:
+            rc = decode_pg(f, f->enc[b], r, v);
             break;
         }
         if (rc)

@@ -37,6 +37,38 @@
  * back as exactly that double. The decoder refuses decimals wider than that
  * and "string" values that are not UTF-8.
  *
+ * PostgreSQL's types (meta.h: values are FERRY_V_TEXT in PostgreSQL's text
+ * output) have standard logical types where one exists. The typed branch
+ * carries a value only when its text is exactly what PostgreSQL prints for
+ * the value it parses to (pgtext.h), and decoding it gives back that text;
+ * any other value takes its storage class's branch, text as "string":
+ *   numeric(p,s), 0 <= s <= p <= 1000: bytes/decimal(p,s) (the unscaled value
+ *     in the fewest bytes of two's complement: no 38-digit limit); the text
+ *     has exactly s fraction digits, at most p digits; NaN, Infinity and
+ *     numeric without a precision are text;
+ *   date: int/date, years 0001 to 9999 (BC, infinity: text);
+ *   time: long/time-micros, 00:00:00 to 23:59:59.999999 (24:00:00 is text:
+ *     most readers' times stop before it);
+ *   timestamp: long/local-timestamp-micros, and timestamptz ("...+00"):
+ *     long/timestamp-micros, years 0001 to 9999. A timestamp without time
+ *     zone is a wall-clock reading, not an instant: the Avro specification
+ *     (1.10 and later) gives it local-timestamp-micros, and timestamp-micros
+ *     is an instant on the global timeline. Debian's python3-avro 1.11 does
+ *     not know local-timestamp-micros and reads the plain long (microseconds
+ *     from 1970-01-01 00:00:00 on the same wall clock), which is still exact;
+ *     taking timestamp-micros instead would make it (and Java) read a UTC
+ *     instant that the source never stored;
+ *   uuid: string/uuid, lower-case 8-4-4-4-12 only;
+ *   interval, json, jsonb, enum, arrays: "string" (an Avro enum's symbols
+ *     must be Avro names, which enum labels need not be).
+ * A union holds one branch of each unnamed type, so where the typed branch
+ * is a "long", "string" or "bytes" the storage class of that Avro type
+ * travels in a record of one field named after it (the same bytes):
+ * "ferry.rows.<record>_long" {integer: long}, "..._string" {text: string},
+ * "..._bytes" {blob: bytes}, defined once per row schema. Each field keeps
+ * "ferry.type"; a PostgreSQL table's also "ferry.decl", the declared type
+ * (json or jsonb, an array's element type, an enum's name).
+ *
  * Steady state allocates nothing: encode appends to the caller's buffer, and
  * decode fills an array owned by the codec. A codec is used by one thread at a
  * time. */
@@ -88,7 +120,8 @@ int ferry_rowcodec_frame_rows(const ferry_rowcodec_t *c, size_t nrows, const voi
 
 /* Decodes one row body (no framing) into *row: obj->nfields values owned by
  * the codec, valid until its next decode; text and blob values point into
- * body and are valid only while it lives too. A body that does not match the
+ * body and are valid only while it lives too (the text a PostgreSQL type's
+ * typed branch decodes to is the codec's, valid until its next decode). A body that does not match the
  * schema (truncated, a bad length or union index, trailing bytes) ->
  * FERRY_EDECODE naming the table and the field. Nothing is allocated. */
 int ferry_rowcodec_decode(ferry_rowcodec_t *c, const void *body, size_t len,

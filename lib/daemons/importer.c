@@ -256,8 +256,9 @@ static int make_clients(ferry_importer_t *c, char *errstr, size_t errstr_size)
 
     /* Offsets live in the target store: never committed to Kafka, and the
      * end of each partition is reported (cut-off exports, --once). */
-    rc = ferry_kafka_consumer_new(cfg, group, &consumer_callbacks, &c->consumer, errstr,
-                                  errstr_size, "client.id", client, "isolation.level",
+    rc = ferry_kafka_consumer_new(cfg, FERRY_KAFKA_MEMBER, group, &consumer_callbacks,
+                                  &c->consumer, errstr, errstr_size, "client.id", client,
+                                  "isolation.level",
                                   "read_committed", "enable.auto.offset.store", "false",
                                   "enable.partition.eof", "true", "auto.offset.reset", "earliest",
                                   "session.timeout.ms", session, "heartbeat.interval.ms",
@@ -300,7 +301,8 @@ int ferry_importer_new(const ferry_config_t *cfg, const char *target, ferry_impo
         ferry_errf(errstr, errstr_size, rc,
                    "environment \"%s\" gives no legal records topic name", target);
     if (!rc)
-        rc = ferry_store_open(uri, FERRY_STORE_WRITE, &c->store, errstr, errstr_size);
+        rc = ferry_store_open_schema(uri, ferry_config_env_schema(cfg, target),
+                                     FERRY_STORE_WRITE, &c->store, errstr, errstr_size);
     /* The job checkpoints after reporting each export, not inside its commit. */
     if (!rc)
         rc = ferry_store_checkpoint_later(c->store, errstr, errstr_size);

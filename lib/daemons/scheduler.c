@@ -569,7 +569,8 @@ int ferry_scheduler_new(const ferry_config_t *cfg, const char *name, ferry_sched
     if (!rc)
         rc = check_one_partition(s, errstr, errstr_size);
     if (!rc) {
-        rc = ferry_kafka_consumer_new(cfg, ferry_config_str(cfg, "scheduler", "group_id"),
+        rc = ferry_kafka_consumer_new(cfg, FERRY_KAFKA_MEMBER,
+                                      ferry_config_str(cfg, "scheduler", "group_id"),
                                       &consumer_callbacks, &s->consumer, why, sizeof(why),
                                       "client.id", s->name, "session.timeout.ms", session_s,
                                       "heartbeat.interval.ms", heartbeat_s,
@@ -689,8 +690,8 @@ int ferry_scheduler_list(const ferry_config_t *cfg, int timeout_ms, ferry_schedu
     /* A reader: its group is never joined nor committed to. */
     snprintf(group, sizeof(group), "%s.reader",
              ferry_config_str(cfg, "scheduler", "group_id"));
-    rc = ferry_kafka_reader_new(cfg, group, &rk, why, sizeof(why), "enable.partition.eof",
-                                "true", NULL);
+    rc = ferry_kafka_consumer_new(cfg, FERRY_KAFKA_READER, group, NULL, &rk, why, sizeof(why),
+                                  "enable.partition.eof", "true", NULL);
     if (rc == FERRY_EKAFKA) /* librdkafka's refusal: say which client */
         return ferry_errf(errstr, errstr_size, rc, "reading %s: %s", topic, why);
     if (rc) /* a property librdkafka refused names itself */

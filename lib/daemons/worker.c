@@ -232,7 +232,8 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
                  ? ferry_config_int(cfg, "worker", "session_timeout_ms") / 3
                  : 3000);
 
-    rc = ferry_kafka_consumer_new(cfg, ferry_config_str(cfg, "worker", "group_id"), NULL,
+    rc = ferry_kafka_consumer_new(cfg, FERRY_KAFKA_MEMBER,
+                                  ferry_config_str(cfg, "worker", "group_id"), NULL,
                                   &w->consumer, errstr, errstr_size, "client.id", w->component,
                                   "auto.offset.reset", "earliest", "isolation.level",
                                   "read_committed", "session.timeout.ms", session,

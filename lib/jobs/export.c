@@ -36,6 +36,23 @@ struct ferry_export {
     ferry_buf_t bodies; /* row bodies of the next Rows message */
 };
 
+/* Every column of every planned table is of a type ferry carries: else
+ * FERRY_EPERMANENT naming table.column and its type, before anything is
+ * sent. */
+static int check_carried(const ferry_export_t *ex, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < ferry_plan_ntables(ex->plan); i++) {
+        const ferry_object_t *obj =
+            ferry_objset_find(ex->objs, ferry_plan_table(ex->plan, i)->name);
+        for (size_t k = 0; obj && k < obj->nfields; k++)
+            if (obj->fields[k].uncarriable)
+                return ferry_errf(errstr, errstr_size, FERRY_EPERMANENT,
+                                  "column %s.%s is of type %s, which ferry cannot carry",
+                                  obj->name, obj->fields[k].name, obj->fields[k].decl_type);
+    }
+    return FERRY_OK;
+}
+
 int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
                          const ferry_request_t *req, ferry_export_t **out, char *errstr,
                          size_t errstr_size)
@@ -69,7 +86,8 @@ int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
     ferry_request_stream_key(req, ex->key, sizeof(ex->key));
     ex->rows_message_bytes = (size_t)ferry_config_int(cfg, "worker", "rows_message_bytes");
     ex->part_bytes = (size_t)ferry_config_int(cfg, "worker", "part_bytes");
-    rc = ferry_store_open(uri, FERRY_STORE_READ, &ex->source, errstr, errstr_size);
+    rc = ferry_store_open_schema(uri, ferry_config_env_schema(cfg, req->source),
+                                 FERRY_STORE_READ, &ex->source, errstr, errstr_size);
     if (rc)
         goto fail;
     /* Metadata and every table's rows from one snapshot: a concurrent writer
@@ -82,7 +100,7 @@ int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
         goto fail;
     rc = ferry_plan_new(cat, ex->objs, (const char *const *)req->objects, req->nobjects,
                         &ex->plan, errstr, errstr_size);
-    if (rc)
+    if (rc || (rc = check_carried(ex, errstr, errstr_size)))
         goto fail;
     *out = ex;
     return FERRY_OK;

@@ -46,7 +46,9 @@ typedef struct ferry_export_stats {
  * with ferry_export_destroy. The request is copied.
  * FERRY_EINVAL or FERRY_ENOTFOUND: the request is invalid and must be rejected
  * (errstr names the environment or objects); FERRY_EPERMANENT: the source
- * environment's store is one ferry cannot open; any other code is a failure
+ * environment's store is one ferry cannot open, or a planned table has a
+ * column of a type ferry cannot carry (errstr: "column table.column is of
+ * type T..."); any other code is a failure
  * that may pass (for example a store that is down). */
 int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
                          const ferry_request_t *req, ferry_export_t **out, char *errstr,

@@ -105,42 +105,19 @@ int ferry_kafka_producer_new(const ferry_config_t *cfg, ferry_kafka_producer_kin
     return rc;
 }
 
-/* A consumer in group_id that commits no offsets by itself; a group member's
- * main queue is its consumer queue. */
-static int consumer_new(const ferry_config_t *cfg, const char *group_id, int member,
-                        const ferry_kafka_callbacks_t *cb, va_list ap, rd_kafka_t **out,
-                        char *errstr, size_t errstr_size)
+int ferry_kafka_consumer_new(const ferry_config_t *cfg, ferry_kafka_consumer_kind_t kind,
+                             const char *group_id, const ferry_kafka_callbacks_t *cb,
+                             rd_kafka_t **out, char *errstr, size_t errstr_size, ...)
 {
     const char *fixed[] = {"group.id", group_id, "enable.auto.commit", "false", NULL};
-    int rc = client_new(RD_KAFKA_CONSUMER, cfg, fixed, cb, ap, out, errstr, errstr_size);
+    va_list ap;
+    int rc;
 
-    if (!rc && member)
+    va_start(ap, errstr_size);
+    rc = client_new(RD_KAFKA_CONSUMER, cfg, fixed, cb, ap, out, errstr, errstr_size);
+    va_end(ap);
+    if (!rc && kind == FERRY_KAFKA_MEMBER)
         rd_kafka_poll_set_consumer(*out);
-    return rc;
-}
-
-int ferry_kafka_consumer_new(const ferry_config_t *cfg, const char *group_id,
-                             const ferry_kafka_callbacks_t *cb, rd_kafka_t **out, char *errstr,
-                             size_t errstr_size, ...)
-{
-    va_list ap;
-    int rc;
-
-    va_start(ap, errstr_size);
-    rc = consumer_new(cfg, group_id, 1, cb, ap, out, errstr, errstr_size);
-    va_end(ap);
-    return rc;
-}
-
-int ferry_kafka_reader_new(const ferry_config_t *cfg, const char *group_id, rd_kafka_t **out,
-                           char *errstr, size_t errstr_size, ...)
-{
-    va_list ap;
-    int rc;
-
-    va_start(ap, errstr_size);
-    rc = consumer_new(cfg, group_id, 0, NULL, ap, out, errstr, errstr_size);
-    va_end(ap);
     return rc;
 }
 

@@ -35,7 +35,7 @@ typedef enum ferry_kafka_producer_kind {
     FERRY_KAFKA_TRANSACTIONAL, /* transactional.id: idempotent, and transactions */
 } ferry_kafka_producer_kind_t;
 
-/* Every client of ferry is made by one of the three constructors below, which
+/* Every client of ferry is made by one of the two constructors below, which
  * apply, in this order: every "kafka" pair of cfg (cfg may be NULL), the fixed
  * settings of the client's kind, then the extra pairs given as arguments
  * (key, value, key, value, ..., NULL), which override both; and route
@@ -52,21 +52,25 @@ int ferry_kafka_producer_new(const ferry_config_t *cfg, ferry_kafka_producer_kin
                              const char *txn_id, const ferry_kafka_callbacks_t *cb,
                              rd_kafka_t **out, char *errstr, size_t errstr_size, ...);
 
-/* A member of consumer group group_id, for rd_kafka_subscribe. Offsets are
- * never committed automatically (enable.auto.commit=false): ferry commits
- * them itself, or keeps them elsewhere. The main queue is redirected to the
- * consumer's (rd_kafka_poll_set_consumer): rd_kafka_consumer_poll serves every
- * callback, and rd_kafka_poll must not be called. */
-int ferry_kafka_consumer_new(const ferry_config_t *cfg, const char *group_id,
-                             const ferry_kafka_callbacks_t *cb, rd_kafka_t **out, char *errstr,
-                             size_t errstr_size, ...);
+/* What a consumer does with its group (group_id: librdkafka wants one either
+ * way). Neither commits offsets automatically (enable.auto.commit=false):
+ * ferry commits them itself, or keeps them elsewhere. */
+typedef enum ferry_kafka_consumer_kind {
+    /* A member of the group, for rd_kafka_subscribe. The main queue is
+     * redirected to the consumer's (rd_kafka_poll_set_consumer):
+     * rd_kafka_consumer_poll serves every callback, and rd_kafka_poll must not
+     * be called. */
+    FERRY_KAFKA_MEMBER,
+    /* A reader of assigned partitions (rd_kafka_assign) that never joins the
+     * group. Its main queue stays its own: rd_kafka_poll serves the callbacks
+     * while nothing is assigned. */
+    FERRY_KAFKA_READER,
+} ferry_kafka_consumer_kind_t;
 
-/* A consumer that reads assigned partitions (rd_kafka_assign) and never joins
- * its group: librdkafka wants a group.id all the same, group_id, on which
- * nothing is committed (enable.auto.commit=false). Its main queue stays its
- * own: rd_kafka_poll serves the callbacks while nothing is assigned. */
-int ferry_kafka_reader_new(const ferry_config_t *cfg, const char *group_id, rd_kafka_t **out,
-                           char *errstr, size_t errstr_size, ...);
+/* A consumer of that kind in group group_id. */
+int ferry_kafka_consumer_new(const ferry_config_t *cfg, ferry_kafka_consumer_kind_t kind,
+                             const char *group_id, const ferry_kafka_callbacks_t *cb,
+                             rd_kafka_t **out, char *errstr, size_t errstr_size, ...);
 
 /* The bootstrap.servers rk was configured with, written to buf ("(not set)"
  * when it has none), for error messages that must say where ferry looked. */
@@ -136,7 +140,7 @@ int ferry_kafka_end_offsets(rd_kafka_t *rk, const char *topic, int timeout_ms,
 
 /* Reads partition of topic from its beginning to the end it has when called
  * (or to the partition's EOF, if rk reports it), handing each message to
- * on_message(m, arg) (m stays rk's). rk is a reader (ferry_kafka_reader_new)
+ * on_message(m, arg) (m stays rk's). rk is a reader (FERRY_KAFKA_READER)
  * with nothing assigned; the partition is assigned here and stays so.
  * FERRY_ETIMEOUT when the end is not reached within timeout_ms, FERRY_EKAFKA
  * on a broker error, each "reading <topic>: <reason>". */

@@ -76,6 +76,10 @@ typedef struct ferry_field {
     ferry_identity_t identity;
     char **labels;     /* FERRY_T_ENUM and arrays of one: the enum's labels in order */
     size_t nlabels;
+    /* 1: the store holds the column in a type ferry cannot carry (decl_type
+     * names it; type is then FERRY_T_ANY). The object is still described,
+     * but an export of it fails before anything is sent (export.c). */
+    int uncarriable;
 } ferry_field_t;
 
 /* A relation is a foreign key of this object: fields -> target's to_fields.

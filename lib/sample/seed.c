@@ -1,22 +1,35 @@
 /* seed.c - the sample source environment (seed.h).
  *
  * Each table is described once, below: its columns with their declared types
- * (foreign keys inline) and a generator per column. The DDL and the INSERT are
- * built from that description; table and column names are constants of this
- * file without double quotes, so quoting them is a format string. Each table
- * draws from its own random stream (splitmix64 seeded from the seed and the
- * table's name), so a table's content depends only on (rows, seed).
+ * (SQLite's spelling), flags and a generator per column; a reference column's
+ * foreign key follows from its generator. The metadata of a table is built
+ * from that description and written through the store interface (store.h),
+ * so any store the interface opens for writing takes the same rows: the
+ * store maps the declared types onto its own and quotes every name. Each
+ * table draws from its own random stream (splitmix64 seeded from the seed and
+ * the table's name), so a table's content depends only on (rows, seed).
  *
- * Seeding is one transaction with the journal and syncing off, foreign keys
- * unchecked while writing (masters come first anyway), one prepared INSERT per
- * table, values bound from per-column buffers reused for every row. */
+ * Values read back alike from SQLite and PostgreSQL, so that checksums agree:
+ * PostgreSQL's cursor gives a timestamp, a date or a numeric as its own text,
+ * SQLite gives what was stored. Timestamps are therefore text in the form
+ * both print (SQLite's datetime(): 'YYYY-MM-DD HH:MM:SS[.fff]'), dates
+ * 'YYYY-MM-DD', and amounts REAL: a SQLite DECIMAL column turns '12.50' into
+ * the double 12.5 (its affinity), which a numeric(12,2) would read back as
+ * the text '12.50', whereas a double is the same bits on both.
+ *
+ * Seeding is one transaction: every table is created (masters before
+ * details) and filled through one writer, values made in per-column buffers
+ * reused for every row. A failure rolls it back, and a SQLite file the seed
+ * created is removed. */
 #include "seed.h"
 
 #include "error.h"
+#include "meta.h"
+#include "store.h"
+#include "value.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,20 +52,29 @@ typedef enum gen {
     G_EMAIL,
     G_URL,
     G_JSON,
-    G_TS,       /* ms since the epoch, INTEGER, in TIMESTAMP columns */
-    G_ISO,      /* 'YYYY-MM-DDTHH:MM:SSZ' text, in DATETIME columns */
+    G_TS,       /* 'YYYY-MM-DD HH:MM:SS.fff' text (no trailing zeros), in TIMESTAMP columns */
+    G_ISO,      /* 'YYYY-MM-DD HH:MM:SS' text, in DATETIME columns */
     G_DATE,     /* 'YYYY-MM-DD' */
     G_BOOL,     /* 0 or 1 */
-    G_AMOUNT,   /* lo..hi with 2 decimals, REAL */
+    G_AMOUNT,   /* lo..hi in cents, as a REAL */
     G_INT,      /* lo..hi */
     G_PICK,     /* one of the '|'-separated words of arg */
     G_BLOB,     /* lo..hi random bytes */
     G_UNICODE,  /* words of many scripts, emoji included */
 } gen_t;
 
+/* Column flags: primary key (in column order), NOT NULL, UNIQUE, and for a
+ * reference ON DELETE CASCADE (the detail of a master: an include). */
+enum { PK = 1, NN = 2, UQ = 4, CASCADE = 8 };
+
+/* A G_REF or G_MASTER column is a foreign key to table arg, a G_PARENT one to
+ * its own table; either refers to that table's primary key. */
 typedef struct col {
-    const char *name, *decl;
+    const char *name;
+    const char *type; /* declared type, SQLite's spelling */
     gen_t gen;
+    unsigned flags;
+    const char *dflt; /* the default, a SQLite literal, or NULL */
     const char *arg;
     int lo, hi;
     int null_pct; /* percent of rows holding NULL */
@@ -63,7 +85,6 @@ typedef struct col {
 typedef struct table {
     const char *name;
     unsigned share;       /* of the row total, out of share_total() */
-    const char *extra;    /* table constraints, or NULL */
     col_t cols[MAX_COLS]; /* up to the first with a NULL name */
 } table_t;
 
@@ -74,252 +95,252 @@ typedef struct table {
  * tests/unit/data/preset_schema.sql (sub-object -> master ON DELETE CASCADE,
  * associations plain); the custom objects follow the product's __CST naming. */
 static const table_t tables[] = {
-    {"User", 30, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"name", "TEXT NOT NULL", G_PERSON},
+    {"User", 30,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"name", "TEXT", G_PERSON, .flags = NN},
       {"email", "VARCHAR(120)", G_EMAIL, .null_pct = 5},
       {"locale", "VARCHAR(10)", G_PICK, .arg = "en_US|de_DE|fr_FR|ja_JP|zh_CN|ar_EG|pt_BR"},
-      {"active", "BOOLEAN NOT NULL DEFAULT 1", G_BOOL},
+      {"active", "BOOLEAN", G_BOOL, .flags = NN, .dflt = "1"},
       {"created_at", "TIMESTAMP", G_TS},
       {"last_login", "DATETIME", G_ISO, .null_pct = 20}}},
-    {"Application", 5, NULL,
-     {{"id", "TEXT PRIMARY KEY", G_CODE, .arg = "app"},
-      {"name", "TEXT NOT NULL", G_WORDS, .lo = 1, .hi = 2},
+    {"Application", 5,
+     {{"id", "TEXT", G_CODE, .flags = PK, .arg = "app"},
+      {"name", "TEXT", G_WORDS, .flags = NN, .lo = 1, .hi = 2},
       {"label", "VARCHAR(80)", G_UNICODE, .lo = 1, .hi = 3},
       {"version", "VARCHAR(20)", G_PICK, .arg = "1.0.0|1.2.3|2.0.0-beta|3.1.4"},
       {"icon", "BLOB", G_BLOB, .lo = 16, .hi = 96, .null_pct = 30},
       {"installed_on", "DATE", G_DATE}}},
-    {"Process", 5, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"name", "TEXT NOT NULL", G_UNIQUE, .arg = "process"},
+    {"Process", 5,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"name", "TEXT", G_UNIQUE, .flags = NN, .arg = "process"},
       {"label", "VARCHAR(80)", G_WORDS, .lo = 2, .hi = 4},
       {"description", "TEXT", G_SENTENCE, .lo = 6, .hi = 14, .null_pct = 15},
-      {"active", "BOOLEAN NOT NULL DEFAULT 1", G_BOOL},
+      {"active", "BOOLEAN", G_BOOL, .flags = NN, .dflt = "1"},
       {"definition", "TEXT", G_JSON},
       {"created_at", "TIMESTAMP", G_TS},
       {"updated_at", "DATETIME", G_ISO}}},
-    {"ProcessDecision", 10, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"process_id", "INTEGER NOT NULL REFERENCES Process(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "Process"},
+    {"ProcessDecision", 10,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"process_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "Process"},
       {"label", "TEXT", G_WORDS, .lo = 1, .hi = 3},
       {"outcome", "VARCHAR(20)", G_PICK, .arg = "approve|reject|escalate|wait"},
       {"sort_order", "INTEGER", G_INT, .lo = 1, .hi = 20}}},
-    {"ProcessCondition", 10, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"process_id", "INTEGER NOT NULL REFERENCES Process(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "Process"},
+    {"ProcessCondition", 10,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"process_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "Process"},
       {"expression", "TEXT",
        G_PICK,
         .arg = "amount > 1000|status = 'open'|owner IS NULL|priority >= 3|region IN ('EU','US')"},
       {"priority", "INTEGER", G_INT, .lo = 1, .hi = 5}}},
-    {"ProcessActionCall", 20, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"decision_id", "INTEGER REFERENCES ProcessDecision(id) ON DELETE CASCADE",
-       G_REF, .arg = "ProcessDecision", .null_pct = 30},
-      {"condition_id", "INTEGER REFERENCES ProcessCondition(id) ON DELETE CASCADE",
-       G_REF, .arg = "ProcessCondition", .null_pct = 30},
+    {"ProcessActionCall", 20,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"decision_id", "INTEGER",
+       G_REF, .flags = CASCADE, .arg = "ProcessDecision", .null_pct = 30},
+      {"condition_id", "INTEGER",
+       G_REF, .flags = CASCADE, .arg = "ProcessCondition", .null_pct = 30},
       {"action", "TEXT", G_PICK, .arg = "send_email|update_field|create_task|call_webhook|assign"},
       {"parameters", "TEXT", G_JSON, .null_pct = 10},
       {"timeout_ms", "INTEGER", G_INT, .lo = 100, .hi = 60000}}},
-    {"ProcessActionCondition", 15, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"call_id", "INTEGER NOT NULL REFERENCES ProcessActionCall(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "ProcessActionCall"},
+    {"ProcessActionCondition", 15,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"call_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "ProcessActionCall"},
       {"expression", "TEXT", G_SENTENCE, .lo = 3, .hi = 6},
       {"negate", "BOOLEAN", G_BOOL}}},
-    {"ProcessActionInput", 25, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"call_id", "INTEGER NOT NULL REFERENCES ProcessActionCall(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "ProcessActionCall"},
-      {"name", "TEXT NOT NULL", G_PICK, .arg = "recipient|subject|field|value|url|assignee"},
+    {"ProcessActionInput", 25,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"call_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "ProcessActionCall"},
+      {"name", "TEXT", G_PICK, .flags = NN, .arg = "recipient|subject|field|value|url|assignee"},
       {"value", "TEXT", G_UNICODE, .lo = 1, .hi = 3, .null_pct = 10},
       {"data_type", "VARCHAR(20)", G_PICK, .arg = "text|number|date|boolean|reference"}}},
-    {"ApprovalProcess", 5, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"name", "TEXT NOT NULL", G_UNIQUE, .arg = "approval"},
+    {"ApprovalProcess", 5,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"name", "TEXT", G_UNIQUE, .flags = NN, .arg = "approval"},
       {"label", "VARCHAR(80)", G_WORDS, .lo = 2, .hi = 4},
       {"description", "TEXT", G_SENTENCE, .lo = 8, .hi = 16, .null_pct = 20},
       {"entry_criteria", "TEXT", G_JSON},
-      {"active", "BOOLEAN NOT NULL DEFAULT 1", G_BOOL},
+      {"active", "BOOLEAN", G_BOOL, .flags = NN, .dflt = "1"},
       {"created_at", "TIMESTAMP", G_TS}}},
-    {"ApprovalProcessAction", 10, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"approval_process_id", "INTEGER NOT NULL REFERENCES ApprovalProcess(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "ApprovalProcess"},
+    {"ApprovalProcessAction", 10,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"approval_process_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "ApprovalProcess"},
       {"action", "TEXT", G_PICK, .arg = "notify_owner|update_status|send_email|post_chatter"},
       {"kind", "VARCHAR(20)", G_PICK, .arg = "approve|reject|recall|submit"}}},
-    {"ApprovalProcessLockAction", 5, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"approval_process_id", "INTEGER NOT NULL REFERENCES ApprovalProcess(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "ApprovalProcess"},
+    {"ApprovalProcessLockAction", 5,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"approval_process_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "ApprovalProcess"},
       {"action", "TEXT", G_PICK, .arg = "lock|unlock|lock_admin_only"},
       {"lock_record", "BOOLEAN", G_BOOL}}},
-    {"ApprovalStep", 10, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"approval_process_id", "INTEGER NOT NULL REFERENCES ApprovalProcess(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "ApprovalProcess"},
-      {"step_no", "INTEGER NOT NULL", G_INT, .lo = 1, .hi = 9},
+    {"ApprovalStep", 10,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"approval_process_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "ApprovalProcess"},
+      {"step_no", "INTEGER", G_INT, .flags = NN, .lo = 1, .hi = 9},
       {"name", "TEXT", G_WORDS, .lo = 1, .hi = 3},
       {"criteria", "TEXT", G_JSON, .null_pct = 40}}},
-    {"ApprovalStepAction", 15, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"step_id", "INTEGER NOT NULL REFERENCES ApprovalStep(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "ApprovalStep"},
+    {"ApprovalStepAction", 15,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"step_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "ApprovalStep"},
       {"action", "TEXT", G_PICK, .arg = "approve|reject|reassign|comment"},
       {"due_date", "DATE", G_DATE, .null_pct = 25}}},
-    {"ApprovalMember", 20, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"step_id", "INTEGER NOT NULL REFERENCES ApprovalStep(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "ApprovalStep"},
-      {"user_id", "INTEGER REFERENCES \"User\"(id)", G_REF, .arg = "User", .null_pct = 5},
+    {"ApprovalMember", 20,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"step_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "ApprovalStep"},
+      {"user_id", "INTEGER", G_REF, .arg = "User", .null_pct = 5},
       {"member_type", "VARCHAR(20)", G_PICK, .arg = "user|manager|queue|role"},
       {"added_at", "DATETIME", G_ISO}}},
-    {"Role", 5, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"name", "TEXT NOT NULL UNIQUE", G_UNIQUE, .arg = "role"},
+    {"Role", 5,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"name", "TEXT", G_UNIQUE, .flags = NN | UQ, .arg = "role"},
       {"label", "VARCHAR(80)", G_UNICODE, .lo = 1, .hi = 2},
       {"description", "TEXT", G_SENTENCE, .lo = 4, .hi = 10, .null_pct = 30},
       {"permissions", "TEXT", G_JSON}}},
-    {"PublicGroup", 10, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"name", "TEXT NOT NULL", G_WORDS, .lo = 1, .hi = 3},
-      {"role_id", "INTEGER REFERENCES Role(id)", G_REF, .arg = "Role", .null_pct = 10},
+    {"PublicGroup", 10,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"name", "TEXT", G_WORDS, .flags = NN, .lo = 1, .hi = 3},
+      {"role_id", "INTEGER", G_REF, .arg = "Role", .null_pct = 10},
       {"email", "VARCHAR(120)", G_EMAIL, .null_pct = 40},
       {"created_at", "TIMESTAMP", G_TS}}},
-    {"Queue", 5, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"name", "TEXT NOT NULL", G_UNIQUE, .arg = "queue"},
-      {"owner_group_id", "INTEGER REFERENCES PublicGroup(id)",
+    {"Queue", 5,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"name", "TEXT", G_UNIQUE, .flags = NN, .arg = "queue"},
+      {"owner_group_id", "INTEGER",
        G_REF, .arg = "PublicGroup", .null_pct = 10},
       {"label", "VARCHAR(80)", G_UNICODE, .lo = 1, .hi = 3},
       {"object_types", "TEXT", G_PICK, .arg = "Case|Lead|Case,Lead|Order__CST|Customer__CST"},
       {"sla_minutes", "INTEGER", G_INT, .lo = 15, .hi = 10080, .null_pct = 20},
       {"created_at", "TIMESTAMP", G_TS}}},
-    {"QueueObject", 15, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"queue_id", "INTEGER NOT NULL REFERENCES Queue(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "Queue"},
-      {"object_name", "TEXT NOT NULL", G_PICK, .arg = "Case|Lead|Opportunity|Order__CST|Task"},
+    {"QueueObject", 15,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"queue_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "Queue"},
+      {"object_name", "TEXT", G_PICK, .flags = NN, .arg = "Case|Lead|Opportunity|Order__CST|Task"},
       {"priority", "INTEGER", G_INT, .lo = 1, .hi = 5}}},
-    {"GroupMember", 80, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"queue_id", "INTEGER REFERENCES Queue(id) ON DELETE CASCADE",
-       G_REF, .arg = "Queue", .null_pct = 50},
-      {"group_id", "INTEGER REFERENCES PublicGroup(id) ON DELETE CASCADE",
-       G_REF, .arg = "PublicGroup", .null_pct = 20},
-      {"role_id", "INTEGER REFERENCES Role(id)", G_REF, .arg = "Role", .null_pct = 30},
-      {"user_id", "INTEGER REFERENCES \"User\"(id)", G_REF, .arg = "User"},
+    {"GroupMember", 80,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"queue_id", "INTEGER",
+       G_REF, .flags = CASCADE, .arg = "Queue", .null_pct = 50},
+      {"group_id", "INTEGER",
+       G_REF, .flags = CASCADE, .arg = "PublicGroup", .null_pct = 20},
+      {"role_id", "INTEGER", G_REF, .arg = "Role", .null_pct = 30},
+      {"user_id", "INTEGER", G_REF, .arg = "User"},
       {"joined_on", "DATE", G_DATE},
       {"is_admin", "BOOLEAN", G_BOOL}}},
-    {"Profile", 5, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"name", "TEXT NOT NULL", G_UNIQUE, .arg = "profile"},
+    {"Profile", 5,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"name", "TEXT", G_UNIQUE, .flags = NN, .arg = "profile"},
       {"label", "VARCHAR(80)", G_UNICODE, .lo = 1, .hi = 3},
       {"description", "TEXT", G_SENTENCE, .lo = 5, .hi = 12, .null_pct = 20},
       {"settings", "TEXT", G_JSON},
       {"created_at", "TIMESTAMP", G_TS}}},
-    {"ProfileAppVisibility", 20, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"profile_id", "INTEGER NOT NULL REFERENCES Profile(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "Profile"},
-      {"application_id", "TEXT NOT NULL REFERENCES Application(id)", G_REF, .arg = "Application"},
-      {"visible", "BOOLEAN NOT NULL DEFAULT 1", G_BOOL},
+    {"ProfileAppVisibility", 20,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"profile_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "Profile"},
+      {"application_id", "TEXT", G_REF, .flags = NN, .arg = "Application"},
+      {"visible", "BOOLEAN", G_BOOL, .flags = NN, .dflt = "1"},
       {"is_default", "BOOLEAN", G_BOOL}}},
-    {"Connector", 3, NULL,
-     {{"id", "TEXT PRIMARY KEY", G_CODE, .arg = "conn"},
-      {"name", "TEXT NOT NULL", G_WORDS, .lo = 1, .hi = 3},
+    {"Connector", 3,
+     {{"id", "TEXT", G_CODE, .flags = PK, .arg = "conn"},
+      {"name", "TEXT", G_WORDS, .flags = NN, .lo = 1, .hi = 3},
       {"endpoint", "TEXT", G_URL},
       {"auth_type", "VARCHAR(20)", G_PICK, .arg = "oauth2|basic|api_key|none"},
       {"config", "TEXT", G_JSON},
       {"timeout_ms", "INTEGER", G_INT, .lo = 1000, .hi = 120000},
       {"last_sync", "DATETIME", G_ISO, .null_pct = 30}}},
-    {"EmailTemplate", 5, NULL,
-     {{"id", "TEXT PRIMARY KEY", G_CODE, .arg = "tmpl"},
-      {"name", "TEXT NOT NULL", G_WORDS, .lo = 2, .hi = 4},
+    {"EmailTemplate", 5,
+     {{"id", "TEXT", G_CODE, .flags = PK, .arg = "tmpl"},
+      {"name", "TEXT", G_WORDS, .flags = NN, .lo = 2, .hi = 4},
       {"subject", "TEXT", G_UNICODE, .lo = 2, .hi = 5},
       {"body", "TEXT", G_SENTENCE, .lo = 15, .hi = 40},
       {"locale", "VARCHAR(10)", G_PICK, .arg = "en_US|de_DE|fr_FR|ja_JP|zh_CN"},
       {"updated_at", "TIMESTAMP", G_TS}}},
-    {"EmailResource", 10, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"template_id", "TEXT NOT NULL REFERENCES EmailTemplate(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "EmailTemplate"},
+    {"EmailResource", 10,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"template_id", "TEXT",
+       G_MASTER, .flags = NN | CASCADE, .arg = "EmailTemplate"},
       {"file_name", "TEXT", G_PICK, .arg = "logo.png|banner.jpg|terms.pdf|footer.html|宣传.png"},
       {"mime_type", "VARCHAR(40)", G_PICK, .arg = "image/png|image/jpeg|application/pdf|text/html"},
       {"content", "BLOB", G_BLOB, .lo = 32, .hi = 160, .null_pct = 10},
       {"size_bytes", "INTEGER", G_INT, .lo = 32, .hi = 160}}},
-    {"Picklist", 10, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"name", "TEXT NOT NULL", G_UNIQUE, .arg = "picklist"},
+    {"Picklist", 10,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"name", "TEXT", G_UNIQUE, .flags = NN, .arg = "picklist"},
       {"label", "VARCHAR(80)", G_WORDS, .lo = 1, .hi = 3},
       {"description", "TEXT", G_SENTENCE, .lo = 4, .hi = 10, .null_pct = 40},
       {"sorted", "BOOLEAN", G_BOOL}}},
-    {"PicklistValue", 80, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"picklist_id", "INTEGER NOT NULL REFERENCES Picklist(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "Picklist"},
-      {"value", "TEXT NOT NULL", G_WORDS, .lo = 1, .hi = 2},
+    {"PicklistValue", 80,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"picklist_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "Picklist"},
+      {"value", "TEXT", G_WORDS, .flags = NN, .lo = 1, .hi = 2},
       {"label", "TEXT", G_UNICODE, .lo = 1, .hi = 2},
       {"position", "INTEGER", G_INT, .lo = 1, .hi = 100},
       {"is_default", "BOOLEAN", G_BOOL},
       {"help_text", "TEXT", G_SENTENCE, .lo = 3, .hi = 10, .null_pct = 50},
       {"color", "VARCHAR(7)", G_PICK, .arg = "#ff0000|#00aa00|#0000ff|#ffaa00", .null_pct = 50}}},
-    {"CustomResource", 5, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"name", "TEXT NOT NULL", G_UNIQUE, .arg = "resource"},
+    {"CustomResource", 5,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"name", "TEXT", G_UNIQUE, .flags = NN, .arg = "resource"},
       {"label", "VARCHAR(80)", G_WORDS, .lo = 1, .hi = 3},
       {"locale", "VARCHAR(10)", G_PICK, .arg = "en_US|de_DE|fr_FR|ja_JP|zh_CN|ar_EG"},
       {"description", "TEXT", G_SENTENCE, .lo = 4, .hi = 10, .null_pct = 30}}},
-    {"CustomResourceValue", 30, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"resource_id", "INTEGER NOT NULL REFERENCES CustomResource(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "CustomResource"},
+    {"CustomResourceValue", 30,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"resource_id", "INTEGER",
+       G_MASTER, .flags = NN | CASCADE, .arg = "CustomResource"},
       {"locale", "VARCHAR(10)", G_PICK, .arg = "en_US|de_DE|fr_FR|ja_JP|zh_CN|ar_EG"},
       {"value", "TEXT", G_UNICODE, .lo = 1, .hi = 6}}},
-    {"Customer__CST", 60, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"name", "TEXT NOT NULL", G_PERSON},
+    {"Customer__CST", 60,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"name", "TEXT", G_PERSON, .flags = NN},
       {"email", "VARCHAR(120)", G_EMAIL, .null_pct = 10},
       {"phone", "VARCHAR(30)",
        G_PICK, .arg = "+1 555 0100|+49 30 123456|+81 3-1234-5678|+33 1 23 45", .null_pct = 30},
       {"country", "VARCHAR(2)", G_PICK, .arg = "US|DE|FR|JP|CN|BR|EG|IN"},
       {"tier", "VARCHAR(10)", G_PICK, .arg = "gold|silver|bronze"},
-      {"credit_limit", "DECIMAL(12,2)", G_AMOUNT, .hi = 50000, .null_pct = 20},
+      {"credit_limit", "REAL", G_AMOUNT, .hi = 50000, .null_pct = 20},
       {"notes", "TEXT", G_UNICODE, .lo = 2, .hi = 8, .null_pct = 50},
       {"created_at", "TIMESTAMP", G_TS},
       {"birthday", "DATE", G_DATE, .null_pct = 60}}},
-    {"Order__CST", 110, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"customer_id", "INTEGER NOT NULL REFERENCES Customer__CST(id)",
-       G_REF, .arg = "Customer__CST"},
-      {"order_no", "VARCHAR(20) NOT NULL UNIQUE", G_UNIQUE, .arg = "SO"},
+    {"Order__CST", 110,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"customer_id", "INTEGER",
+       G_REF, .flags = NN, .arg = "Customer__CST"},
+      {"order_no", "VARCHAR(20)", G_UNIQUE, .flags = NN | UQ, .arg = "SO"},
       {"status", "VARCHAR(12)", G_PICK, .arg = "draft|placed|paid|shipped|cancelled"},
       {"ordered_at", "DATETIME", G_ISO},
-      {"total", "DECIMAL(12,2)", G_AMOUNT, .lo = 1, .hi = 20000},
+      {"total", "REAL", G_AMOUNT, .lo = 1, .hi = 20000},
       {"paid", "BOOLEAN", G_BOOL},
       {"shipping_address", "TEXT", G_SENTENCE, .lo = 4, .hi = 8, .null_pct = 15}}},
-    {"Category__CST", 10, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"parent_id", "INTEGER REFERENCES Category__CST(id)", G_PARENT},
-      {"name", "TEXT NOT NULL", G_WORDS, .lo = 1, .hi = 2},
+    {"Category__CST", 10,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"parent_id", "INTEGER", G_PARENT},
+      {"name", "TEXT", G_WORDS, .flags = NN, .lo = 1, .hi = 2},
       {"slug", "TEXT", G_UNIQUE, .arg = "cat"},
       {"label", "TEXT", G_UNICODE, .lo = 1, .hi = 2, .null_pct = 20}}},
-    {"OrderLine__CST", 312, "PRIMARY KEY (order_id, line_no)",
-     {{"order_id", "INTEGER NOT NULL REFERENCES Order__CST(id) ON DELETE CASCADE",
-       G_MASTER, .arg = "Order__CST"},
-      {"line_no", "INTEGER NOT NULL", G_LINE},
-      {"product", "TEXT NOT NULL", G_WORDS, .lo = 1, .hi = 3},
-      {"category_id", "INTEGER REFERENCES Category__CST(id)",
+    {"OrderLine__CST", 312,
+     {{"order_id", "INTEGER",
+       G_MASTER, .flags = PK | NN | CASCADE, .arg = "Order__CST"},
+      {"line_no", "INTEGER", G_LINE, .flags = PK | NN},
+      {"product", "TEXT", G_WORDS, .flags = NN, .lo = 1, .hi = 3},
+      {"category_id", "INTEGER",
        G_REF, .arg = "Category__CST", .null_pct = 10},
-      {"quantity", "INTEGER NOT NULL DEFAULT 1", G_INT, .lo = 1, .hi = 12},
-      {"unit_price", "DECIMAL(12,2)", G_AMOUNT, .lo = 1, .hi = 900},
+      {"quantity", "INTEGER", G_INT, .flags = NN, .dflt = "1", .lo = 1, .hi = 12},
+      {"unit_price", "REAL", G_AMOUNT, .lo = 1, .hi = 900},
       {"discount", "REAL", G_INT, .hi = 30, .null_pct = 60},
       {"attributes", "TEXT", G_JSON, .null_pct = 40}}},
-    {"Order Note__CST", 40, NULL,
-     {{"id", "INTEGER PRIMARY KEY", G_ID},
-      {"order_id", "INTEGER REFERENCES Order__CST(id) ON DELETE CASCADE",
-       G_REF, .arg = "Order__CST"},
+    {"Order Note__CST", 40,
+     {{"id", "INTEGER", G_ID, .flags = PK},
+      {"order_id", "INTEGER",
+       G_REF, .flags = CASCADE, .arg = "Order__CST"},
       {"group", "TEXT", G_PICK, .arg = "sales|support|billing|logistics"},
       {"order", "INTEGER", G_INT, .lo = 1, .hi = 10},
       {"note", "TEXT", G_UNICODE, .lo = 3, .hi = 12},
@@ -394,10 +415,20 @@ static void put(text_t *t, const char *fmt, ...)
         t->len = t->len + (size_t)n < t->cap ? t->len + (size_t)n : t->cap - 1;
 }
 
+/* put(t, "%.*s", n, s) without the formatting: the common case, and a hot one. */
+static void append(text_t *t, const char *s, size_t n)
+{
+    if (t->len + n >= t->cap)
+        n = t->cap > t->len + 1 ? t->cap - t->len - 1 : 0;
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
 /* Per-table state while seeding. */
 typedef struct run {
     int64_t rows[NTABLES];
-    sqlite3 *db;
+    ferry_store_t *store;
 } run_t;
 
 static size_t table_index(const char *name)
@@ -417,14 +448,24 @@ static const char *master_of(size_t t)
     return tables[t].name;
 }
 
-/* The key of row k (1-based) of table t, as bound. */
-static void bind_key(sqlite3_stmt *st, int idx, size_t t, int64_t k, text_t *buf)
+static void int_value(ferry_value_t *v, int64_t i)
+{
+    *v = (ferry_value_t){.kind = FERRY_V_INT, .i = i};
+}
+
+static void text_value(ferry_value_t *v, const text_t *buf)
+{
+    *v = (ferry_value_t){.kind = FERRY_V_TEXT, .p = buf->p, .n = buf->len};
+}
+
+/* The key of row k (1-based) of table t. */
+static void key_value(ferry_value_t *v, size_t t, int64_t k, text_t *buf)
 {
     if (tables[t].cols[0].gen == G_CODE) {
         put(buf, "%s-%06" PRId64, tables[t].cols[0].arg, k);
-        sqlite3_bind_text(st, idx, buf->p, (int)buf->len, SQLITE_STATIC);
+        text_value(v, buf);
     } else {
-        sqlite3_bind_int64(st, idx, k);
+        int_value(v, k);
     }
 }
 
@@ -432,80 +473,97 @@ static void put_words(text_t *buf, uint64_t *rng, int lo, int hi, const char *co
                       size_t n)
 {
     int64_t words = rand_range(rng, lo, hi);
-    for (int64_t w = 0; w < words; w++)
-        put(buf, "%s%s", w ? " " : "", pick(rng, list, n));
+    for (int64_t w = 0; w < words; w++) {
+        const char *word = pick(rng, list, n);
+        if (w)
+            append(buf, " ", 1);
+        append(buf, word, strlen(word));
+    }
 }
 
-/* 'YYYY-MM-DD', and with with_time 'THH:MM:SSZ' after it, in UTC. */
+/* 'YYYY-MM-DD' in UTC; with_time > 0 adds ' HH:MM:SS', with_time > 1 the
+ * milliseconds too ('.fff' without trailing zeros, none when zero). This is
+ * SQLite's datetime() form and PostgreSQL's text of a timestamp: the same
+ * text in a SQLite store and read back from a PostgreSQL one. */
 static void put_time(text_t *buf, int64_t ms, int with_time)
 {
     time_t secs = (time_t)(ms / 1000);
+    int frac = (int)(ms % 1000), digits = 3;
     struct tm tm;
 
     gmtime_r(&secs, &tm);
     put(buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     if (with_time)
-        put(buf, "T%02d:%02d:%02dZ", tm.tm_hour, tm.tm_min, tm.tm_sec);
+        put(buf, " %02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (with_time < 2 || !frac)
+        return;
+    for (; frac % 10 == 0; frac /= 10)
+        digits--;
+    put(buf, ".%0*d", digits, frac);
 }
 
-/* Binds column c of row r (0-based) of table t. */
-static void bind_column(const run_t *run, sqlite3_stmt *st, size_t t, const col_t *c, int idx,
-                        int64_t r, uint64_t *rng, text_t *buf)
+/* The table column c of table t draws its keys from: the referenced one
+ * (G_REF, G_MASTER), the master (G_LINE), else t. */
+static size_t key_source(size_t t, const col_t *c)
+{
+    if (c->gen == G_REF || c->gen == G_MASTER)
+        return table_index(c->arg);
+    return c->gen == G_LINE ? table_index(master_of(t)) : t;
+}
+
+/* Sets *v to column c of row r (0-based) of table t, whose keys come from
+ * table p (key_source); text and blob values point into buf. */
+static void column_value(const run_t *run, size_t t, const col_t *c, size_t p, int64_t r,
+                         uint64_t *rng, text_t *buf, ferry_value_t *v)
 {
     int64_t per;
 
     buf->len = 0;
     buf->p[0] = '\0';
     if (c->null_pct && rand_range(rng, 1, 100) <= c->null_pct) {
-        sqlite3_bind_null(st, idx);
+        *v = (ferry_value_t){.kind = FERRY_V_NULL};
         return;
     }
     switch (c->gen) {
     case G_ID:
-        sqlite3_bind_int64(st, idx, r + 1);
+        int_value(v, r + 1);
         return;
     case G_CODE:
-        bind_key(st, idx, t, r + 1, buf);
+        key_value(v, t, r + 1, buf);
         return;
-    case G_REF: {
-        size_t p = table_index(c->arg);
-        bind_key(st, idx, p, rand_range(rng, 1, run->rows[p]), buf);
+    case G_REF:
+        key_value(v, p, rand_range(rng, 1, run->rows[p]), buf);
         return;
-    }
     case G_MASTER:
-    case G_LINE: {
-        size_t p = table_index(c->gen == G_MASTER ? c->arg : master_of(t));
+    case G_LINE:
         per = (run->rows[t] + run->rows[p] - 1) / run->rows[p];
         if (c->gen == G_LINE)
-            sqlite3_bind_int64(st, idx, r % per + 1);
+            int_value(v, r % per + 1);
         else
-            bind_key(st, idx, p, r / per + 1, buf);
+            key_value(v, p, r / per + 1, buf);
         return;
-    }
     case G_PARENT:
         if (r < run->rows[t] / 10 + 1)
-            sqlite3_bind_null(st, idx);
+            *v = (ferry_value_t){.kind = FERRY_V_NULL};
         else
-            sqlite3_bind_int64(st, idx, rand_range(rng, 1, r));
+            int_value(v, rand_range(rng, 1, r));
         return;
     case G_INT:
-        sqlite3_bind_int64(st, idx, rand_range(rng, c->lo, c->hi));
+        int_value(v, rand_range(rng, c->lo, c->hi));
         return;
     case G_BOOL:
-        sqlite3_bind_int(st, idx, (int)(next_rand(rng) & 1));
+        int_value(v, (int64_t)(next_rand(rng) & 1));
         return;
     case G_AMOUNT:
-        sqlite3_bind_double(st, idx, (double)rand_range(rng, (int64_t)c->lo * 100,
-                                                        (int64_t)c->hi * 100) / 100.0);
-        return;
-    case G_TS:
-        sqlite3_bind_int64(st, idx, ts_base + rand_range(rng, 0, ts_span));
+        *v = (ferry_value_t){
+            .kind = FERRY_V_REAL,
+            .d = (double)rand_range(rng, (int64_t)c->lo * 100, (int64_t)c->hi * 100) / 100.0};
         return;
     case G_BLOB: {
         int64_t n = rand_range(rng, c->lo, c->hi);
         for (int64_t i = 0; i < n && i < (int64_t)buf->cap; i++)
             buf->p[i] = (char)(next_rand(rng) & 0xff);
-        sqlite3_bind_blob(st, idx, buf->p, (int)n, SQLITE_STATIC);
+        *v = (ferry_value_t){.kind = FERRY_V_BLOB, .p = buf->p, .n = (size_t)n};
         return;
     }
     case G_PERSON:
@@ -541,8 +599,9 @@ static void bind_column(const run_t *run, sqlite3_stmt *st, size_t t, const col_
             pick(rng, latin_words, NWORDS(latin_words)),
             pick(rng, unicode_words, NWORDS(unicode_words)), next_rand(rng) & 1 ? "true" : "false");
         break;
+    case G_TS:
     case G_ISO:
-        put_time(buf, ts_base + rand_range(rng, 0, ts_span), 1);
+        put_time(buf, ts_base + rand_range(rng, 0, ts_span), c->gen == G_TS ? 2 : 1);
         break;
     case G_DATE:
         put_time(buf, ts_base + rand_range(rng, 0, ts_span), 0);
@@ -556,56 +615,81 @@ static void bind_column(const run_t *run, sqlite3_stmt *st, size_t t, const col_
         for (uint64_t k = next_rand(rng) % n; k; k--)
             s = strchr(s, '|') + 1;
         end = strchr(s, '|');
-        put(buf, "%.*s", (int)(end ? end - s : (ptrdiff_t)strlen(s)), s);
+        append(buf, s, end ? (size_t)(end - s) : strlen(s));
         break;
     }
     }
-    sqlite3_bind_text(st, idx, buf->p, (int)buf->len, SQLITE_STATIC);
+    text_value(v, buf);
 }
 
-static int seed_fail(sqlite3 *db, char *errstr, size_t errstr_size, const char *table)
+/* Adds table t's metadata to set (SQLite's dialect, whatever the store:
+ * the store maps the declared types onto its own). */
+static int table_object(ferry_objset_t *set, size_t t, const ferry_object_t **out)
 {
-    return ferry_errf(errstr, errstr_size, FERRY_ESTORE, "seeding table %s: %s", table,
-                      sqlite3_errmsg(db));
+    const table_t *tb = &tables[t];
+    ferry_object_t *obj = ferry_objset_add(set, tb->name);
+    int pk = 0;
+
+    if (!obj)
+        return FERRY_ENOMEM;
+    for (const col_t *c = tb->cols; c < tb->cols + MAX_COLS && c->name; c++) {
+        const char *target, *to;
+        int cascade = (c->flags & CASCADE) != 0;
+
+        if (ferry_object_add_field(obj, c->name, c->type, !(c->flags & NN), c->dflt,
+                                   c->flags & PK ? ++pk : 0) ||
+            ((c->flags & UQ) && ferry_object_add_unique(obj, &c->name, 1)))
+            return FERRY_ENOMEM;
+        if (c->gen != G_REF && c->gen != G_MASTER && c->gen != G_PARENT)
+            continue;
+        target = c->gen == G_PARENT ? tb->name : c->arg;
+        to = tables[table_index(target)].cols[0].name; /* its key */
+        if (ferry_object_add_relation(obj, target, &c->name, &to, 1,
+                                      cascade ? FERRY_REL_INCLUDE : FERRY_REL_ASSOCIATION,
+                                      cascade ? "CASCADE" : NULL))
+            return FERRY_ENOMEM;
+    }
+    *out = obj;
+    return FERRY_OK;
 }
 
-/* Creates table t and inserts its rows. */
+/* Creates table t and writes its rows. */
 static int seed_table(run_t *run, size_t t, uint64_t seed, char *errstr, size_t errstr_size)
 {
     const table_t *tb = &tables[t];
-    char sql[4096], bufs[MAX_COLS][1024];
-    size_t len, ncols = 0;
-    sqlite3_stmt *st = NULL;
+    char bufs[MAX_COLS][1024];
+    ferry_value_t row[MAX_COLS];
+    size_t source[MAX_COLS];
+    ferry_objset_t *set = ferry_objset_new();
+    const ferry_object_t *obj = NULL;
+    ferry_writer_t *w = NULL;
     uint64_t rng = seed;
-    int rc = FERRY_OK;
+    int rc;
 
     for (const char *p = tb->name; *p; p++) /* a per-table stream */
         rng = (rng ^ (unsigned char)*p) * 0x100000001b3ULL;
-    len = (size_t)snprintf(sql, sizeof(sql), "CREATE TABLE \"%s\" (", tb->name);
-    for (; ncols < MAX_COLS && tb->cols[ncols].name; ncols++)
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s\"%s\" %s", ncols ? ", " : "",
-                                tb->cols[ncols].name, tb->cols[ncols].decl);
-    snprintf(sql + len, sizeof(sql) - len, "%s%s)", tb->extra ? ", " : "",
-             tb->extra ? tb->extra : "");
-    if (sqlite3_exec(run->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return seed_fail(run->db, errstr, errstr_size, tb->name);
-
-    len = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO \"%s\" VALUES (", tb->name);
-    for (size_t i = 0; i < ncols; i++)
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s?", i ? ", " : "");
-    snprintf(sql + len, sizeof(sql) - len, ")");
-    if (sqlite3_prepare_v2(run->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return seed_fail(run->db, errstr, errstr_size, tb->name);
-    for (int64_t r = 0; r < run->rows[t] && !rc; r++) {
-        for (size_t i = 0; i < ncols; i++) {
-            text_t buf = {bufs[i], 0, sizeof(bufs[i])};
-            bind_column(run, st, t, &tb->cols[i], (int)i + 1, r, &rng, &buf);
-        }
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = seed_fail(run->db, errstr, errstr_size, tb->name);
-        sqlite3_reset(st);
+    if (!set || table_object(set, t, &obj)) {
+        rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "seeding table %s: out of memory",
+                        tb->name);
+        goto out;
     }
-    sqlite3_finalize(st);
+    if ((rc = ferry_store_apply_object(run->store, obj, NULL, errstr, errstr_size)) ||
+        (rc = ferry_store_writer_open(run->store, obj, &w, errstr, errstr_size)))
+        goto out;
+    for (size_t i = 0; i < obj->nfields; i++)
+        source[i] = key_source(t, &tb->cols[i]);
+    for (int64_t r = 0; r < run->rows[t] && !rc; r++) {
+        for (size_t i = 0; i < obj->nfields; i++) {
+            text_t buf = {bufs[i], 0, sizeof(bufs[i])};
+            column_value(run, t, &tb->cols[i], source[i], r, &rng, &buf, &row[i]);
+        }
+        rc = ferry_writer_put(w, row, NULL, errstr, errstr_size);
+    }
+    if (!rc)
+        rc = ferry_writer_flush(w, NULL, errstr, errstr_size);
+out:
+    ferry_writer_destroy(w);
+    ferry_objset_destroy(set);
     return rc;
 }
 
@@ -623,27 +707,50 @@ static int remove_db(const char *path)
     return 0;
 }
 
-int ferry_seed_create(const char *path, int64_t rows, uint64_t seed, int force,
-                      int64_t *written, char *errstr, size_t errstr_size)
+/* A store that already holds tables is not seeded over: *count of them. */
+static int count_objects(ferry_store_t *store, size_t *count, char *errstr, size_t errstr_size)
+{
+    ferry_objset_t *objs;
+    int rc = ferry_store_read_meta(store, &objs, errstr, errstr_size);
+
+    if (!rc)
+        *count = ferry_objset_count(objs);
+    ferry_objset_destroy(objs);
+    return rc;
+}
+
+int ferry_seed_create(const char *where, const char *schema, int64_t rows, uint64_t seed,
+                      int force, int64_t *written, char *errstr, size_t errstr_size)
 {
     run_t run = {{0}, NULL};
+    const char *path = NULL; /* a SQLite store's file */
+    char *uri = NULL;
     struct stat sb;
     int64_t total = 0;
-    int rc = FERRY_OK;
+    size_t held = 0;
+    int rc = FERRY_OK, began = 0, created = 0;
 
     if (written)
         *written = 0;
-    if (!strncmp(path, "sqlite:", 7))
-        path += 7;
-    if (!*path || rows < 0)
+    if (!strstr(where, "://"))
+        path = strncmp(where, "sqlite:", 7) ? where : where + 7;
+    if ((path && !*path) || rows < 0)
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                          "seed: a path and rows >= 0 are needed");
-    if (!stat(path, &sb) && !force)
+                          "seed: a store and rows >= 0 are needed");
+    if (path && schema) /* before --force removes anything */
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                          "seed: %s exists (--force replaces it)", path);
-    if (force && (rc = remove_db(path)))
-        return ferry_errf(errstr, errstr_size, FERRY_EIO, "seed: cannot remove %s: %s", path,
-                          strerror(rc));
+                          "seed: a SQLite file has no schemas (schema \"%s\")", schema);
+    if (path) {
+        if (!stat(path, &sb) && !force)
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "seed: %s exists (--force replaces it)", path);
+        if (force && (rc = remove_db(path)))
+            return ferry_errf(errstr, errstr_size, FERRY_EIO, "seed: cannot remove %s: %s",
+                              path, strerror(rc));
+        if (!(uri = malloc(strlen(path) + 8)))
+            return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "seed: out of memory");
+        sprintf(uri, "sqlite:%s", path);
+    }
     for (size_t t = 0; t < NTABLES; t++) {
         run.rows[t] = rows / (int64_t)ferry_seed_share_total() * tables[t].share +
                       rows % (int64_t)ferry_seed_share_total() * tables[t].share /
@@ -652,28 +759,28 @@ int ferry_seed_create(const char *path, int64_t rows, uint64_t seed, int force,
             run.rows[t] = 1;
         total += run.rows[t];
     }
-    if (sqlite3_open_v2(path, &run.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        rc = ferry_errf(errstr, errstr_size, FERRY_ESTORE, "seed: cannot create %s: %s", path,
-                        run.db ? sqlite3_errmsg(run.db) : "out of memory");
-        goto done;
-    }
-    /* A fresh file that is removed on failure needs no journal. */
-    if (sqlite3_exec(run.db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN", NULL,
-                     NULL, NULL) != SQLITE_OK) {
-        rc = seed_fail(run.db, errstr, errstr_size, "(setup)");
-        goto done;
-    }
+    rc = ferry_store_open_schema(uri ? uri : where, schema, FERRY_STORE_WRITE, &run.store, errstr,
+                                errstr_size);
+    created = path && !rc;
+    if (!rc && !path && !(rc = count_objects(run.store, &held, errstr, errstr_size)) && held)
+        rc = ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                        "seed: the store already holds %zu table%s (seed needs an empty one; "
+                        "--force replaces SQLite files only)",
+                        held, held == 1 ? "" : "s");
+    if (!rc && !(rc = ferry_store_begin(run.store, errstr, errstr_size)))
+        began = 1;
     for (size_t t = 0; t < NTABLES && !rc; t++)
         rc = seed_table(&run, t, seed, errstr, errstr_size);
-    if (!rc && sqlite3_exec(run.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        rc = seed_fail(run.db, errstr, errstr_size, "(commit)");
-done:
-    sqlite3_close(run.db);
-    if (rc)
+    if (!rc)
+        rc = ferry_store_commit(run.store, errstr, errstr_size);
+    if (rc && began)
+        ferry_store_rollback(run.store);
+    ferry_store_destroy(run.store);
+    if (rc && created)
         remove_db(path);
-    else if (written)
+    else if (!rc && written)
         *written = total;
+    free(uri);
     return rc;
 }
 

@@ -667,3 +667,166 @@ out:
     ferry_objset_destroy(set);
     return rc;
 }
+
+/* ---- metadata of another dialect, declared for SQLite ---- */
+
+static int starts_ci(const char *s, const char *prefix)
+{
+    return !strncasecmp(s, prefix, strlen(prefix));
+}
+
+/* Numeric precisions up to which SQLite's numeric affinity keeps every value
+ * (it converts text to a REAL, which holds 15 significant digits). */
+#define SQLITE_EXACT_DIGITS 15
+
+const char *ferry_sqlite_decl_of(const ferry_field_t *f, char *buf, size_t size)
+{
+    const char *d = f->decl_type;
+    int p = f->length, s = f->scale;
+
+    switch (f->type) {
+    case FERRY_T_INTEGER: return "INTEGER";
+    case FERRY_T_REAL: return "REAL";
+    case FERRY_T_BOOLEAN: return "BOOLEAN";
+    case FERRY_T_BLOB: return "BLOB";
+    case FERRY_T_TEXT:
+        if (p > 0 && (starts_ci(d, "character varying") || starts_ci(d, "varchar")))
+            snprintf(buf, size, "VARCHAR(%d)", p);
+        else if (p > 0 && (starts_ci(d, "character") || starts_ci(d, "char") ||
+                           starts_ci(d, "bpchar")))
+            snprintf(buf, size, "CHAR(%d)", p);
+        else
+            snprintf(buf, size, "TEXT");
+        return buf;
+    case FERRY_T_NUMERIC:
+    case FERRY_T_DECIMAL:
+        if (p < 1 || s < 0 || s > p)
+            snprintf(buf, size, "NUMERIC TEXT");
+        else if (p <= SQLITE_EXACT_DIGITS)
+            snprintf(buf, size, "NUMERIC(%d,%d)", p, s);
+        else
+            snprintf(buf, size, "NUMERIC TEXT(%d,%d)", p, s);
+        return buf;
+    case FERRY_T_DATE:
+    case FERRY_T_DAY: return "DATE TEXT";
+    case FERRY_T_TIMESTAMP:
+    case FERRY_T_DATETIME: return "TIMESTAMP TEXT";
+    case FERRY_T_TIME: return "TIME TEXT";
+    case FERRY_T_TIMESTAMPTZ: return "TIMESTAMPTZ TEXT";
+    case FERRY_T_UUID: return "UUID TEXT";
+    case FERRY_T_JSON: return !strcasecmp(d, "jsonb") ? "JSONB TEXT" : "JSON TEXT";
+    case FERRY_T_ENUM: return "ENUM TEXT";
+    case FERRY_T_ARRAY: return "ARRAY TEXT";
+    case FERRY_T_INTERVAL: return "TEXT";
+    case FERRY_T_ANY:
+    default: return "";
+    }
+}
+
+/* The default of a PostgreSQL field as SQLite would evaluate it to the same
+ * value, into buf (as long as d), or NULL: a quoted literal (its "::type"
+ * cast dropped), a number (PostgreSQL puts a negative one in parentheses),
+ * true, false or NULL. A BLOB's quoted default would be text: left out. */
+static const char *sqlite_default_of(const ferry_field_t *f, char *buf)
+{
+    const char *d = f->default_sql, *p;
+    size_t n;
+
+    if (!d)
+        return NULL;
+    if (*d == '\'') {
+        for (p = d + 1; *p; p++) {
+            if (*p == '\'' && p[1] == '\'')
+                p++;
+            else if (*p == '\'')
+                break;
+        }
+        if (*p != '\'' || f->type == FERRY_T_BLOB || (p[1] && strncmp(p + 1, "::", 2)))
+            return NULL;
+        n = (size_t)(p + 1 - d);
+        memcpy(buf, d, n);
+        buf[n] = '\0';
+        return buf;
+    }
+    if (!strcasecmp(d, "true") || !strcasecmp(d, "false"))
+        return !strcasecmp(d, "true") ? "TRUE" : "FALSE";
+    if (!strcasecmp(d, "NULL") || starts_ci(d, "NULL::"))
+        return "NULL";
+    n = strlen(d);
+    if (*d == '(' && n > 2 && d[n - 1] == ')') {
+        d++;
+        n -= 2;
+    }
+    for (p = d + (*d == '-'); p < d + n && (isdigit((unsigned char)*p) || *p == '.'); p++)
+        ;
+    if (p != d + n || n == 0 || !isdigit((unsigned char)d[*d == '-']))
+        return NULL;
+    memcpy(buf, d, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+int ferry_sqlite_meta_declare(const ferry_object_t *obj, ferry_objset_t **set,
+                              const ferry_object_t **out, char *errstr, size_t errstr_size)
+{
+    ferry_object_t *o = NULL;
+    char decl[48], *def = NULL;
+    int rc = FERRY_ENOMEM;
+
+    *set = NULL;
+    *out = obj;
+    if (obj->dialect == FERRY_DIALECT_SQLITE)
+        return FERRY_OK;
+    if (!(*set = ferry_objset_new()) || !(o = ferry_objset_add(*set, obj->name)))
+        goto fail;
+    for (size_t i = 0; i < obj->nfields; i++) {
+        const ferry_field_t *f = &obj->fields[i];
+        const char *d;
+        free(def);
+        if (!(def = malloc(f->default_sql ? strlen(f->default_sql) + 1 : 1)))
+            goto fail;
+        d = sqlite_default_of(f, def);
+        if (ferry_object_add_field(o, f->name, ferry_sqlite_decl_of(f, decl, sizeof(decl)),
+                                   f->nullable, d, f->pk_pos))
+            goto fail;
+    }
+    for (size_t i = 0; i < obj->nuniques; i++)
+        if (ferry_object_add_unique(o, (const char *const *)obj->uniques[i].fields,
+                                    obj->uniques[i].nfields))
+            goto fail;
+    for (size_t i = 0; i < obj->nrelations; i++) {
+        const ferry_relation_t *r = &obj->relations[i];
+        if (ferry_object_add_relation(o, r->target, (const char *const *)r->fields,
+                                      (const char *const *)r->to_fields, r->nfields, r->kind,
+                                      r->on_delete))
+            goto fail;
+        o->relations[i].deferrable = r->deferrable;
+    }
+    for (size_t i = 0; i < obj->nindexes; i++) {
+        const ferry_index_t *x = &obj->indexes[i];
+        const char **names = calloc(x->ncols + 1, sizeof(*names));
+        int *desc = calloc(x->ncols + 1, sizeof(*desc));
+        int bad = !names || !desc;
+        for (size_t k = 0; !bad && k < x->ncols; k++) {
+            names[k] = x->cols[k].name;
+            desc[k] = x->cols[k].desc;
+        }
+        bad = bad || ferry_object_add_index(o, x->name, x->unique, names, desc, NULL, x->ncols);
+        free(names);
+        free(desc);
+        if (bad)
+            goto fail;
+    }
+    for (size_t i = 0; i < obj->nnot_carried; i++)
+        if (ferry_object_add_not_carried(o, obj->not_carried[i]))
+            goto fail;
+    free(def);
+    *out = o;
+    return FERRY_OK;
+fail:
+    free(def);
+    ferry_objset_destroy(*set);
+    *set = NULL;
+    *out = NULL;
+    return ferry_errf(errstr, errstr_size, rc, "object '%s': out of memory", obj->name);
+}

@@ -14,28 +14,39 @@
 int ferry_store_open(const char *uri, int mode, ferry_store_t **out, char *errstr,
                      size_t errstr_size)
 {
+    return ferry_store_open_schema(uri, NULL, mode, out, errstr, errstr_size);
+}
+
+int ferry_store_open_schema(const char *uri, const char *schema, int mode, ferry_store_t **out,
+                            char *errstr, size_t errstr_size)
+{
     const char *colon;
 
     *out = NULL;
     if (!uri || !(colon = strchr(uri, ':')) || colon == uri)
         return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                          "store URI '%s' has no scheme (expected sqlite:PATH)",
+                          "store URI '%s' has no scheme (expected sqlite:PATH or "
+                          "postgresql://...)",
                           uri ? uri : "(null)");
+    /* Messages here name the scheme only: the rest may hold a password. */
     if (mode != FERRY_STORE_READ && mode != FERRY_STORE_WRITE)
-        return ferry_errf(errstr, errstr_size, FERRY_EINVAL, "store '%s': unknown open mode %d",
-                          uri, mode);
+        return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                          "store %.*s: unknown open mode %d", (int)(colon - uri), uri, mode);
     if (!strncmp(uri, "sqlite:", 7)) {
         if (!uri[7])
             return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
                               "store URI '%s' names no file", uri);
+        if (schema)
+            return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
+                              "store %s: a SQLite store has no schemas (schema \"%s\")", uri,
+                              schema);
         return ferry_store_sqlite_open(uri + 7, mode, out, errstr, errstr_size);
     }
-    if (!strncmp(uri, "postgresql:", 11) || !strncmp(uri, "postgres:", 9))
-        return ferry_errf(errstr, errstr_size, FERRY_EPERMANENT,
-                          "store '%.*s': PostgreSQL stores are not supported yet",
-                          (int)(colon - uri), uri);
+    if (!strncmp(uri, "postgresql://", 13) || !strncmp(uri, "postgres://", 11))
+        return ferry_store_pg_open(uri, schema, mode, out, errstr, errstr_size);
     return ferry_errf(errstr, errstr_size, FERRY_EINVAL,
-                      "store URI scheme '%.*s' is unknown (expected sqlite:PATH)",
+                      "store URI scheme '%.*s' is unknown (expected sqlite:PATH or "
+                      "postgresql://...)",
                       (int)(colon - uri), uri);
 }
 

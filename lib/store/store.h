@@ -2,7 +2,7 @@
  * and write rows in a transaction. This is what a second store (PostgreSQL)
  * writes; ferry's own bookkeeping in an import target is ledger.h.
  *
- * A store is opened by URI ("sqlite:/path/dev.db"; "postgresql://..." later).
+ * A store is opened by URI ("sqlite:/path/dev.db", "postgresql://...").
  * Nothing behind this interface leaks out of it: callers see only the metadata
  * model (meta.h) and values (value.h). Identifiers are always quoted and checked
  * against the store's own catalog; values are always bound parameters.
@@ -43,12 +43,19 @@ enum {
     FERRY_STORE_WRITE = 1,  /* open read-write, creating the store if missing */
 };
 
-/* Opens the store at uri. A URI without a scheme or an unknown one ->
- * FERRY_EINVAL; a scheme ferry knows but cannot open (postgresql: not built
- * yet) -> FERRY_EPERMANENT; unreadable -> FERRY_ESTORE. On success *out is
- * a new store; free with ferry_store_destroy. */
+/* Opens the store at uri: "sqlite:PATH", or a libpq URI "postgresql://..."
+ * ("postgres://..." too). A URI without a scheme or an unknown one ->
+ * FERRY_EINVAL; unreadable or unreachable -> FERRY_ESTORE. On success *out is
+ * a new store; free with ferry_store_destroy. Messages never show a password
+ * the URI holds. */
 int ferry_store_open(const char *uri, int mode, ferry_store_t **out, char *errstr,
                      size_t errstr_size);
+/* The same for an environment, which is one schema of one database: schema
+ * names it (NULL: the store's default, "public" on PostgreSQL). A PostgreSQL
+ * schema that does not exist -> FERRY_ENOTFOUND when opening to read, and is
+ * created when opening to write; a schema for a SQLite store -> FERRY_EINVAL. */
+int ferry_store_open_schema(const char *uri, const char *schema, int mode, ferry_store_t **out,
+                            char *errstr, size_t errstr_size);
 /* Closes and frees; rolls back an open transaction. Accepts NULL. */
 void ferry_store_destroy(ferry_store_t *store);
 

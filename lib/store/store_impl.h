@@ -87,4 +87,10 @@ struct ferry_writer {
 int ferry_store_sqlite_open(const char *path, int mode, ferry_store_t **out, char *errstr,
                             size_t errstr_size);
 
+/* The PostgreSQL store (store_pg.c): uri is any libpq connection URI,
+ * schema the environment's (NULL: "public"). Contract of
+ * ferry_store_open_schema. */
+int ferry_store_pg_open(const char *uri, const char *schema, int mode, ferry_store_t **out,
+                        char *errstr, size_t errstr_size);
+
 #endif

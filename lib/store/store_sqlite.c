@@ -1150,18 +1150,26 @@ static int sqlite_apply_object(ferry_store_t *base, const ferry_object_t *obj, i
     sqlite_store_t *s = (sqlite_store_t *)base;
     const ferry_objset_t *cat;
     const ferry_object_t *t;
-    char *need;
+    ferry_objset_t *declared = NULL;
+    char *need = NULL;
     int rc;
 
     if (s->txn != TXN_OPEN)
         return ferry_errf(errstr, errstr_size, FERRY_EORDER,
                           "store %s: applying object '%s' outside a transaction", s->path,
                           obj->name);
+    /* Another dialect's object is created and compared as SQLite declares
+     * it (sqlite_meta.h): its column types are then those this table reads
+     * back, and a type conflict is one with what SQLite would hold. */
+    if ((rc = ferry_sqlite_meta_declare(obj, &declared, &obj, errstr, errstr_size)))
+        return rc;
     if ((rc = check_object(obj, errstr, errstr_size)) ||
         (rc = catalog(s, &cat, errstr, errstr_size)))
-        return rc;
-    if (!(need = calloc(obj->nindexes + 1, 1)))
-        return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory", s->path);
+        goto out;
+    if (!(need = calloc(obj->nindexes + 1, 1))) {
+        rc = ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "store %s: out of memory", s->path);
+        goto out;
+    }
     if ((rc = plan_indexes(s, cat, obj, need, errstr, errstr_size)))
         goto out;
     if ((t = ferry_objset_find(cat, obj->name))) {
@@ -1173,6 +1181,7 @@ static int sqlite_apply_object(ferry_store_t *base, const ferry_object_t *obj, i
         rc = create_indexes(s, obj, need, errstr, errstr_size);
 out:
     free(need);
+    ferry_objset_destroy(declared);
     return rc;
 }
 

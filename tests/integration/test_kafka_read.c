@@ -35,8 +35,9 @@ static rd_kafka_t *reader(const char *eof)
     char err[512] = "";
     rd_kafka_t *rk = NULL;
 
-    ck_assert_msg(ferry_kafka_reader_new(NULL, group, &rk, err, sizeof(err), "bootstrap.servers",
-                                         it_bootstrap(), "enable.partition.eof", eof, NULL) == 0,
+    ck_assert_msg(ferry_kafka_consumer_new(NULL, FERRY_KAFKA_READER, group, NULL, &rk, err,
+                                           sizeof(err), "bootstrap.servers", it_bootstrap(),
+                                           "enable.partition.eof", eof, NULL) == 0,
                   "%s", err);
     free(group);
     return rk;

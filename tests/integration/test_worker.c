@@ -484,7 +484,7 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
         char envs[2048];
         snprintf(envs, sizeof(envs),
                  "{ \"dev\": { \"store\": \"%s\" }, \"prod\": { \"store\": \"sqlite:%s/prod.db\" },"
-                 " \"pg\": { \"store\": \"postgresql://127.0.0.1:1/none\" } }",
+                 " \"pg\": { \"store\": \"postgresql://127.0.0.1:1/none?no_such_option=1\" } }",
                  w.dev_uri, w.dir);
         it_write_config_n(w.dir, w.tag, 3, envs, "\"worker\": { \"session_timeout_ms\": 6000 }");
     }
@@ -556,7 +556,7 @@ START_TEST(test_bad_requests_rejected_worker_keeps_serving)
             /* no retry can open it: failed on the first attempt, not rejected, not retried */
             ck_assert_ptr_nonnull(st->reason);
             ck_assert_int_eq(st->state, FERRY_STATUS_FAILED);
-            ck_assert_ptr_nonnull(strstr(st->reason, "not supported yet"));
+            ck_assert_ptr_nonnull(strstr(st->reason, "not a valid PostgreSQL connection URI"));
             ck_assert_ptr_null(strstr(st->reason, "gave up after"));
             failed_store++;
         }

@@ -40,6 +40,7 @@ import io
 import json
 import math
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -50,6 +51,8 @@ import avro.schema
 PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 EPOCH_DAY = datetime.date(1970, 1, 1)
+LOCAL_EPOCH = datetime.datetime(1970, 1, 1)
+MICRO = datetime.timedelta(microseconds=1)
 
 # ---- CRC-64-AVRO, from the specification's reference code ----------------
 
@@ -228,10 +231,108 @@ def logical(branch):
     return branch.get_prop("logicalType")
 
 
+# ---- PostgreSQL's text of the logical values (written here from PostgreSQL's
+# documented output: DateStyle ISO, TimeZone UTC, time fractions trimmed) ----
+
+PG_TYPES = {"numeric", "day", "time", "datetime", "timestamptz", "uuid", "interval", "json",
+            "enum", "array"}
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+NUMERIC_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+
+
+def pg_time(t):
+    text = f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+    return text + (f".{t.microsecond:06d}".rstrip("0") if t.microsecond else "")
+
+
+def pg_date(d):
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
+
+
+def pg_timestamp(ts):
+    return pg_date(ts) + " " + pg_time(ts)
+
+
+def pg_text(ftype, value):
+    """PostgreSQL's text of python3-avro's reading of a typed branch."""
+    if ftype == "numeric" and isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if ftype == "day" and isinstance(value, datetime.date):
+        return pg_date(value)
+    if ftype == "time" and isinstance(value, datetime.time):
+        return pg_time(value)
+    if ftype == "timestamptz" and isinstance(value, datetime.datetime):
+        if value.utcoffset() != datetime.timedelta(0):
+            sys.exit(f"FAIL timestamp-micros read as {value!r}, not UTC")
+        return pg_timestamp(value) + "+00"
+    if ftype == "datetime" and isinstance(value, int) and not isinstance(value, bool):
+        # python3-avro 1.11 does not know local-timestamp-micros: the long
+        return pg_timestamp(LOCAL_EPOCH + value * MICRO)
+    if ftype == "datetime" and isinstance(value, datetime.datetime) and not value.tzinfo:
+        return pg_timestamp(value)
+    if ftype == "uuid" and isinstance(value, str):
+        return value
+    return None
+
+
+def pg_logical(ftype, branch, text):
+    """The value python writes in the typed branch for PostgreSQL's text, or
+    None when the text has no exact logical value (pg_text gives it back)."""
+    lt = logical(branch)
+    try:
+        if ftype == "numeric" and lt == "decimal":
+            scale, precision = branch.get_prop("scale"), branch.get_prop("precision")
+            if not NUMERIC_RE.fullmatch(text):  # NaN, Infinity, exponents
+                return None
+            d = decimal.Decimal(text)
+            with decimal.localcontext() as ctx:
+                ctx.prec = 2000  # scaleb rounds to the context's 28 digits otherwise
+                u = int(d.scaleb(scale))
+            if (-d.as_tuple().exponent != scale
+                    or len(str(abs(u))) > precision or (u == 0 and text.startswith("-"))
+                    or format(d, "f") != text):
+                return None
+            return u
+        if ftype == "day" and lt == "date":
+            d = datetime.date.fromisoformat(text)
+            return (d - EPOCH_DAY).days if pg_date(d) == text else None
+        if ftype == "time" and lt == "time-micros":
+            t = datetime.time.fromisoformat(text)
+            if t.tzinfo or pg_time(t) != text:
+                return None
+            return ((t.hour * 60 + t.minute) * 60 + t.second) * 10**6 + t.microsecond
+        if ftype == "datetime" and lt == "local-timestamp-micros":
+            ts = datetime.datetime.fromisoformat(text)
+            if ts.tzinfo or pg_timestamp(ts) != text:
+                return None
+            return (ts - LOCAL_EPOCH) // MICRO
+        if ftype == "timestamptz" and lt == "timestamp-micros" and text.endswith("+00"):
+            ts = datetime.datetime.fromisoformat(text[:-3])
+            if ts.tzinfo or pg_timestamp(ts) != text[:-3]:
+                return None
+            return (ts - LOCAL_EPOCH) // MICRO
+        if ftype == "uuid" and lt == "uuid":
+            return text.encode("utf-8") if UUID_RE.fullmatch(text) else None
+    except (ValueError, decimal.InvalidOperation):
+        return None
+    return None
+
+
 def cell_of(field, value):
     """python3-avro's value of a row field -> the tool's cell."""
+    ftype = field.get_prop("ferry.type")
     if value is None:
         return {"k": "null"}
+    if ftype in PG_TYPES and not isinstance(value, dict):
+        text = pg_text(ftype, value)
+        if text is not None:
+            return {"k": "text", "v": text.encode("utf-8").hex()}
+    if isinstance(value, dict) and "integer" in value:  # storage classes displaced by
+        return {"k": "int", "v": value["integer"]}      # a typed branch's Avro type
+    if isinstance(value, dict) and "text" in value:
+        return {"k": "text", "v": value["text"].encode("utf-8").hex()}
+    if isinstance(value, dict) and "blob" in value:
+        return {"k": "blob", "v": value["blob"].hex()}
     if isinstance(value, bool):
         return {"k": "int", "v": int(value)}
     if isinstance(value, int):
@@ -288,7 +389,20 @@ def branch_for(field, cell):
     UTF-8 in the record branch, else the branch of the value's storage class."""
     branches = field.type.schemas
     kind = cell["k"]
+    ftype = field.get_prop("ferry.type")
+    if ftype in PG_TYPES:
+        if kind == "text" and is_utf8(bytes.fromhex(cell["v"])):
+            text = bytes.fromhex(cell["v"]).decode("utf-8")
+            for i, b in enumerate(branches):
+                if logical(b):
+                    v = pg_logical(ftype, b, text)
+                    if v is not None:
+                        return i, v
+        # SQLite's typed branches below are not these types' own
+        branches = [b if not logical(b) else None for b in branches]
     for i, b in enumerate(branches):
+        if b is None:
+            continue
         lt = logical(b)
         if kind == "null" and b.type == "null":
             return i, None
@@ -310,8 +424,12 @@ def branch_for(field, cell):
         if lt == "decimal" and b.get_prop("scale") == 0 and abs(v) < 10 ** b.get_prop("precision"):
             return i, v
     plain = {"int": "long", "real": "double", "text": "string", "blob": "bytes"}[kind]
+    wrap = {"int": "integer", "text": "text", "blob": "blob"}.get(kind)
     for i, b in enumerate(branches):
-        if b.type == plain and not logical(b):
+        if b is None:
+            continue
+        if ((b.type == plain and not logical(b)) or
+                (b.type == "record" and b.fields[0].name == wrap)):
             v = cell["v"]
             if kind == "real":
                 v = struct.unpack(">d", bytes.fromhex(v))[0]
@@ -335,11 +453,14 @@ def write_row(enc, schema, row):
             enc.write_boolean(v)
         elif b.type == "int":
             enc.write_int(v)
-        elif b.type == "long":
+        elif b.type == "long" or (b.type == "record" and b.fields[0].type.type == "long"):
             enc.write_long(v)
         elif b.type == "double":
             enc.write_double(v)
-        elif b.type in ("string", "bytes", "record"):  # the record's one field is bytes
+        elif b.type == "bytes" and logical(b) == "decimal":
+            # big-endian two's complement, with one byte to spare at times
+            enc.write_bytes(v.to_bytes((v.bit_length() + 8) // 8, "big", signed=True))
+        elif b.type in ("string", "bytes", "record"):  # the record's one field: bytes, string
             enc.write_bytes(v)
         elif b.type == "fixed":
             enc.write(v.to_bytes(b.size, "big", signed=True))
@@ -402,6 +523,7 @@ def check(tool, src, tmp):
             json.dump(s, f)
         files.append(path)
     check_canonical(tool, files)
+    check_older_metadata(src)
 
     with open(os.path.join(tmp, "manifest.json"), encoding="utf-8") as f:
         manifest = json.load(f)
@@ -442,6 +564,45 @@ def check(tool, src, tmp):
     print(f"ok: python3-avro decodes the {messages} messages ferry encoded to their values "
           f"({rows_messages} Rows messages of {rows} rows, each with the fingerprint of "
           f"python's canonical form of the array schema)")
+
+
+NEW_FIELDS = {"ObjectDefinition": {"dialect"}, "FieldDefinition": {"identity", "labels"}}
+
+
+def without_new_fields(node):
+    """TableMetadata's schema as it was before PostgreSQL: a copy of the JSON
+    without the fields added for it."""
+    if isinstance(node, list):
+        return [without_new_fields(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    drop = NEW_FIELDS.get(node.get("name"), set()) if node.get("type") == "record" else set()
+    return {k: (without_new_fields([f for f in v if f["name"] not in drop]) if k == "fields"
+                else without_new_fields(v)) for k, v in node.items()}
+
+
+def check_older_metadata(src):
+    """A TableMetadata written with the schema before PostgreSQL reads with
+    today's as a SQLite object: each new field has its default."""
+    with open(os.path.join(src, "schemas", "TableMetadata.avsc"), encoding="utf-8") as f:
+        new = json.load(f)
+    old_schema = avro.schema.parse(json.dumps(without_new_fields(new)))
+    new_schema = avro.schema.parse(json.dumps(new))
+    field = {"name": "id", "decl_type": "INTEGER", "type": "integer", "nullable": False,
+             "default_sql": None, "length": 0, "scale": 0, "pk_pos": 1, "collation": None}
+    datum = {"export_id": "old", "group": 0,
+             "object": {"name": "t", "fields": [field], "uniques": [], "relations": [],
+                        "without_rowid": False, "indexes": [], "not_carried": []},
+             "row_schema": "\"long\"", "row_fingerprint": b"\0" * 8, "with_rows": True}
+    buf = io.BytesIO()
+    avro.io.DatumWriter(old_schema).write(datum, avro.io.BinaryEncoder(buf))
+    buf.seek(0)
+    got = avro.io.DatumReader(old_schema, new_schema).read(avro.io.BinaryDecoder(buf))
+    f = got["object"]["fields"][0]
+    if (got["object"]["dialect"], f["identity"], f["labels"]) != ("sqlite", "none", []):
+        sys.exit(f"FAIL an older TableMetadata reads as {got['object']}")
+    print("ok: a TableMetadata of the schema before PostgreSQL reads with the defaults "
+          "(dialect sqlite, identity none, no labels)")
 
 
 def compare(tmp):

@@ -90,7 +90,35 @@ static const struct {
     {"{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\" }, \"dev\": { \"store\": "
      "\"sqlite:b\" } } }",
      FERRY_EINVAL, "malformed JSON"},
+    {"{ \"environments\": { \"dev\": { \"store\": \"sqlite:a\", \"schema\": \"app\" } } }",
+     FERRY_EINVAL, "\"environments.dev.schema\": a sqlite: store has no schemas"},
+    {"{ \"environments\": { \"dev\": { \"store\": \"postgresql://h/db\", \"schema\": \"\" } } }",
+     FERRY_EINVAL, "\"environments.dev.schema\" must be a string of 1 to 63 bytes"},
+    {"{ \"environments\": { \"dev\": { \"store\": \"postgresql://h/db\", \"schema\": 3 } } }",
+     FERRY_EINVAL, "\"environments.dev.schema\" must be a string"},
 };
+
+/* An environment is one schema of one database: the "schema" key, NULL when
+ * absent (the store's default), for postgresql:// and postgres:// stores. */
+START_TEST(test_environment_schema)
+{
+    ferry_config_t *cfg = NULL;
+    char err[256] = "";
+
+    ck_assert_msg(ferry_config_parse("{ \"environments\": {"
+                                     " \"a\": { \"store\": \"postgresql://u@h/db\", \"schema\": \"app\" },"
+                                     " \"b\": { \"store\": \"postgres://u@h/db\" },"
+                                     " \"c\": { \"store\": \"sqlite:c.db\" } } }",
+                                     "s.json", &cfg, err, sizeof(err)) == FERRY_OK,
+                  "%s", err);
+    ck_assert_str_eq(ferry_config_env_schema(cfg, "a"), "app");
+    ck_assert_ptr_null(ferry_config_env_schema(cfg, "b"));
+    ck_assert_ptr_null(ferry_config_env_schema(cfg, "c"));
+    ck_assert_ptr_null(ferry_config_env_schema(cfg, "nope"));
+    ck_assert_str_eq(ferry_config_env_store(cfg, "b"), "postgres://u@h/db");
+    ferry_config_destroy(cfg);
+}
+END_TEST
 
 /* A bad text setting is refused naming the key. */
 static const struct {
@@ -333,6 +361,7 @@ int main(void)
     TCase *tc = tcase_create("config");
 
     tcase_add_test(tc, test_parse_good_config);
+    tcase_add_test(tc, test_environment_schema);
     tcase_add_loop_test(tc, test_worker_timing_checked_together, 0,
                         sizeof(timings) / sizeof(timings[0]));
     tcase_add_test(tc, test_integer_keys_are_range_checked);

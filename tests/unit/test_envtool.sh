@@ -56,8 +56,9 @@ assert text == json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_asc
 EOF
 expect 2 "checksum of an unknown object" "$env_tool" checksum "sqlite:$work/a.db" Role NoSuchThing
 grep -q "NoSuchThing" "$work/err" || fail "unknown object is named: $(cat "$work/err")"
-expect 2 "checksum of a postgresql store" "$env_tool" checksum "postgresql://localhost/x"
-grep -q "not supported yet" "$work/err" || fail "postgresql message: $(cat "$work/err")"
+expect 2 "checksum of an unreachable postgresql store" "$env_tool" checksum "postgresql://u:s3cret@127.0.0.1:1/x"
+grep -q "cannot connect" "$work/err" || fail "postgresql message: $(cat "$work/err")"
+grep -q "s3cret" "$work/err" && fail "the password is shown: $(cat "$work/err")"
 
 expect 0 "describe" "$env_tool" describe "sqlite:$work/a.db"
 grep -q '^Order Note__CST$' "$work/out" || fail "describe lists Order Note__CST"
@@ -83,6 +84,35 @@ assert user[4] == {"name": "active", "decl_type": "BOOLEAN", "type": "boolean", 
                    "default": "1", "pk_pos": 0}, user[4]
 EOF
 expect 2 "describe a missing store" "$env_tool" describe "sqlite:$work/missing.db"
+
+# A PostgreSQL environment (one schema of a database of its own on the
+# FERRY_PG_URL server): describe and checksum it; the same rows in a SQLite
+# store checksum the same.
+pg_url=${FERRY_PG_URL:?FERRY_PG_URL is not set}
+pg_db="ferry_envtool_$$"
+pg_db_url="${pg_url%/*}/$pg_db"
+trap 'psql -qX "$pg_url" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1; rm -rf "$work"' EXIT
+psql -qX -v ON_ERROR_STOP=1 "$pg_url" -c "CREATE DATABASE $pg_db" >/dev/null || fail "create $pg_db"
+psql -qX -v ON_ERROR_STOP=1 "$pg_db_url" >/dev/null <<'EOF' || fail "fill $pg_db"
+CREATE SCHEMA app;
+CREATE TABLE app."Ticket" (id bigint PRIMARY KEY, title text NOT NULL, weight integer);
+INSERT INTO app."Ticket" SELECT i, 'ticket ' || i, i % 7 FROM generate_series(1, 500) i;
+CREATE TABLE public.elsewhere (id int PRIMARY KEY);
+EOF
+sqlite3 "$work/t.db" "CREATE TABLE \"Ticket\" (id INTEGER PRIMARY KEY, title TEXT NOT NULL, weight INTEGER);
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+  INSERT INTO \"Ticket\" SELECT i, 'ticket ' || i, i % 7 FROM n;"
+expect 0 "describe a postgresql schema" "$env_tool" describe "$pg_db_url" --schema app
+grep -q '^Ticket$' "$work/out" || fail "describe lists Ticket: $(cat "$work/out")"
+grep -q 'elsewhere' "$work/out" && fail "describe shows another schema's table"
+grep -q 'title .*text .*text .*not null' "$work/out" || fail "describe shows the column types: $(cat "$work/out")"
+expect 0 "checksum a postgresql schema" "$env_tool" checksum "$pg_db_url" --schema app
+cp "$work/out" "$work/pg.sum"
+grep -q '^Ticket rows=500 ' "$work/pg.sum" || fail "checksum of Ticket: $(cat "$work/pg.sum")"
+expect 0 "checksum the same rows in sqlite" "$env_tool" checksum "sqlite:$work/t.db"
+cmp -s "$work/out" "$work/pg.sum" || fail "the same rows checksum alike: $(cat "$work/out") vs $(cat "$work/pg.sum")"
+expect 2 "describe a missing schema" "$env_tool" describe "$pg_db_url" --schema nowhere
+grep -q '"nowhere"' "$work/err" || fail "the missing schema is named: $(cat "$work/err")"
 
 [ "$failures" = 0 ] && echo "test_envtool: all checks passed"
 exit $((failures > 0))

@@ -138,7 +138,7 @@ static void teardown(void)
 static void seed_sample(void)
 {
     char err[512] = "";
-    ck_assert_msg(ferry_seed_create(dev_path, 2000, 7, 0, NULL, err, sizeof(err)) == FERRY_OK,
+    ck_assert_msg(ferry_seed_create(dev_path, NULL, 2000, 7, 0, NULL, err, sizeof(err)) == FERRY_OK,
                   "%s", err);
 }
 

@@ -137,11 +137,11 @@ static int make_client(enum client_kind kind, const ferry_config_t *cfg, void *o
                                         why_size, "enable.idempotence", "true", "linger.ms", "1",
                                         NULL);
     case CONSUMER:
-        return ferry_kafka_consumer_new(cfg, "the-group", &cb, rk, why, why_size,
-                                        "session.timeout.ms", "7000", NULL);
+        return ferry_kafka_consumer_new(cfg, FERRY_KAFKA_MEMBER, "the-group", &cb, rk, why,
+                                        why_size, "session.timeout.ms", "7000", NULL);
     case READER:
-        return ferry_kafka_reader_new(cfg, "the-group", rk, why, why_size, "session.timeout.ms",
-                                      "7000", NULL);
+        return ferry_kafka_consumer_new(cfg, FERRY_KAFKA_READER, "the-group", NULL, rk, why,
+                                        why_size, "session.timeout.ms", "7000", NULL);
     }
     return FERRY_EINVAL;
 }
@@ -177,8 +177,8 @@ START_TEST(test_constructor_failures_leave_nothing)
     char err[256] = "";
     rd_kafka_t *rk = (rd_kafka_t *)&err;
 
-    ck_assert_int_eq(ferry_kafka_consumer_new(NULL, "g", NULL, &rk, err, sizeof(err),
-                                              "no.such.property", "1", NULL),
+    ck_assert_int_eq(ferry_kafka_consumer_new(NULL, FERRY_KAFKA_MEMBER, "g", NULL, &rk, err,
+                                              sizeof(err), "no.such.property", "1", NULL),
                      FERRY_EINVAL);
     ck_assert_ptr_null(rk);
     ck_assert_msg(strstr(err, "no.such.property"), "\"%s\" does not name the property", err);

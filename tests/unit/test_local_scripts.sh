@@ -9,7 +9,10 @@
 #   3. session.sh (demo, benchmark) and tests/run.sh use FERRY_KAFKA_DIR and
 #      FERRY_KAFKA_PORT when they are set, build/kafka and the broker's port when not;
 #   4. tests/ctest_progress.awk shows each test and each Check test, hides the
-#      rest of a test that passes and shows all of one that fails.
+#      rest of a test that passes and shows all of one that fails;
+#   5. demo.sh takes --postgresql (and no other option): with it, dev and prod
+#      are two databases of the local PostgreSQL, which it starts and stops
+#      like the broker; without it, two SQLite files and no PostgreSQL.
 set -euo pipefail
 src=${FERRY_SOURCE_DIR:?}
 tmp=$(mktemp -d)
@@ -70,7 +73,9 @@ fi
 ok "deps.sh: apt's output shown when apt fails"
 
 # ---- 3. FERRY_KAFKA_DIR and FERRY_KAFKA_PORT in session.sh and tests/run.sh
-tree=$tmp/tree # a source tree of stand-ins: deps.sh, kafka.sh, cmake, ctest
+# The suite runs inside tests/run.sh, which exports where its own PostgreSQL is.
+unset FERRY_PG_DIR FERRY_PG_PORT
+tree=$tmp/tree # a source tree of stand-ins: deps.sh, kafka.sh, postgres.sh, cmake, ctest
 mkdir -p "$tree/deploy/local" "$tree/tests" "$tree/bin"
 printf '#!/bin/sh\nexit 0\n' >"$tree/deploy/local/deps.sh"
 cat >"$tree/deploy/local/kafka.sh" <<'EOF'
@@ -126,7 +131,7 @@ grep -q "^kafka.sh start dir=$tmp/rel/kafka port=$" "$STUB_CALLS" ||
   fail "run.sh: a relative FERRY_KAFKA_DIR is not taken from the caller's directory: $(cat "$STUB_CALLS")"
 ok "run.sh: a relative FERRY_KAFKA_DIR is relative to where it is called"
 : >"$STUB_CALLS"
-env -u FERRY_KAFKA_DIR -u FERRY_KAFKA_PORT bash -c "$(declare -f run_sh fail); tmp='$tmp' tree='$tree'; run_sh"
+env -u FERRY_KAFKA_DIR -u FERRY_KAFKA_PORT -u FERRY_PG_DIR -u FERRY_PG_PORT bash -c "$(declare -f run_sh fail); tmp='$tmp' tree='$tree'; run_sh"
 grep -q "^kafka.sh start dir=$tmp/rb/kafka port=$" "$STUB_CALLS" ||
   fail "run.sh without FERRY_KAFKA_DIR: $(cat "$STUB_CALLS")"
 grep -q "^postgres.sh start dir=$tmp/rb/postgres$" "$STUB_CALLS" ||
@@ -178,3 +183,69 @@ if grep -q "a daemon's log line\|Test command: /b/tests/it_test_broker\|The foll
   fail "progress shows the output of a test that passed: $(cat "$tmp/progress.out")"
 fi
 ok "ctest progress: one line per test and Check test, a failed test's output in full"
+
+# ---- 5. demo.sh [--postgresql], on stand-ins for everything it runs
+demo=$tmp/demo
+mkdir -p "$demo/deploy/local" "$demo/bin" "$demo/build/envtool" "$demo/build/worker" \
+  "$demo/build/importer" "$demo/build/producer"
+cp "$src/deploy/local/demo.sh" "$src/deploy/local/session.sh" "$src/deploy/local/term.sh" \
+  "$tree/deploy/local/deps.sh" "$tree/deploy/local/kafka.sh" "$demo/deploy/local/"
+cp "$tree/bin/cmake" "$demo/bin/"
+cat >"$demo/deploy/local/postgres.sh" <<'EOF'
+#!/bin/sh
+echo "postgres.sh $* dir=$FERRY_PG_DIR" >>"$STUB_CALLS"
+case "$1" in
+  status) exit 3 ;;
+  url) echo "postgresql://postgres@127.0.0.1:55432/$2" ;;
+esac
+EOF
+printf '#!/bin/sh\necho "make-target.sh $*" >>"$STUB_CALLS"\n' >"$demo/deploy/local/make-target.sh"
+cat >"$demo/build/envtool/ferry-env" <<'EOF'
+#!/bin/sh
+echo "ferry-env $*" >>"$STUB_CALLS"
+case "$1" in
+  describe) printf 'User\n  id INTEGER\nApplication\n' ;;
+  plan) case "$*" in *--json*) echo '{"objects": [{"name": "Queue"}]}' ;; esac ;;
+  checksum) echo "Queue rows=1 checksum=0123456789abcdef" ;;
+esac
+EOF
+printf '#!/bin/sh\nexec sleep 60\n' >"$demo/build/worker/ferry-worker"
+cp "$demo/build/worker/ferry-worker" "$demo/build/importer/ferry-import"
+printf '#!/bin/sh\necho export-id\necho applied\n' >"$demo/build/producer/ferry-producer"
+chmod +x "$demo/deploy/local/"*.sh "$demo/bin/"* "$demo/build/"*/*
+run_demo() { # demo.sh ARGS..., its output in $tmp/demo.out; returns its status
+  (cd "$tmp" && PATH="$demo/bin:$PATH" FERRY_KAFKA_DIR=$tmp/dk FERRY_KAFKA_PORT=9913 \
+     FERRY_PG_DIR=$tmp/dp "$demo/deploy/local/demo.sh" "$@" >"$tmp/demo.out" 2>&1)
+}
+pg=postgresql://postgres@127.0.0.1:55432
+
+: >"$STUB_CALLS"
+if run_demo --postgres; then fail "demo.sh took an unknown option: $(cat "$tmp/demo.out")"; fi
+grep -q "usage: deploy/local/demo.sh \[--postgresql\]" "$tmp/demo.out" ||
+  fail "demo.sh with an unknown option shows no usage: $(cat "$tmp/demo.out")"
+[ ! -s "$STUB_CALLS" ] || fail "demo.sh with an unknown option ran: $(cat "$STUB_CALLS")"
+ok "demo.sh refuses an unknown option before doing anything"
+
+: >"$STUB_CALLS"
+run_demo --postgresql || fail "demo.sh --postgresql failed: $(cat "$tmp/demo.out")"
+for call in "postgres.sh start dir=$tmp/dp" "postgres.sh createdb ferry_demo_dev dir=$tmp/dp" \
+  "postgres.sh createdb ferry_demo_prod dir=$tmp/dp" \
+  "ferry-env seed $pg/ferry_demo_dev --rows 5000" \
+  "make-target.sh $pg/ferry_demo_dev $pg/ferry_demo_prod" \
+  "ferry-env checksum $pg/ferry_demo_prod Queue"; do
+  grep -qxF "$call" "$STUB_CALLS" || fail "demo.sh --postgresql: no \"$call\": $(cat "$STUB_CALLS")"
+done
+grep -qF "\"prod\": { \"store\": \"$pg/ferry_demo_prod\" }" "$demo/build/demo/ferry.json" ||
+  fail "prod's store is not the PostgreSQL database: $(cat "$demo/build/demo/ferry.json")"
+[ "$(tail -1 "$STUB_CALLS")" = "postgres.sh stop dir=$tmp/dp" ] ||
+  fail "demo.sh --postgresql does not stop PostgreSQL last: $(cat "$STUB_CALLS")"
+ok "demo.sh --postgresql: dev and prod are two databases of the PostgreSQL it starts and stops"
+
+: >"$STUB_CALLS"
+run_demo || fail "demo.sh failed: $(cat "$tmp/demo.out")"
+grep -qxF "ferry-env seed sqlite:$demo/build/demo/dev.db --rows 5000" "$STUB_CALLS" ||
+  fail "demo.sh without --postgresql: dev is not a SQLite file: $(cat "$STUB_CALLS")"
+if grep -q "^postgres.sh" "$STUB_CALLS"; then
+  fail "demo.sh without --postgresql touched PostgreSQL: $(cat "$STUB_CALLS")"
+fi
+ok "demo.sh without --postgresql: SQLite files, no PostgreSQL"

@@ -338,6 +338,151 @@ START_TEST(test_table_metadata_round_trip)
 }
 END_TEST
 
+/* A PostgreSQL table: its dialect, identity columns and enum labels travel. */
+static ferry_object_t *pg_object(ferry_objset_t *set)
+{
+    static const char *const moods[] = {"sad", "ok", "h\xc3\xa4ppy", ""};
+    ferry_object_t *o = ferry_objset_add(set, "pg");
+
+    o->dialect = FERRY_DIALECT_POSTGRESQL;
+    ck_assert_int_eq(ferry_object_add_field(o, "id", "bigint", 0, NULL, 1), 0);
+    ck_assert_int_eq(ferry_object_add_field(o, "n", "integer", 1, "nextval('pg_n_seq'::regclass)",
+                                            0), 0);
+    ck_assert_int_eq(ferry_object_add_field(o, "mood", "mood", 1, NULL, 0), 0);
+    ck_assert_int_eq(ferry_object_add_field(o, "moods", "mood[]", 1, NULL, 0), 0);
+    ck_assert_int_eq(ferry_object_add_field(o, "amount", "numeric(40,10)", 1, NULL, 0), 0);
+    o->fields[0].type = FERRY_T_INTEGER;
+    o->fields[0].identity = FERRY_IDENTITY_ALWAYS;
+    o->fields[1].type = FERRY_T_INTEGER;
+    o->fields[1].identity = FERRY_IDENTITY_SERIAL;
+    o->fields[2].type = FERRY_T_ENUM;
+    o->fields[3].type = FERRY_T_ARRAY;
+    o->fields[4].type = FERRY_T_NUMERIC;
+    o->fields[4].length = 40;
+    o->fields[4].scale = 10;
+    ck_assert_int_eq(ferry_field_set_labels(&o->fields[2], moods, 4), 0);
+    ck_assert_int_eq(ferry_field_set_labels(&o->fields[3], moods, 3), 0);
+    return o;
+}
+
+/* Encodes o with its row schema into b. */
+static void encode_object(const ferry_object_t *o, ferry_buf_t *b)
+{
+    ferry_table_metadata_t m = {"exp-1", 0, NULL, o, NULL, 0, 1};
+    ferry_rowcodec_t *c = NULL;
+    char err[256] = "";
+
+    ck_assert_msg(ferry_rowcodec_new(o, &c, err, sizeof(err)) == 0, "%s", err);
+    m.row_schema_json = (char *)ferry_rowcodec_schema_json(c);
+    m.fingerprint = ferry_rowcodec_fingerprint(c);
+    ck_assert_msg(ferry_table_metadata_encode(&m, b, err, sizeof(err)) == 0, "%s", err);
+    ferry_rowcodec_destroy(c);
+}
+
+START_TEST(test_table_metadata_pg_round_trip)
+{
+    ferry_objset_t *set = ferry_objset_new();
+    ferry_object_t *o = pg_object(set);
+    ferry_table_metadata_t *got = NULL;
+    ferry_buf_t b = FERRY_BUF_INIT;
+    char err[256] = "";
+
+    encode_object(o, &b);
+    ck_assert_msg(ferry_table_metadata_decode(b.data, b.len, &got, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_int_eq(got->object->dialect, FERRY_DIALECT_POSTGRESQL);
+    for (size_t i = 0; i < o->nfields; i++) {
+        const ferry_field_t *f = &got->object->fields[i];
+        ck_assert_int_eq(f->type, o->fields[i].type);
+        ck_assert_int_eq(f->identity, o->fields[i].identity);
+        ck_assert_uint_eq(f->nlabels, o->fields[i].nlabels);
+        for (size_t k = 0; k < f->nlabels; k++)
+            ck_assert_str_eq(f->labels[k], o->fields[i].labels[k]);
+    }
+    ck_assert_int_eq(got->object->fields[4].length, 40);
+    ck_assert_int_eq(got->object->fields[4].scale, 10);
+    ferry_table_metadata_free(got);
+
+    /* A SQLite object keeps its dialect too (the default). */
+    o->dialect = FERRY_DIALECT_SQLITE;
+    ferry_buf_reset(&b);
+    encode_object(o, &b);
+    ck_assert_int_eq(ferry_table_metadata_decode(b.data, b.len, &got, err, sizeof(err)), 0);
+    ck_assert_int_eq(got->object->dialect, FERRY_DIALECT_SQLITE);
+    ferry_table_metadata_free(got);
+    ferry_buf_free(&b);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* Replaces the first occurrence of `from` in b by `to` (same length). */
+static void patch_bytes(ferry_buf_t *b, const char *from, const char *to)
+{
+    size_t n = strlen(from);
+    ck_assert_uint_eq(strlen(to), n);
+    for (size_t i = 0; i + n <= b->len; i++) {
+        if (!memcmp(b->data + i, from, n)) {
+            memcpy(b->data + i, to, n);
+            return;
+        }
+    }
+    ck_abort_msg("'%s' is not in the message", from);
+}
+
+/* What the decoder refuses in a PostgreSQL object, naming the field of the
+ * message and the table. */
+static const struct {
+    const char *what;
+    const char *from, *to; /* a patch of the encoded message, or NULL */
+    int labels;            /* labels to put on field `field`: 0 none, -1 too long */
+    int field;
+    const char *in_errstr;
+} pg_refusals[] = {
+    {"an unknown dialect", "\x14postgresql", "\x14postgresqX", 0, 0,
+     "field object.dialect: neither sqlite nor postgresql"},
+    {"an unknown identity", "\x0c" "always", "\x0c" "alwayX", 0, 0,
+     "field object.fields.identity: neither none"},
+    {"an unknown type", "\x08" "enum", "\x08" "enuX", 0, 0, "field object.fields.type"},
+    {"10001 labels", NULL, NULL, FERRY_FIELD_MAX_LABELS + 1, 2,
+     "field object.fields.labels: more than 10000 items"},
+    {"a label of 256 bytes", NULL, NULL, -1, 2,
+     "field object.fields.labels: a label longer than 255 bytes"},
+    {"labels on an integer", NULL, NULL, 1, 1,
+     "field object.fields.labels: labels on a field that is neither enum nor array"},
+};
+
+START_TEST(test_table_metadata_pg_refusals)
+{
+    ferry_objset_t *set = ferry_objset_new();
+    ferry_object_t *o = pg_object(set);
+    ferry_table_metadata_t *got = NULL;
+    ferry_buf_t b = FERRY_BUF_INIT;
+    char err[256] = "";
+
+    if (pg_refusals[_i].labels) {
+        size_t n = pg_refusals[_i].labels < 0 ? 1 : (size_t)pg_refusals[_i].labels;
+        const char **v = calloc(n, sizeof(*v));
+        char *long_label = calloc(FERRY_LABEL_MAX + 2, 1);
+        memset(long_label, 'x', FERRY_LABEL_MAX + 1);
+        for (size_t k = 0; k < n; k++)
+            v[k] = pg_refusals[_i].labels < 0 ? long_label : "x";
+        ck_assert_int_eq(ferry_field_set_labels(&o->fields[pg_refusals[_i].field], v, n), 0);
+        free(long_label);
+        free(v);
+    }
+    encode_object(o, &b);
+    if (pg_refusals[_i].from)
+        patch_bytes(&b, pg_refusals[_i].from, pg_refusals[_i].to);
+    ck_assert_msg(ferry_table_metadata_decode(b.data, b.len, &got, err, sizeof(err)) ==
+                      FERRY_EDECODE, "%s: accepted", pg_refusals[_i].what);
+    ck_assert_ptr_null(got);
+    ck_assert_msg(strstr(err, "TableMetadata of \"pg\"") && strstr(err, pg_refusals[_i].in_errstr),
+                  "%s: '%s'", pg_refusals[_i].what, err);
+    ferry_buf_free(&b);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
 /* Regression: a TableMetadata could carry a million fields, and the
  * importer's name checks over them crawled. Every count of an object is
  * capped (meta.h) before its items are read; the error names the table, the
@@ -973,6 +1118,9 @@ static Suite *protocol_suite(void)
     tcase_add_loop_test(tc, test_request_round_trip, 0, sizeof(requests) / sizeof(requests[0]));
     tcase_add_loop_test(tc, test_export_begin_round_trip, 0, 2);
     tcase_add_test(tc, test_table_metadata_round_trip);
+    tcase_add_test(tc, test_table_metadata_pg_round_trip);
+    tcase_add_loop_test(tc, test_table_metadata_pg_refusals, 0,
+                        sizeof(pg_refusals) / sizeof(pg_refusals[0]));
     tcase_add_test(tc, test_table_and_export_end_round_trip);
     tcase_add_loop_test(tc, test_status_round_trip, 0, 2);
     tcase_add_loop_test(tc, test_schedule_round_trip, 0, sizeof(schedules) / sizeof(schedules[0]));

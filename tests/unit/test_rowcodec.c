@@ -1367,6 +1367,335 @@ START_TEST(test_rows_open_rejects_framing_and_fingerprint)
 }
 END_TEST
 
+/* ---- PostgreSQL's types ------------------------------------------------- */
+
+/* A codec over one nullable column "c" of a PostgreSQL-dialect table "t" of
+ * the given ferry type, precision and scale. */
+static ferry_rowcodec_t *pg_codec_of(ferry_type_t type, int length, int scale,
+                                     ferry_objset_t **set)
+{
+    ferry_rowcodec_t *c = NULL;
+    ferry_object_t *obj;
+    char err[256] = "";
+
+    *set = ferry_objset_new();
+    ck_assert_ptr_nonnull(*set);
+    obj = ferry_objset_add(*set, "t");
+    ck_assert_ptr_nonnull(obj);
+    obj->dialect = FERRY_DIALECT_POSTGRESQL;
+    ck_assert_int_eq(ferry_object_add_field(obj, "c", "pg decl", 1, NULL, 0), 0);
+    obj->fields[0].type = type;
+    obj->fields[0].length = length;
+    obj->fields[0].scale = scale;
+    ck_assert_msg(ferry_rowcodec_new(obj, &c, err, sizeof(err)) == 0, "%s", err);
+    return c;
+}
+
+#define STRING_WRAP "ferry.rows.t_string"
+#define LONG_WRAP "ferry.rows.t_long"
+#define BYTES_WRAP "ferry.rows.t_bytes"
+#define N40 "123456789012345678901234567890"
+
+/* The branch each PostgreSQL value takes: the logical type only when the
+ * text is exactly what PostgreSQL prints for the value it parses to. */
+static const struct {
+    ferry_type_t type;
+    int length, scale;
+    ferry_value_t v;
+    const char *branch;
+} pg_branches[] = {
+    {FERRY_T_NUMERIC, 40, 10, TEXT(N40 ".0123456789"), "decimal"},    /* 40 digits */
+    {FERRY_T_NUMERIC, 40, 10, TEXT("-" N40 ".0123456789"), "decimal"},
+    {FERRY_T_NUMERIC, 40, 10, TEXT("0.0000000000"), "decimal"},
+    {FERRY_T_NUMERIC, 40, 10, TEXT("-0.0010000000"), "decimal"},
+    {FERRY_T_NUMERIC, 40, 10, TEXT("1" N40 ".0123456789"), "string"}, /* 41 digits */
+    {FERRY_T_NUMERIC, 40, 10, TEXT("-0.0000000000"), "string"},       /* no negative zero */
+    {FERRY_T_NUMERIC, 40, 10, TEXT("1.5"), "string"},                 /* not 10 decimals */
+    {FERRY_T_NUMERIC, 40, 10, TEXT("01.0000000000"), "string"},
+    {FERRY_T_NUMERIC, 40, 10, TEXT("+1.0000000000"), "string"},
+    {FERRY_T_NUMERIC, 40, 10, TEXT(".0000000000"), "string"},
+    {FERRY_T_NUMERIC, 40, 10, TEXT("1e5"), "string"},
+    {FERRY_T_NUMERIC, 40, 10, TEXT("NaN"), "string"},
+    {FERRY_T_NUMERIC, 40, 10, TEXT("Infinity"), "string"},
+    {FERRY_T_NUMERIC, 40, 10, TEXT("-Infinity"), "string"},
+    {FERRY_T_NUMERIC, 40, 10, BLOB("x"), BYTES_WRAP},                 /* "bytes" is taken */
+    {FERRY_T_NUMERIC, 40, 10, INT(1), "long"},
+    {FERRY_T_NUMERIC, 5, 0, TEXT("12345"), "decimal"},               /* zero scale */
+    {FERRY_T_NUMERIC, 5, 0, TEXT("-99999"), "decimal"},
+    {FERRY_T_NUMERIC, 5, 0, TEXT("0"), "decimal"},
+    {FERRY_T_NUMERIC, 5, 0, TEXT("123456"), "string"},
+    {FERRY_T_NUMERIC, 5, 0, TEXT("1.0"), "string"},
+    {FERRY_T_NUMERIC, 3, 3, TEXT("0.123"), "decimal"},               /* scale = precision */
+    {FERRY_T_NUMERIC, 3, 3, TEXT("-0.500"), "decimal"},
+    {FERRY_T_NUMERIC, 3, 3, TEXT("1.000"), "string"},
+    {FERRY_T_NUMERIC, 0, 0, TEXT("1.5"), "string"},                  /* no precision */
+    {FERRY_T_NUMERIC, 0, 0, TEXT("0.00100000000000000000"), "string"},
+    {FERRY_T_NUMERIC, 3, 5, TEXT("0.00123"), "string"},              /* scale > precision */
+    {FERRY_T_NUMERIC, 2, -3, TEXT("12000"), "string"},               /* negative scale */
+    {FERRY_T_DAY, 0, 0, TEXT("2024-02-29"), "date"},
+    {FERRY_T_DAY, 0, 0, TEXT("1970-01-01"), "date"},
+    {FERRY_T_DAY, 0, 0, TEXT("0001-01-01"), "date"},
+    {FERRY_T_DAY, 0, 0, TEXT("9999-12-31"), "date"},
+    {FERRY_T_DAY, 0, 0, TEXT("1900-02-28"), "date"},
+    {FERRY_T_DAY, 0, 0, TEXT("1900-02-29"), "string"},               /* no such day */
+    {FERRY_T_DAY, 0, 0, TEXT("2023-02-29"), "string"},
+    {FERRY_T_DAY, 0, 0, TEXT("0044-03-15 BC"), "string"},
+    {FERRY_T_DAY, 0, 0, TEXT("0001-01-01 BC"), "string"},
+    {FERRY_T_DAY, 0, 0, TEXT("infinity"), "string"},
+    {FERRY_T_DAY, 0, 0, TEXT("-infinity"), "string"},
+    {FERRY_T_DAY, 0, 0, TEXT("10000-01-01"), "string"},              /* 5-digit year */
+    {FERRY_T_DAY, 0, 0, TEXT("0000-01-01"), "string"},
+    {FERRY_T_DAY, 0, 0, TEXT("2024-1-01"), "string"},
+    {FERRY_T_DAY, 0, 0, INT(5), "long"},
+    {FERRY_T_TIME, 0, 0, TEXT("00:00:00"), "time-micros"},
+    {FERRY_T_TIME, 0, 0, TEXT("23:59:59.999999"), "time-micros"},
+    {FERRY_T_TIME, 0, 0, TEXT("12:34:56.5"), "time-micros"},
+    {FERRY_T_TIME, 0, 0, TEXT("12:34:56.000001"), "time-micros"},
+    {FERRY_T_TIME, 0, 0, TEXT("24:00:00"), "string"},                /* python's time has none */
+    {FERRY_T_TIME, 0, 0, TEXT("12:34:56.500"), "string"},            /* not trimmed */
+    {FERRY_T_TIME, 0, 0, TEXT("12:34:56."), "string"},
+    {FERRY_T_TIME, 0, 0, TEXT("12:34:56.1234567"), "string"},
+    {FERRY_T_TIME, 0, 0, TEXT("12:60:00"), "string"},
+    {FERRY_T_TIME, 0, 0, TEXT("12:34"), "string"},
+    {FERRY_T_TIME, 0, 0, INT(5), LONG_WRAP},                         /* "long" is taken */
+    {FERRY_T_DATETIME, 0, 0, TEXT("2024-01-01 00:00:00"), "local-timestamp-micros"},
+    {FERRY_T_DATETIME, 0, 0, TEXT("1969-12-31 23:59:59.999999"), "local-timestamp-micros"},
+    {FERRY_T_DATETIME, 0, 0, TEXT("0001-01-01 00:00:00"), "local-timestamp-micros"},
+    {FERRY_T_DATETIME, 0, 0, TEXT("9999-12-31 23:59:59.999999"), "local-timestamp-micros"},
+    {FERRY_T_DATETIME, 0, 0, TEXT("2100-03-01 08:00:00.25"), "local-timestamp-micros"},
+    {FERRY_T_DATETIME, 0, 0, TEXT("2024-01-01 00:00:00+00"), "string"},
+    {FERRY_T_DATETIME, 0, 0, TEXT("2024-01-01T00:00:00"), "string"},
+    {FERRY_T_DATETIME, 0, 0, TEXT("2024-01-01 24:00:00"), "string"},
+    {FERRY_T_DATETIME, 0, 0, TEXT("0001-01-01 00:00:00 BC"), "string"},
+    {FERRY_T_DATETIME, 0, 0, TEXT("10000-01-01 00:00:00"), "string"},
+    {FERRY_T_DATETIME, 0, 0, TEXT("infinity"), "string"},
+    {FERRY_T_DATETIME, 0, 0, REAL(1.5), "double"},
+    {FERRY_T_TIMESTAMPTZ, 0, 0, TEXT("2024-01-01 12:00:00+00"), "timestamp-micros"},
+    {FERRY_T_TIMESTAMPTZ, 0, 0, TEXT("1901-12-13 20:45:52.000123+00"), "timestamp-micros"},
+    {FERRY_T_TIMESTAMPTZ, 0, 0, TEXT("2024-01-01 12:00:00"), "string"},
+    {FERRY_T_TIMESTAMPTZ, 0, 0, TEXT("2024-01-01 12:00:00+01"), "string"},
+    {FERRY_T_TIMESTAMPTZ, 0, 0, TEXT("2024-01-01 12:00:00+00:00"), "string"},
+    {FERRY_T_TIMESTAMPTZ, 0, 0, TEXT("-infinity"), "string"},
+    {FERRY_T_TIMESTAMPTZ, 0, 0, INT(7), LONG_WRAP},
+    {FERRY_T_UUID, 0, 0, TEXT("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), "uuid"},
+    {FERRY_T_UUID, 0, 0, TEXT("00000000-0000-0000-0000-000000000000"), "uuid"},
+    {FERRY_T_UUID, 0, 0, TEXT("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"), STRING_WRAP},
+    {FERRY_T_UUID, 0, 0, TEXT("a0eebc999c0b4ef8bb6d6bb9bd380a11"), STRING_WRAP},
+    {FERRY_T_UUID, 0, 0, TEXT("{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"), STRING_WRAP},
+    {FERRY_T_UUID, 0, 0, TEXT("\xff"), TEXT_BYTES},
+    {FERRY_T_INTERVAL, 0, 0, TEXT("1 day 02:00:00"), "string"},
+    {FERRY_T_JSON, 0, 0, TEXT("{\"a\": [1, 2.50]}"), "string"},
+    {FERRY_T_JSON, 0, 0, TEXT("123"), "string"},
+    {FERRY_T_ENUM, 0, 0, TEXT("happy"), "string"},
+    {FERRY_T_ARRAY, 0, 0, TEXT("{1,NULL,3}"), "string"},
+};
+
+START_TEST(test_pg_branch)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = pg_codec_of(pg_branches[_i].type, pg_branches[_i].length,
+                                      pg_branches[_i].scale, &set);
+    ferry_buf_t b = FERRY_BUF_INIT, again = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256], got[64], want[64];
+    const char *label;
+
+    ck_assert_int_eq(ferry_rowcodec_encode(c, &pg_branches[_i].v, &b, err, sizeof(err)), 0);
+    label = branch_label(ferry_rowcodec_schema_json(c), b.data[0] >> 1);
+    ck_assert_msg(!strcmp(label, pg_branches[_i].branch), "%s %.*s: took %s, expected %s",
+                  ferry_type_name(pg_branches[_i].type), (int)pg_branches[_i].v.n,
+                  pg_branches[_i].v.p ? (const char *)pg_branches[_i].v.p : "",
+                  label, pg_branches[_i].branch);
+    ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)), 0);
+    describe(row, got, sizeof(got));
+    describe(&pg_branches[_i].v, want, sizeof(want));
+    ck_assert_msg(same_value(row, &pg_branches[_i].v), "%s: decoded %s, expected %s",
+                  ferry_type_name(pg_branches[_i].type), got, want);
+    /* What decoding gave encodes to the same body. */
+    ck_assert_int_eq(ferry_rowcodec_encode(c, row, &again, err, sizeof(err)), 0);
+    ck_assert(again.len == b.len && !memcmp(again.data, b.data, b.len));
+    ferry_buf_free(&b);
+    ferry_buf_free(&again);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* Bodies of the typed branches as Avro writes them: a decimal's unscaled
+ * value in the fewest bytes of big-endian two's complement, days, micros. */
+static const struct {
+    ferry_type_t type;
+    int length, scale;
+    const char *text;
+    const char *body;
+    size_t len;
+} pg_bodies[] = {
+    {FERRY_T_NUMERIC, 3, 2, "1.50", "\x02\x04\x00\x96", 4},           /* 150 = 0x0096 */
+    {FERRY_T_NUMERIC, 3, 2, "-1.50", "\x02\x04\xff\x6a", 4},          /* -150 */
+    {FERRY_T_NUMERIC, 3, 2, "0.00", "\x02\x02\x00", 3},
+    {FERRY_T_NUMERIC, 3, 0, "-128", "\x02\x02\x80", 3},
+    {FERRY_T_NUMERIC, 3, 0, "127", "\x02\x02\x7f", 3},
+    {FERRY_T_NUMERIC, 3, 0, "128", "\x02\x04\x00\x80", 4},
+    {FERRY_T_NUMERIC, 30, 0, "-18446744073709551616", /* -2^64 */
+     "\x02\x12\xff\x00\x00\x00\x00\x00\x00\x00\x00", 11},
+    {FERRY_T_DAY, 0, 0, "1970-01-02", "\x02\x02", 2},
+    {FERRY_T_DAY, 0, 0, "1969-12-31", "\x02\x01", 2},
+    {FERRY_T_TIME, 0, 0, "00:00:00.000001", "\x02\x02", 2},
+    {FERRY_T_DATETIME, 0, 0, "1970-01-01 00:00:00.000001", "\x02\x02", 2},
+    {FERRY_T_TIMESTAMPTZ, 0, 0, "1969-12-31 23:59:59.999999+00", "\x02\x01", 2},
+    {FERRY_T_UUID, 0, 0, "00000000-0000-0000-0000-000000000000",
+     "\x02\x48" "00000000-0000-0000-0000-000000000000", 38},
+};
+
+START_TEST(test_pg_typed_bodies)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = pg_codec_of(pg_bodies[_i].type, pg_bodies[_i].length,
+                                      pg_bodies[_i].scale, &set);
+    ferry_value_t v = {FERRY_V_TEXT, 0, 0, pg_bodies[_i].text, strlen(pg_bodies[_i].text)};
+    ferry_buf_t b = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256];
+
+    ck_assert_int_eq(ferry_rowcodec_encode(c, &v, &b, err, sizeof(err)), 0);
+    ck_assert_msg(b.len == pg_bodies[_i].len && !memcmp(b.data, pg_bodies[_i].body, b.len),
+                  "%s: body of %zu bytes, expected %zu", pg_bodies[_i].text, b.len,
+                  pg_bodies[_i].len);
+    ck_assert_int_eq(ferry_rowcodec_decode(c, pg_bodies[_i].body, pg_bodies[_i].len, &row, err,
+                                           sizeof(err)), 0);
+    ck_assert(same_value(row, &v));
+    ferry_buf_free(&b);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* Widest numerics: 1000 digits each way, and every length of nines. */
+START_TEST(test_pg_numeric_widest)
+{
+    static char text[1100];
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = pg_codec_of(FERRY_T_NUMERIC, 1000, 500, &set);
+    ferry_buf_t b = FERRY_BUF_INIT;
+    const ferry_value_t *row;
+    char err[256];
+
+    for (int digits = 1; digits <= 1000; digits += (digits < 60 ? 1 : 37)) {
+        for (int neg = 0; neg < 2; neg++) {
+            size_t n = 0;
+            int ints = digits > 500 ? digits - 500 : 0;
+            ferry_value_t v;
+            if (neg)
+                text[n++] = '-';
+            if (!ints)
+                text[n++] = '0';
+            for (int k = 0; k < ints; k++)
+                text[n++] = '9';
+            text[n++] = '.';
+            for (int k = 0; k < 500; k++)
+                text[n++] = (char)(k < 500 - (digits - ints) ? '0' : '1' + (k % 9));
+            v = (ferry_value_t){FERRY_V_TEXT, 0, 0, text, n};
+            ferry_buf_reset(&b);
+            ck_assert_int_eq(ferry_rowcodec_encode(c, &v, &b, err, sizeof(err)), 0);
+            ck_assert_msg(!strcmp(branch_label(ferry_rowcodec_schema_json(c), b.data[0] >> 1),
+                                  "decimal"), "%d digits: not the decimal branch", digits);
+            ck_assert_int_eq(ferry_rowcodec_decode(c, b.data, b.len, &row, err, sizeof(err)), 0);
+            ck_assert_msg(same_value(row, &v), "%d digits: not read back", digits);
+        }
+    }
+    ferry_buf_free(&b);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* A typed branch holding what has no PostgreSQL text of its type. */
+static const struct {
+    ferry_type_t type;
+    int length, scale;
+    const char *body;
+    size_t len;
+    const char *why;
+} pg_bad_bodies[] = {
+    {FERRY_T_NUMERIC, 3, 2, "\x02\x04\x03\xe8", 4, "more digits"},   /* 10.00 in numeric(3,2) */
+    {FERRY_T_NUMERIC, 3, 2, "\x02\x04\xfc\x18", 4, "more digits"},   /* -10.00 */
+    {FERRY_T_DAY, 0, 0, "\x02\xc2\x82\xe6\x02", 5, "years 1 to 9999"}, /* 2932897: 10000-01-01 */
+    {FERRY_T_DAY, 0, 0, "\x02\xf5\xe4\x57", 4, "years 1 to 9999"},   /* -719163: year 0 */
+    {FERRY_T_TIME, 0, 0, "\x02\x80\x80\xbb\xdd\x83\x05", 7, "time-micros"}, /* 86400000000 */
+    {FERRY_T_TIME, 0, 0, "\x02\x01", 2, "time-micros"},              /* -1 */
+    {FERRY_T_TIMESTAMPTZ, 0, 0, "\x02\x81\x80\xde\xf2\xdf\xff\xdf\xdc\x01", 10,
+     "years 1 to 9999"},                                                 /* 0001-01-01 - 1 us */
+};
+
+START_TEST(test_pg_decode_refuses)
+{
+    ferry_objset_t *set;
+    ferry_rowcodec_t *c = pg_codec_of(pg_bad_bodies[_i].type, pg_bad_bodies[_i].length,
+                                      pg_bad_bodies[_i].scale, &set);
+    const ferry_value_t *row;
+    char err[256] = "";
+
+    ck_assert_int_eq(ferry_rowcodec_decode(c, pg_bad_bodies[_i].body, pg_bad_bodies[_i].len,
+                                           &row, err, sizeof(err)), FERRY_EDECODE);
+    ck_assert_msg(strstr(err, "\"c\"") && strstr(err, pg_bad_bodies[_i].why), "'%s'", err);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* Each field keeps its ferry type and, for PostgreSQL, its declared type;
+ * the records that take a storage class's place are defined once. */
+START_TEST(test_pg_schema_attributes)
+{
+    ferry_objset_t *set = ferry_objset_new();
+    ferry_object_t *obj = ferry_objset_add(set, "t");
+    static const ferry_type_t pg_types[] = {FERRY_T_TIME, FERRY_T_TIMESTAMPTZ, FERRY_T_UUID,
+                                         FERRY_T_JSON};
+    static const char *const decls[] = {"time without time zone", "timestamp with time zone",
+                                        "uuid", "jsonb"};
+    ferry_rowcodec_t *c = NULL;
+    char err[256] = "";
+    ferry_buf_t canon = FERRY_BUF_INIT;
+    json_t *root, *fields;
+    avro_schema_t schema;
+
+    obj->dialect = FERRY_DIALECT_POSTGRESQL;
+    for (size_t i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "c%zu", i);
+        ck_assert_int_eq(ferry_object_add_field(obj, name, decls[i], 1, NULL, 0), 0);
+        obj->fields[i].type = pg_types[i];
+    }
+    ck_assert_msg(ferry_rowcodec_new(obj, &c, err, sizeof(err)) == 0, "%s", err);
+    root = json_loads(ferry_rowcodec_schema_json(c), 0, NULL);
+    fields = json_object_get(root, "fields");
+    for (size_t i = 0; i < 4; i++) {
+        json_t *f = json_array_get(fields, i);
+        ck_assert_str_eq(json_string_value(json_object_get(f, "ferry.type")),
+                         ferry_type_name(pg_types[i]));
+        ck_assert_str_eq(json_string_value(json_object_get(f, "ferry.decl")), decls[i]);
+    }
+    /* "ferry.rows.t_long" defined by c0, named by c1 (after null and the typed branch). */
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(
+                         json_array_get(fields, 0), "type"), 2), "name")), LONG_WRAP);
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(json_array_get(fields, 1), "type"), 2)),
+                     LONG_WRAP);
+    ck_assert_int_eq(avro_schema_from_json_length(ferry_rowcodec_schema_json(c),
+                                                  strlen(ferry_rowcodec_schema_json(c)), &schema),
+                     0);
+    avro_schema_decref(schema);
+    ck_assert_int_eq(ferry_avro_canonical_form(ferry_rowcodec_schema_json(c), &canon, err,
+                                               sizeof(err)), 0);
+    ck_assert_int_eq(ferry_buf_append(&canon, "", 1), 0);
+    ck_assert_ptr_null(strstr((const char *)canon.data, "ferry.decl"));
+    ferry_buf_free(&canon);
+    json_decref(root);
+    ferry_rowcodec_destroy(c);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
 static Suite *rowcodec_suite(void)
 {
     Suite *s = suite_create("rowcodec");
@@ -1406,6 +1735,12 @@ static Suite *rowcodec_suite(void)
                         sizeof(bad_messages) / sizeof(bad_messages[0]));
     tcase_add_test(tc, test_rows_rejects_every_truncation);
     tcase_add_test(tc, test_rows_open_rejects_framing_and_fingerprint);
+    tcase_add_loop_test(tc, test_pg_branch, 0, sizeof(pg_branches) / sizeof(pg_branches[0]));
+    tcase_add_loop_test(tc, test_pg_typed_bodies, 0, sizeof(pg_bodies) / sizeof(pg_bodies[0]));
+    tcase_add_test(tc, test_pg_numeric_widest);
+    tcase_add_loop_test(tc, test_pg_decode_refuses, 0,
+                        sizeof(pg_bad_bodies) / sizeof(pg_bad_bodies[0]));
+    tcase_add_test(tc, test_pg_schema_attributes);
     suite_add_tcase(s, tc);
     return s;
 }

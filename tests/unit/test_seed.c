@@ -1,7 +1,9 @@
 /* test_seed.c - the sample environment: deterministic for a given (rows, seed),
  * every preset object of the catalog and the custom objects present, foreign
  * keys as in tests/unit/data/preset_schema.sql and all satisfied, about the
- * requested number of rows, and no overwriting by accident. */
+ * requested number of rows, and no overwriting by accident; and the same
+ * tables, relations and rows in a PostgreSQL store (a database of its own on
+ * the test server, FERRY_PG_URL) as in a SQLite file. */
 #include "buf.h"
 #include "catalog.h"
 #include "checksum.h"
@@ -14,10 +16,12 @@
 
 #include <check.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -49,7 +53,7 @@ static const char *path_of(const char *file)
 static void seed(const char *file, int64_t rows, uint64_t s)
 {
     int64_t written = -1;
-    ck_assert_msg(ferry_seed_create(path_of(file), rows, s, 0, &written, err, sizeof(err)) == 0,
+    ck_assert_msg(ferry_seed_create(path_of(file), NULL, rows, s, 0, &written, err, sizeof(err)) == 0,
                   "%s", err);
     ck_assert_int_gt(written, 0);
 }
@@ -63,10 +67,10 @@ static ferry_store_t *open_read(const char *file)
     return s;
 }
 
-/* Every table's "name rows checksum" line, concatenated. */
-static char *checksums(const char *file)
+/* Every table's "name rows checksum" line of the store s, concatenated;
+ * destroys s. */
+static char *store_checksums(ferry_store_t *s)
 {
-    ferry_store_t *s = open_read(file);
     ferry_objset_t *objs;
     ferry_buf_t out = FERRY_BUF_INIT;
     char hex[17], *text;
@@ -86,6 +90,11 @@ static char *checksums(const char *file)
     ferry_objset_destroy(objs);
     ferry_store_destroy(s);
     return text;
+}
+
+static char *checksums(const char *file)
+{
+    return store_checksums(open_read(file));
 }
 
 START_TEST(test_same_rows_and_seed_give_the_same_content)
@@ -277,11 +286,11 @@ START_TEST(test_an_existing_file_is_kept_unless_forced)
     int64_t written;
 
     seed("s.db", 100, 1);
-    ck_assert_int_eq(ferry_seed_create(path_of("s.db"), 100, 2, 0, &written, err, sizeof(err)),
+    ck_assert_int_eq(ferry_seed_create(path_of("s.db"), NULL, 100, 2, 0, &written, err, sizeof(err)),
                      FERRY_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "--force"));
     ck_assert_int_eq(written, 0);
-    ck_assert_int_eq(ferry_seed_create(path_of("s.db"), 100, 2, 1, &written, err, sizeof(err)),
+    ck_assert_int_eq(ferry_seed_create(path_of("s.db"), NULL, 100, 2, 1, &written, err, sizeof(err)),
                      0);
     ck_assert_int_gt(written, 0);
 }
@@ -289,7 +298,7 @@ END_TEST
 
 START_TEST(test_a_failed_seed_leaves_no_file)
 {
-    ck_assert_int_eq(ferry_seed_create(path_of("no-such-dir/s.db"), 100, 1, 0, NULL, err,
+    ck_assert_int_eq(ferry_seed_create(path_of("no-such-dir/s.db"), NULL, 100, 1, 0, NULL, err,
                                        sizeof(err)),
                      FERRY_ESTORE);
     ck_assert_int_ne(access(path_of("no-such-dir/s.db"), F_OK), 0);
@@ -311,6 +320,144 @@ START_TEST(test_shares_name_every_table_once)
 }
 END_TEST
 
+/* ---- PostgreSQL: one database of the test server for the test case (made
+ * and dropped by the unchecked fixture, in the parent process, so that it
+ * goes even when a test fails), a schema of it per test. ---- */
+
+static char pg_db[64], pg_uri[1024];
+
+/* Runs sql on the server's maintenance database (FERRY_PG_URL). */
+static void pg_admin(const char *sql)
+{
+    const char *url = getenv("FERRY_PG_URL");
+    PGconn *c;
+    PGresult *r;
+
+    ck_assert_msg(url && *url, "FERRY_PG_URL is not set");
+    c = PQconnectdb(url);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s: %s", url, PQerrorMessage(c));
+    r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void pg_setup(void)
+{
+    const char *url = getenv("FERRY_PG_URL"), *slash, *query;
+    char sql[128];
+
+    ck_assert_msg(url && (slash = strrchr(url, '/')) && slash > strstr(url, "://") + 2,
+                  "FERRY_PG_URL names no database: %s", url ? url : "(unset)");
+    query = strchr(slash, '?');
+    snprintf(pg_db, sizeof(pg_db), "ferry_test_seed_%ld_%ld", (long)getpid(), (long)time(NULL));
+    snprintf(pg_uri, sizeof(pg_uri), "%.*s/%s%s", (int)(slash - url), url, pg_db,
+             query ? query : "");
+    snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\"", pg_db);
+    pg_admin(sql);
+}
+
+static void pg_teardown(void)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", pg_db);
+    pg_admin(sql);
+}
+
+static void pg_seed(const char *schema, int64_t rows, uint64_t s)
+{
+    int64_t written = -1;
+    ck_assert_msg(ferry_seed_create(pg_uri, schema, rows, s, 0, &written, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_int_gt(written, 0);
+}
+
+static ferry_store_t *pg_open_read(const char *schema)
+{
+    ferry_store_t *s;
+    ck_assert_msg(ferry_store_open_schema(pg_uri, schema, FERRY_STORE_READ, &s, err,
+                                          sizeof(err)) == 0,
+                  "%s", err);
+    return s;
+}
+
+START_TEST(test_postgresql_holds_the_same_rows_as_sqlite)
+{
+    char *lite, *pg;
+
+    seed("s.db", 3000, 42);
+    pg_seed("same", 3000, 42);
+    lite = checksums("s.db");
+    pg = store_checksums(pg_open_read("same"));
+    ck_assert_str_eq(pg, lite);
+    free(lite);
+    free(pg);
+}
+END_TEST
+
+START_TEST(test_postgresql_has_the_same_tables_keys_and_relations)
+{
+    ferry_store_t *s;
+    ferry_objset_t *lite, *pg;
+
+    seed("s.db", 200, 1);
+    pg_seed("shape", 200, 1);
+    s = open_read("s.db");
+    ck_assert_int_eq(ferry_store_read_meta(s, &lite, err, sizeof(err)), 0);
+    ferry_store_destroy(s);
+    s = pg_open_read("shape");
+    ck_assert_msg(ferry_store_read_meta(s, &pg, err, sizeof(err)) == 0, "%s", err);
+    ferry_store_destroy(s);
+    ck_assert_uint_eq(ferry_objset_count(pg), ferry_objset_count(lite));
+    for (size_t i = 0; i < ferry_objset_count(lite); i++) {
+        const ferry_object_t *l = ferry_objset_at(lite, i);
+        const ferry_object_t *p = ferry_objset_find(pg, l->name);
+        ck_assert_msg(p != NULL, "PostgreSQL lacks %s", l->name);
+        ck_assert_str_eq(p->name, l->name);
+        ck_assert_uint_eq(p->nfields, l->nfields);
+        for (size_t f = 0; f < l->nfields; f++) {
+            ck_assert_str_eq(p->fields[f].name, l->fields[f].name);
+            ck_assert_int_eq(p->fields[f].pk_pos, l->fields[f].pk_pos);
+            /* A key column is NOT NULL on PostgreSQL whatever SQLite says. */
+            if (!l->fields[f].pk_pos)
+                ck_assert_int_eq(p->fields[f].nullable, l->fields[f].nullable);
+        }
+        ck_assert_uint_eq(p->nuniques, l->nuniques);
+        ck_assert_uint_eq(p->nrelations, l->nrelations);
+        for (size_t r = 0; r < l->nrelations; r++) {
+            const ferry_relation_t *want = &l->relations[r];
+            const ferry_relation_t *got = relation(p, want->fields[0]);
+            ck_assert_msg(got != NULL, "%s.%s has no foreign key", l->name, want->fields[0]);
+            ck_assert_str_eq(got->target, want->target);
+            ck_assert_int_eq(got->kind, want->kind);
+        }
+    }
+    ferry_objset_destroy(lite);
+    ferry_objset_destroy(pg);
+}
+END_TEST
+
+START_TEST(test_a_postgresql_store_with_tables_is_not_seeded_over)
+{
+    int64_t written;
+    char *before, *after;
+
+    pg_seed("twice", 100, 1);
+    before = store_checksums(pg_open_read("twice"));
+    for (int force = 0; force <= 1; force++) {
+        ck_assert_int_eq(ferry_seed_create(pg_uri, "twice", 100, 2, force, &written, err,
+                                           sizeof(err)),
+                         FERRY_EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "already holds"));
+        ck_assert_int_eq(written, 0);
+    }
+    after = store_checksums(pg_open_read("twice"));
+    ck_assert_str_eq(after, before);
+    free(before);
+    free(after);
+}
+END_TEST
+
 static Suite *seed_suite(void)
 {
     Suite *s = suite_create("seed");
@@ -325,6 +472,14 @@ static Suite *seed_suite(void)
     tcase_add_test(tc, test_an_existing_file_is_kept_unless_forced);
     tcase_add_test(tc, test_a_failed_seed_leaves_no_file);
     tcase_add_test(tc, test_shares_name_every_table_once);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("postgresql");
+    tcase_add_unchecked_fixture(tc, pg_setup, pg_teardown);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_postgresql_holds_the_same_rows_as_sqlite);
+    tcase_add_test(tc, test_postgresql_has_the_same_tables_keys_and_relations);
+    tcase_add_test(tc, test_a_postgresql_store_with_tables_is_not_seeded_over);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,9 +5,11 @@
 #include "error.h"
 #include "meta.h"
 #include "sqlite_meta.h"
+#include "store.h"
 #include "check_run.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -276,6 +278,227 @@ START_TEST(test_not_a_database_is_a_store_error)
 }
 END_TEST
 
+/* ---- PostgreSQL metadata declared for SQLite ----------------------------- */
+
+/* Each PostgreSQL type's SQLite declaration, the ferry type SQLite's column
+ * reads back as, and the default SQLite gets. */
+static const struct {
+    ferry_type_t type;
+    const char *decl;
+    int length, scale;
+    const char *dflt;
+    const char *expect; /* describe() of the declared field "c" */
+} pg_decls[] = {
+    {FERRY_T_INTEGER, "bigint", 0, 0, "nextval('t_c_seq'::regclass)", "c INTEGER/integer"},
+    {FERRY_T_INTEGER, "integer", 0, 0, "(-1)", "c INTEGER/integer default -1"},
+    {FERRY_T_INTEGER, "smallint", 0, 0, "'-1'::integer", "c INTEGER/integer default '-1'"},
+    {FERRY_T_REAL, "double precision", 0, 0, "1.5", "c REAL/real default 1.5"},
+    {FERRY_T_BOOLEAN, "boolean", 0, 0, "true", "c BOOLEAN/boolean default TRUE"},
+    {FERRY_T_BLOB, "bytea", 0, 0, "'\\x00'::bytea", "c BLOB/blob"},
+    {FERRY_T_TEXT, "text", 0, 0, "'it''s'::text", "c TEXT/text default 'it''s'"},
+    {FERRY_T_TEXT, "character varying(80)", 80, 0, "NULL::character varying",
+     "c VARCHAR(80)/text(80,0) default NULL"},
+    {FERRY_T_TEXT, "character varying", 0, 0, NULL, "c TEXT/text"},
+    {FERRY_T_TEXT, "character(5)", 5, 0, NULL, "c CHAR(5)/text(5,0)"},
+    {FERRY_T_NUMERIC, "numeric(10,2)", 10, 2, "0.00", "c NUMERIC(10,2)/decimal(10,2) default 0.00"},
+    {FERRY_T_NUMERIC, "numeric(15,0)", 15, 0, NULL, "c NUMERIC(15,0)/decimal(15,0)"},
+    {FERRY_T_NUMERIC, "numeric(16,0)", 16, 0, NULL, "c NUMERIC TEXT(16,0)/decimal(16,0)"},
+    {FERRY_T_NUMERIC, "numeric(40,10)", 40, 10, NULL, "c NUMERIC TEXT(40,10)/decimal(40,10)"},
+    {FERRY_T_NUMERIC, "numeric", 0, 0, NULL, "c NUMERIC TEXT/decimal"},
+    {FERRY_T_NUMERIC, "numeric(3,5)", 3, 5, NULL, "c NUMERIC TEXT/decimal"},
+    {FERRY_T_DAY, "date", 0, 0, "CURRENT_DATE", "c DATE TEXT/date"},
+    {FERRY_T_DAY, "date", 0, 0, "'2024-01-01'::date", "c DATE TEXT/date default '2024-01-01'"},
+    {FERRY_T_TIME, "time without time zone", 0, 0, NULL, "c TIME TEXT/text"},
+    {FERRY_T_DATETIME, "timestamp(3) without time zone", 3, 0, "now()",
+     "c TIMESTAMP TEXT/timestamp"},
+    {FERRY_T_TIMESTAMPTZ, "timestamp with time zone", 0, 0, "CURRENT_TIMESTAMP",
+     "c TIMESTAMPTZ TEXT/text"},
+    {FERRY_T_UUID, "uuid", 0, 0, "gen_random_uuid()", "c UUID TEXT/text"},
+    {FERRY_T_INTERVAL, "interval", 0, 0, "'1 day'::interval", "c TEXT/text default '1 day'"},
+    {FERRY_T_JSON, "json", 0, 0, NULL, "c JSON TEXT/text"},
+    {FERRY_T_JSON, "jsonb", 0, 0, "'{}'::jsonb", "c JSONB TEXT/text default '{}'"},
+    {FERRY_T_ENUM, "mood", 0, 0, "'happy'::mood", "c ENUM TEXT/text default 'happy'"},
+    {FERRY_T_ARRAY, "integer[]", 0, 0, "'{1,2}'::integer[]", "c ARRAY TEXT/text default '{1,2}'"},
+    {FERRY_T_TEXT, "text", 0, 0, "('a'::text || 'b'::text)", "c TEXT/text"},
+    {FERRY_T_INTEGER, "integer", 0, 0, "(1 + 2)", "c INTEGER/integer"},
+};
+
+START_TEST(test_pg_declared_for_sqlite)
+{
+    ferry_objset_t *set = ferry_objset_new(), *declared = NULL;
+    ferry_object_t *obj = ferry_objset_add(set, "t");
+    const ferry_object_t *out = NULL;
+    char err[256] = "", *got;
+
+    obj->dialect = FERRY_DIALECT_POSTGRESQL;
+    ck_assert_int_eq(ferry_object_add_field(obj, "c", pg_decls[_i].decl, 1, pg_decls[_i].dflt, 0),
+                     0);
+    obj->fields[0].type = pg_decls[_i].type;
+    obj->fields[0].length = pg_decls[_i].length;
+    obj->fields[0].scale = pg_decls[_i].scale;
+    ck_assert_int_eq(ferry_object_set_collation(&obj->fields[0], "NOCASE"), 0);
+    ck_assert_int_eq(ferry_sqlite_meta_declare(obj, &declared, &out, err, sizeof(err)), 0);
+    ck_assert_ptr_ne(out, obj);
+    ck_assert_int_eq(out->dialect, FERRY_DIALECT_SQLITE);
+    got = describe(out);
+    ck_assert_msg(!strcmp(got, pg_decls[_i].expect), "%s:\n got      '%s'\n expected '%s'",
+                  pg_decls[_i].decl, got, pg_decls[_i].expect);
+    free(got);
+    ferry_objset_destroy(declared);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* A SQLite object is declared as it is. */
+START_TEST(test_sqlite_object_declared_as_it_is)
+{
+    ferry_objset_t *set = ferry_objset_new(), *declared = NULL;
+    ferry_object_t *obj = ferry_objset_add(set, "t");
+    const ferry_object_t *out = NULL;
+    char err[256] = "";
+
+    ck_assert_int_eq(ferry_object_add_field(obj, "c", "DATE", 1, "CURRENT_DATE", 0), 0);
+    ck_assert_int_eq(ferry_sqlite_meta_declare(obj, &declared, &out, err, sizeof(err)), 0);
+    ck_assert_ptr_eq(out, obj);
+    ck_assert_ptr_null(declared);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
+/* PostgreSQL's values (text in PostgreSQL's output, ints, reals, blobs) put
+ * into the SQLite table created from its metadata, as SQLite keeps them:
+ * typeof() and the value, read with SQLite itself. */
+static const struct {
+    const char *col, *decl;
+    ferry_type_t type;
+    int length, scale;
+    ferry_value_t v;
+    const char *kept; /* "typeof|value" */
+} pg_values[] = {
+    {"id", "bigint", FERRY_T_INTEGER, 0, 0, {FERRY_V_INT, 1, 0, NULL, 0}, "integer|1"},
+    {"n10", "numeric(10,2)", FERRY_T_NUMERIC, 10, 2, {FERRY_V_TEXT, 0, 0, "1.50", 4}, "real|1.5"},
+    {"n10nan", "numeric(10,2)", FERRY_T_NUMERIC, 10, 2, {FERRY_V_TEXT, 0, 0, "NaN", 3},
+     "text|NaN"},
+    {"n40", "numeric(40,10)", FERRY_T_NUMERIC, 40, 10,
+     {FERRY_V_TEXT, 0, 0, "123456789012345678901234567890.0123456789", 41},
+     "text|123456789012345678901234567890.0123456789"},
+    {"nfree", "numeric", FERRY_T_NUMERIC, 0, 0,
+     {FERRY_V_TEXT, 0, 0, "0.00100000000000000000", 22}, "text|0.00100000000000000000"},
+    {"d", "date", FERRY_T_DAY, 0, 0, {FERRY_V_TEXT, 0, 0, "infinity", 8}, "text|infinity"},
+    {"t", "time without time zone", FERRY_T_TIME, 0, 0, {FERRY_V_TEXT, 0, 0, "12:00:00", 8},
+     "text|12:00:00"},
+    {"ts", "timestamp without time zone", FERRY_T_DATETIME, 0, 0,
+     {FERRY_V_TEXT, 0, 0, "2024-01-01 00:00:00", 19}, "text|2024-01-01 00:00:00"},
+    {"iv", "interval", FERRY_T_INTERVAL, 0, 0, {FERRY_V_TEXT, 0, 0, "10", 2}, "text|10"},
+    {"j", "jsonb", FERRY_T_JSON, 0, 0, {FERRY_V_TEXT, 0, 0, "123", 3}, "text|123"},
+    {"e", "mood", FERRY_T_ENUM, 0, 0, {FERRY_V_TEXT, 0, 0, "1", 1}, "text|1"},
+    {"a", "text[]", FERRY_T_ARRAY, 0, 0, {FERRY_V_TEXT, 0, 0, "{1}", 3}, "text|{1}"},
+    {"u", "uuid", FERRY_T_UUID, 0, 0, {FERRY_V_TEXT, 0, 0, "1e5", 3}, "text|1e5"},
+    {"vc", "character varying(3)", FERRY_T_TEXT, 3, 0, {FERRY_V_TEXT, 0, 0, "007", 3},
+     "text|007"},
+    {"b", "boolean", FERRY_T_BOOLEAN, 0, 0, {FERRY_V_INT, 1, 0, NULL, 0}, "integer|1"},
+    {"r", "real", FERRY_T_REAL, 0, 0, {FERRY_V_REAL, 0, 0.5, NULL, 0}, "real|0.5"},
+    {"by", "bytea", FERRY_T_BLOB, 0, 0, {FERRY_V_BLOB, 0, 0, "\0", 1}, "blob|00"},
+};
+#define NPGVALUES (sizeof(pg_values) / sizeof(pg_values[0]))
+
+static ferry_object_t *pg_table(ferry_objset_t *set)
+{
+    ferry_object_t *obj = ferry_objset_add(set, "pg");
+
+    obj->dialect = FERRY_DIALECT_POSTGRESQL;
+    for (size_t i = 0; i < NPGVALUES; i++) {
+        ck_assert_int_eq(ferry_object_add_field(obj, pg_values[i].col, pg_values[i].decl, i > 0,
+                                                NULL, i == 0), 0);
+        obj->fields[i].type = pg_values[i].type;
+        obj->fields[i].length = pg_values[i].length;
+        obj->fields[i].scale = pg_values[i].scale;
+    }
+    obj->fields[0].identity = FERRY_IDENTITY_ALWAYS;
+    return obj;
+}
+
+START_TEST(test_pg_values_kept_by_sqlite)
+{
+    char path[] = "/tmp/ferry-test-pgmap-XXXXXX", uri[64], err[256] = "", sql[256];
+    int fd = mkstemp(path), created = 0, inserted = 0;
+    ferry_objset_t *set = ferry_objset_new(), *meta = NULL;
+    ferry_object_t *obj = pg_table(set);
+    ferry_value_t row[NPGVALUES];
+    ferry_store_t *st = NULL;
+    ferry_writer_t *w = NULL;
+    sqlite3 *db;
+
+    ck_assert_int_ne(fd, -1);
+    close(fd);
+    unlink(path);
+    snprintf(uri, sizeof(uri), "sqlite:%s", path);
+    for (size_t i = 0; i < NPGVALUES; i++)
+        row[i] = pg_values[i].v;
+    ck_assert_msg(ferry_store_open(uri, FERRY_STORE_WRITE, &st, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(ferry_store_begin(st, err, sizeof(err)), 0);
+    ck_assert_msg(ferry_store_apply_object(st, obj, &created, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(created, 1);
+    ck_assert_msg(ferry_store_writer_open(st, obj, &w, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(ferry_writer_put(w, row, &inserted, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(ferry_writer_flush(w, NULL, err, sizeof(err)), 0);
+    ferry_writer_destroy(w);
+    ck_assert_msg(ferry_store_commit(st, err, sizeof(err)) == 0, "%s", err);
+
+    /* The same metadata again: no conflict, nothing to add. */
+    ck_assert_int_eq(ferry_store_begin(st, err, sizeof(err)), 0);
+    created = -1;
+    ck_assert_msg(ferry_store_apply_object(st, obj, &created, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(created, 0);
+    ck_assert_int_eq(ferry_store_commit(st, err, sizeof(err)), 0);
+
+    /* The column read back: a uuid column is text; an incoming uuid where
+     * the table has an integer is a conflict naming table and column. */
+    obj->fields[1].type = FERRY_T_UUID;
+    obj->fields[0].type = FERRY_T_UUID;
+    ck_assert_int_eq(ferry_store_begin(st, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_apply_object(st, obj, &created, err, sizeof(err)),
+                     FERRY_ECONFLICT);
+    ck_assert_msg(strstr(err, "table pg column id") && strstr(err, "'UUID TEXT'") &&
+                      strstr(err, "existing integer"), "%s", err);
+    ck_assert_int_eq(ferry_store_rollback(st), 0);
+    ferry_store_destroy(st);
+
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    for (size_t i = 0; i < NPGVALUES; i++) {
+        sqlite3_stmt *q;
+        char got[512];
+        snprintf(sql, sizeof(sql), "SELECT typeof(\"%s\"), CASE typeof(\"%s\") WHEN 'blob' "
+                 "THEN hex(\"%s\") ELSE \"%s\" END FROM pg", pg_values[i].col, pg_values[i].col,
+                 pg_values[i].col, pg_values[i].col);
+        ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+        snprintf(got, sizeof(got), "%s|%s", sqlite3_column_text(q, 0), sqlite3_column_text(q, 1));
+        ck_assert_msg(!strcmp(got, pg_values[i].kept), "%s %s: kept '%s', expected '%s'",
+                      pg_values[i].col, pg_values[i].decl, got, pg_values[i].kept);
+        sqlite3_finalize(q);
+    }
+    /* What the created table reads back as: SQLite's own types. */
+    ck_assert_int_eq(ferry_sqlite_meta_read(db, &meta, err, sizeof(err)), 0);
+    {
+        char *got = describe(ferry_objset_find(meta, "pg"));
+        const char *want = "id INTEGER/integer notnull pk1; n10 NUMERIC(10,2)/decimal(10,2); "
+                           "n10nan NUMERIC(10,2)/decimal(10,2); n40 NUMERIC TEXT(40,10)/"
+                           "decimal(40,10); nfree NUMERIC TEXT/decimal; d DATE TEXT/date; "
+                           "t TIME TEXT/text; ts TIMESTAMP TEXT/timestamp; iv TEXT/text; "
+                           "j JSONB TEXT/text; e ENUM TEXT/text; a ARRAY TEXT/text; "
+                           "u UUID TEXT/text; vc VARCHAR(3)/text(3,0); b BOOLEAN/boolean; "
+                           "r REAL/real; by BLOB/blob";
+        ck_assert_msg(!strcmp(got, want), "\n got      '%s'\n expected '%s'", got, want);
+        free(got);
+    }
+    ferry_objset_destroy(meta);
+    sqlite3_close(db);
+    unlink(path);
+    ferry_objset_destroy(set);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sqlite_meta");
@@ -284,6 +507,9 @@ int main(void)
     tcase_add_loop_test(tc, test_read_schema, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_not_a_database_is_a_store_error);
     tcase_add_test(tc, test_virtual_shadow_and_internal_tables_say_what_they_are);
+    tcase_add_loop_test(tc, test_pg_declared_for_sqlite, 0, sizeof(pg_decls) / sizeof(pg_decls[0]));
+    tcase_add_test(tc, test_sqlite_object_declared_as_it_is);
+    tcase_add_test(tc, test_pg_values_kept_by_sqlite);
     suite_add_tcase(s, tc);
     return ferry_check_run(s);
 }

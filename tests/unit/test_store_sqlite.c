@@ -174,7 +174,8 @@ static const struct {
     int mode, rc;
     const char *msg; /* a part of errstr */
 } opens[] = {
-    {"postgresql://db.example/ferry", FERRY_STORE_READ, FERRY_EPERMANENT, "not supported yet"},
+    {"postgresql://db.example/ferry?no_such_option=1", FERRY_STORE_READ, FERRY_EPERMANENT,
+     "not a valid PostgreSQL connection URI"},
     {"mysql://db.example/ferry", FERRY_STORE_READ, FERRY_EINVAL, "'mysql'"},
     {"just-a-path.db", FERRY_STORE_READ, FERRY_EINVAL, "no scheme"},
     {"sqlite:", FERRY_STORE_WRITE, FERRY_EINVAL, "names no file"},

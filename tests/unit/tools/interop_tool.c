@@ -159,6 +159,51 @@ static ferry_value_t rows[][NCOLS] = {
 
 static ferry_value_t order_rows[][2] = {{I(1), T("first")}, {I(2), T("")}};
 
+/* A PostgreSQL table: values in PostgreSQL's text, each type's typed branch
+ * and its fallbacks (see rowcodec.h). */
+struct pgcol {
+    ferry_type_t type;
+    int length, scale;
+};
+
+static const struct col pg_cols[] = {
+    {"id", "bigint", 0},         {"n40", "numeric(40,10)", 1}, {"n5", "numeric(5,0)", 1},
+    {"nfree", "numeric", 1},     {"d", "date", 1},             {"t", "time without time zone", 1},
+    {"ts", "timestamp without time zone", 1}, {"tz", "timestamp with time zone", 1},
+    {"u", "uuid", 1},            {"iv", "interval", 1},        {"j", "jsonb", 1},
+    {"e", "mood", 1},            {"a", "integer[]", 1},
+};
+static const struct pgcol pg_types[] = {
+    {FERRY_T_INTEGER, 0, 0}, {FERRY_T_NUMERIC, 40, 10}, {FERRY_T_NUMERIC, 5, 0},
+    {FERRY_T_NUMERIC, 0, 0}, {FERRY_T_DAY, 0, 0},       {FERRY_T_TIME, 0, 0},
+    {FERRY_T_DATETIME, 0, 0}, {FERRY_T_TIMESTAMPTZ, 0, 0}, {FERRY_T_UUID, 0, 0},
+    {FERRY_T_INTERVAL, 0, 0}, {FERRY_T_JSON, 0, 0},     {FERRY_T_ENUM, 0, 0},
+    {FERRY_T_ARRAY, 0, 0},
+};
+#define NPGCOLS (sizeof(pg_cols) / sizeof(pg_cols[0]))
+
+static ferry_value_t pg_rows[][NPGCOLS] = {
+    /* every value in its typed branch */
+    {I(1), T("123456789012345678901234567890.0123456789"), T("-12345"),
+     T("0.00100000000000000000"), T("2024-02-29"), T("12:34:56.5"),
+     T("1969-12-31 23:59:59.999999"), T("2024-01-01 12:00:00+00"),
+     T("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), T("1 day 02:00:00"), T("{\"a\": [1, 2.50]}"),
+     T("happy"), T("{1,NULL,3}")},
+    /* edges of the typed branches */
+    {I(2), T("-0.0000000001"), T("0"), T("NaN"), T("0001-01-01"), T("00:00:00"),
+     T("0001-01-01 00:00:00"), T("9999-12-31 23:59:59.999999+00"),
+     T("00000000-0000-0000-0000-000000000000"), T("-00:00:01"), T("123"), T("sad"), T("{}")},
+    /* no exact logical value: text, or the storage class's own branch */
+    {I(3), T("NaN"), T("Infinity"), T("Infinity"), T("0044-03-15 BC"), T("24:00:00"),
+     T("infinity"), T("-infinity"), T("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"), T("\xff"),
+     T("null"), T("\xfe"), T("{\"a b\"}")},
+    {I(4), B("\0\1"), I(7), R(1.5), T("10000-01-01"), I(-5), R(2.5), I(8),
+     B("u"), N, N, N, N},
+    {I(5), N, N, N, N, N, N, N, N, N, N, N, N},
+};
+#define NPGROWS (sizeof(pg_rows) / sizeof(pg_rows[0]))
+static const size_t pg_split[] = {2, NPGROWS - 2};
+
 /* Rows per Rows message of each table, in order; they add up to its rows. */
 static const size_t rows_split[] = {3, NROWS - 3};
 static const size_t order_split[] = {2, 0};
@@ -173,9 +218,11 @@ static struct table {
     size_t nmessages;
     ferry_objset_t *set;
     ferry_rowcodec_t *codec;
+    const struct pgcol *pg; /* a PostgreSQL table's ferry types; NULL: SQLite's */
 } tables[] = {
-    {"interop rows", rows_cols, NCOLS, &rows[0][0], NROWS, rows_split, 2, NULL, NULL},
-    {"Order", order_cols, 2, &order_rows[0][0], 2, order_split, 2, NULL, NULL},
+    {"interop rows", rows_cols, NCOLS, &rows[0][0], NROWS, rows_split, 2, NULL, NULL, NULL},
+    {"Order", order_cols, 2, &order_rows[0][0], 2, order_split, 2, NULL, NULL, NULL},
+    {"pg types", pg_cols, NPGCOLS, &pg_rows[0][0], NPGROWS, pg_split, 2, NULL, NULL, pg_types},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -196,6 +243,18 @@ static void open_tables(void)
             if (ferry_object_add_field(obj, tables[t].cols[i].name, tables[t].cols[i].decl,
                                        tables[t].cols[i].nullable, NULL, i == 0))
                 die("cannot build", tables[t].name);
+        if (tables[t].pg) {
+            static const char *const moods[] = {"sad", "ok", "happy"};
+            obj->dialect = FERRY_DIALECT_POSTGRESQL;
+            for (size_t i = 0; i < tables[t].ncols; i++) {
+                obj->fields[i].type = tables[t].pg[i].type;
+                obj->fields[i].length = tables[t].pg[i].length;
+                obj->fields[i].scale = tables[t].pg[i].scale;
+            }
+            obj->fields[0].identity = FERRY_IDENTITY_BY_DEFAULT;
+            if (ferry_field_set_labels(&obj->fields[11], moods, 3))
+                die("cannot build", tables[t].name);
+        }
         if (t == 0) {
             /* Keys and relations, for TableMetadata. */
             const char *uniq[] = {"name", "1st col"}, *from[] = {"whole"}, *to[] = {"id"};
@@ -288,16 +347,20 @@ static json_t *table_metadata_json(const ferry_table_metadata_t *m)
     json_t *fields = json_array(), *uniques = json_array(), *rels = json_array();
     json_t *indexes = json_array();
     static const char *const defer[] = {"no", "immediate", "deferred"};
+    static const char *const identity[] = {"none", "always", "by_default", "serial"};
     uint8_t fp[8];
 
     for (size_t i = 0; i < o->nfields; i++) {
         const ferry_field_t *f = &o->fields[i];
-        json_array_append_new(fields, json_pack("{s:s, s:s, s:s, s:b, s:o, s:i, s:i, s:i, s:o}",
+        json_array_append_new(fields, json_pack("{s:s, s:s, s:s, s:b, s:o, s:i, s:i, s:i, s:o, "
+                                                "s:s, s:o}",
                                                 "name", f->name, "decl_type", f->decl_type,
                                                 "type", ferry_type_name(f->type), "nullable",
                                                 f->nullable, "default_sql", opt(f->default_sql),
                                                 "length", f->length, "scale", f->scale, "pk_pos",
-                                                f->pk_pos, "collation", opt(f->collation)));
+                                                f->pk_pos, "collation", opt(f->collation),
+                                                "identity", identity[f->identity], "labels",
+                                                strv(f->labels, f->nlabels)));
     }
     for (size_t i = 0; i < o->nuniques; i++)
         json_array_append_new(uniques, json_pack("{s:o}", "fields",
@@ -324,11 +387,12 @@ static json_t *table_metadata_json(const ferry_table_metadata_t *m)
     }
     for (int k = 0; k < 8; k++)
         fp[k] = (uint8_t)(m->fingerprint >> (8 * k));
-    return json_pack("{s:s, s:i, s:{s:s, s:o, s:o, s:o, s:b, s:o, s:o}, s:s, s:o, s:b}",
+    return json_pack("{s:s, s:i, s:{s:s, s:o, s:o, s:o, s:b, s:o, s:o, s:s}, s:s, s:o, s:b}",
                      "export_id", m->export_id, "group", m->group, "object", "name", o->name,
                      "fields", fields, "uniques", uniques, "relations", rels, "without_rowid",
                      o->without_rowid, "indexes", indexes, "not_carried",
-                     strv(o->not_carried, o->nnot_carried),
+                     strv(o->not_carried, o->nnot_carried), "dialect",
+                     o->dialect == FERRY_DIALECT_POSTGRESQL ? "postgresql" : "sqlite",
                      "row_schema", m->row_schema_json, "row_fingerprint", hex(fp, 8),
                      "with_rows", m->with_rows);
 }
