@@ -55,6 +55,7 @@ static const ferry_setting_t settings[] = {
     TEXT_SETTING("worker", "compression", "lz4", 1, compressions),
     INT_SETTING("worker", "rows_message_bytes", 65536, 1, 8 << 20),
     INT_SETTING("worker", "part_bytes", 16 << 20, 1, 1 << 30),
+    INT_SETTING("worker", "max_attempts", 8, 1, 1000),
     TEXT_SETTING("importer", "group_id_prefix", "ferry-import-", 1, NULL),
     /* librdkafka's max.poll.interval.ms (300000) may not be shorter */
     INT_SETTING("importer", "session_timeout_ms", 10000, 1000, 300000),

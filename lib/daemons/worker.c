@@ -20,7 +20,7 @@
  *            moved back to the request after a backoff (abort_txn,
  *            retry_wait, rewind_to); the parts already committed stay an
  *            unfinished attempt that the next attempt supersedes; after
- *            MAX_ATTEMPTS the request is settled as failed (with an
+ *            worker.max_attempts the request is settled as failed (with an
  *            ExportAbort, so that importers roll back those parts)
  *   STREAMING/COMMITTING --permanent (bad source data, a message the broker
  *            refuses)--> ABORTING --> IN_TXN --> COMMITTING  (settle_bad_request:
@@ -28,7 +28,7 @@
  *   any --the producer failed for good (its transaction timed out and the
  *            broker fenced it)--> IDLE                     (renew_txp: a new
  *            producer with the same transactional.id; the attempt is retried)
- *   any --more than MAX_RENEWALS replacements without a commit--> FATAL
+ *   any --more than MAX_RENEWALS(w) replacements without a commit--> FATAL
  *
  * Transactional calls follow librdkafka's contract: a retriable error retries
  * the same call, txn_requires_abort aborts, anything else replaces the
@@ -69,15 +69,14 @@
 #define POLL_EVERY_ROWS_MESSAGES 64
 /* How often a transactional call that timed out is retried. */
 #define TXN_CALL_TRIES 5
-/* Attempts at one request before a retryable failure (broker or store
- * unavailable) is settled as failed, and the backoff between them. */
-#define MAX_ATTEMPTS 8
+/* The backoff between attempts at one request (worker.max_attempts of them
+ * before a retryable failure is settled as failed). */
 #define RETRY_BASE_MS 500
 #define RETRY_MAX_MS 30000
 /* Replacements of a failed transactional producer in a row, without a
  * commit in between, before the worker stops: more than one request's
  * attempts, fewer than an endless fight of two workers sharing an id. */
-#define MAX_RENEWALS (MAX_ATTEMPTS + 2)
+#define MAX_RENEWALS(w) ((w)->max_attempts + 2)
 
 enum worker_state { W_IDLE, W_IN_TXN, W_STREAMING, W_COMMITTING, W_ABORTING, W_FATAL };
 
@@ -97,6 +96,7 @@ struct ferry_worker {
     int32_t retry_partition;          /* the request being retried, and how often */
     int64_t retry_offset;
     int retry_count;
+    int max_attempts;                 /* worker.max_attempts */
     int renewals;                     /* producers replaced since the last commit */
     char *cluster_id; /* of the requests' cluster, for generated export ids (rd_kafka_mem_free) */
 };
@@ -195,14 +195,14 @@ static void destroy_txp(ferry_worker_t *w)
  * a paused process), a new one with the same transactional.id, so that the
  * worker goes on: its init_transactions aborts whatever the old one left
  * open, and the attempt is retried. Two live workers sharing an id would
- * fence each other forever: after MAX_RENEWALS replacements without a
+ * fence each other forever: after MAX_RENEWALS(w) replacements without a
  * commit in between the worker gives up (FERRY_EFATAL). */
 static int renew_txp(ferry_worker_t *w, char *errstr, size_t errstr_size)
 {
     char why[512] = "";
     rd_kafka_resp_err_t err = rd_kafka_fatal_error(w->txp, why, sizeof(why));
 
-    if (++w->renewals > MAX_RENEWALS)
+    if (++w->renewals > MAX_RENEWALS(w))
         return ferry_errf(errstr, errstr_size, FERRY_EFATAL,
                           "the transactional producer failed %d times in a row without a commit "
                           "(another live worker with id %s?): %s", w->renewals, w->id, why);
@@ -279,6 +279,7 @@ int ferry_worker_new(const ferry_config_t *cfg, const char *id, ferry_worker_t *
     }
     w->cfg = cfg;
     w->retry_partition = -1;
+    w->max_attempts = (int)ferry_config_int(cfg, "worker", "max_attempts");
     snprintf(w->component, sizeof(w->component), "worker:%s", id);
     rc = ferry_catalog_load(ferry_config_catalog_path(cfg), &w->cat, errstr, errstr_size);
     if (!rc)
@@ -634,7 +635,7 @@ static int retry_wait(ferry_worker_t *w, const rd_kafka_message_t *m,
         w->retry_offset = m->offset;
         w->retry_count = 0;
     }
-    if (++w->retry_count >= MAX_ATTEMPTS)
+    if (++w->retry_count >= w->max_attempts)
         return 1;
     delay = RETRY_BASE_MS << (w->retry_count - 1);
     until = ferry_now_ms() + (delay < RETRY_MAX_MS ? delay : RETRY_MAX_MS);
@@ -826,7 +827,7 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
         }
         {
             char last[1100];
-            snprintf(last, sizeof(last), "gave up after %d attempts: %s", MAX_ATTEMPTS, why);
+            snprintf(last, sizeof(last), "gave up after %d attempts: %s", w->max_attempts, why);
             rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_FAILED, last, started,
                                     why, sizeof(why));
         }

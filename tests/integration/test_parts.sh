@@ -23,8 +23,12 @@
 #     attempt past the last one committed before the stop, and no ExportEnd
 #     of it.
 #  4. a part that cannot be committed in time: the worker stopped mid-part
-#     until the broker rolled its transaction back for the timeout; resumed,
-#     it replaces its producer, retries and publishes, and stays up.
+#     until the broker rolled its transaction back for the timeout, in each
+#     of its worker.max_attempts (2) attempts at one export; resumed each
+#     time, it replaces its producer and retries, then settles the request
+#     as failed with the reason; its ExportAbort makes the importer roll
+#     back what it applied and report failed; the worker stays up and the
+#     next export is applied, the target equal.
 #  5. a worker SIGKILLed mid-export and replaced by one with another --id,
 #     with the default transaction timeout: the importer is held back only
 #     until the dead transaction times out; the time from the kill to the
@@ -59,7 +63,7 @@ CFG_STALL=$E2E_TMP/stall.json    # the shortest transaction timeout, long sessio
 CFG_DEFAULT=$E2E_TMP/default.json
 parts_config "$CFG_KILL" '{ "session_timeout_ms": 3000, "transaction_timeout_ms": 3000, "part_bytes": 16384 }'
 parts_config "$CFG_FENCE" '{ "session_timeout_ms": 2000, "transaction_timeout_ms": 20000, "part_bytes": 16384 }'
-parts_config "$CFG_STALL" '{ "session_timeout_ms": 30000, "transaction_timeout_ms": 1000, "part_bytes": 16384 }'
+parts_config "$CFG_STALL" '{ "session_timeout_ms": 30000, "transaction_timeout_ms": 1000, "part_bytes": 16384, "max_attempts": 2 }'
 parts_config "$CFG_DEFAULT" '{ "session_timeout_ms": 3000, "part_bytes": 16384 }'
 
 # Publishes an export of every table of dev to prod; prints its id.
@@ -213,35 +217,55 @@ e2e_stop fw2
 # ---- 4. a part that cannot be committed in time -----------------------------
 [ -n "$BROKER_LOG" ] && [ -f "$BROKER_LOG" ] ||
   fail "FERRY_KAFKA_DIR does not name the broker's directory: its log shows the timeout"
+timeouts() { grep -c "transactionalId ferry-worker-s1 due to timeout" "$BROKER_LOG" || true; }
+
+# stall_attempt N: the worker's Nth attempt at export $id stopped mid-part
+# until the broker timed its transaction out, then resumed. Stopped right
+# after a commit, the worker may hold no open transaction and nothing times
+# out: then it is resumed and stopped again a few parts later.
+stall_attempt() {
+  local attempt seen try i
+  for i in $(seq 1 $((WAIT_S * 20))); do
+    attempt=$({ grep -E "export id=$id attempt=[0-9a-f]+ begins" "$E2E_TMP/sw.log" || true; } |
+              sed -n "${1}p" | sed -E 's/.*attempt=([0-9a-f]+).*/\1/')
+    [ -n "$attempt" ] && break
+    e2e_alive sw
+    sleep 0.05
+  done
+  [ -n "$attempt" ] || fail "the worker began no attempt $1 at $id"
+  for try in 1 2 3 4 5; do
+    e2e_wait_log sw "export id=$id attempt=$attempt part=$((2 * try)) committed" $WAIT_S
+    seen=$(timeouts)
+    kill -STOP "${E2E_PIDS[sw]}"
+    for i in $(seq 1 200); do [ "$(timeouts)" -gt "$seen" ] && break; sleep 0.1; done
+    kill -CONT "${E2E_PIDS[sw]}"
+    if [ "$(timeouts)" -gt "$seen" ]; then
+      say "attempt $1 ($attempt) stopped mid-part until the broker timed it out"
+      return 0
+    fi
+  done
+  fail "the broker timed out none of 5 stopped transactions of attempt $attempt"
+}
+
 e2e_start sw "$FERRY_WORKER_BIN" --config "$CFG_STALL" --id s1 --verbose
 e2e_wait_log sw "serving requests" 60
 sql "$dev" "UPDATE Customer__CST SET notes = 'stalled' WHERE id % 4 = 0"
-seen=$(grep -c "transactionalId ferry-worker-s1 due to timeout" "$BROKER_LOG" || true)
 id=$(publish)
-# Stopped right after a commit, the worker may hold no open transaction, and
-# nothing times out: then it is resumed and stopped again a part later.
-timed_out=0
-for try in 1 2 3 4 5; do
-  wait_part sw "$id" $((2 * try)) >/dev/null
-  kill -STOP "${E2E_PIDS[sw]}"
-  say "stopped the worker mid-part; waiting for the broker to roll its transaction back"
-  for i in $(seq 1 200); do
-    [ "$(grep -c "transactionalId ferry-worker-s1 due to timeout" "$BROKER_LOG" || true)" -gt "$seen" ] &&
-      { timed_out=1; break; }
-    sleep 0.1
-  done
-  [ $timed_out = 1 ] && break
-  kill -CONT "${E2E_PIDS[sw]}"
-done
-[ $timed_out = 1 ] || fail "the broker timed out none of 5 stopped transactions"
-kill -CONT "${E2E_PIDS[sw]}"
-e2e_wait_log sw "export id=$id .*outcome=published" $WAIT_S
+stall_attempt 1
+e2e_wait_log sw "export id=$id .*outcome=aborted" $WAIT_S
+stall_attempt 2
+e2e_wait_log sw "export id=$id .*outcome=failed .*reason=\"gave up after 2 attempts" $WAIT_S
 e2e_alive sw
-grep -q "export id=$id .*outcome=aborted" "$E2E_TMP/sw.log" ||
-  fail "the timed-out attempt of $id was not aborted and retried"
+ok "the worker settled $id as failed: $(grep "export id=$id .*outcome=failed" "$E2E_TMP/sw.log" | sed 's/.*reason=//' | cut -c1-160)"
+e2e_wait_log "$IMPORTER" "export id=$id .*outcome=failed .*the worker gave export $id up" $WAIT_S
+n=$(sql "$prod" "SELECT count(*) FROM ferry_applied WHERE export_id = '$id'")
+[ "$n" = 0 ] || fail "the failed export $id is recorded as applied"
+ok "the importer rolled $id back on its ExportAbort and reported it failed"
+sql "$dev" "UPDATE Customer__CST SET notes = 'after the stall' WHERE id % 4 = 1"
+id=$(publish)
 wait_applied "$id"
 check_applied_once_and_equal "$id"
-ok "the worker outlived a part that timed out: aborted, retried, published"
+ok "the worker outlived two parts that timed out and serves the next export"
 e2e_stop sw
 
 # ---- 5. replaced by a worker with another id: held back for seconds ---------
