@@ -951,6 +951,9 @@ static int begin_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int6
     if (!rc && msg->export_id && strcmp(msg->export_id, b->export_id))
         rc = ferry_errf(why, sizeof(why), FERRY_EDECODE, "its header names export %s, its body %s",
                         msg->export_id, b->export_id);
+    else if (!rc && strcmp(msg->attempt ? msg->attempt : "", b->attempt ? b->attempt : ""))
+        rc = ferry_errf(why, sizeof(why), FERRY_EDECODE, "its header names attempt %s, its body %s",
+                        msg->attempt ? msg->attempt : "(none)", b->attempt ? b->attempt : "");
     if (rc) {
         ferry_export_begin_free(b);
         ferry_log(FERRY_LOG_WARN, "%s[%" PRId32 "]@%" PRId64 ": undecodable ExportBegin: %s",
@@ -1014,7 +1017,8 @@ static int supersede(ferry_import_t *imp, const ferry_import_msg_t *msg, int64_t
 
     ferry_log(FERRY_LOG_INFO, "export id=%s target=%s attempt=%s abandoned after %" PRId32
               " parts: attempt %s began at %s[%" PRId32 "]@%" PRId64, imp->begin->export_id,
-              imp->target, imp->attempt, imp->part + 1, msg->attempt, imp->topic,
+              imp->target, imp->attempt, imp->part + 1, msg->attempt ? msg->attempt : "",
+              imp->topic,
               msg->partition, msg->offset);
     close_table(imp);
     ferry_store_rollback(imp->store);
