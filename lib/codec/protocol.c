@@ -47,6 +47,8 @@ static const struct {
     [FERRY_MSG_EXPORT_END] = {"ExportEnd", avsc_ExportEnd},
     [FERRY_MSG_STATUS] = {"StatusEvent", avsc_StatusEvent},
     [FERRY_MSG_SCHEDULE] = {"Schedule", avsc_Schedule},
+    [FERRY_MSG_PART_BEGIN] = {"PartBegin", avsc_PartBegin},
+    [FERRY_MSG_EXPORT_ABORT] = {"ExportAbort", avsc_ExportAbort},
 };
 #define NTYPES (sizeof(msg_types) / sizeof(msg_types[0]))
 
@@ -872,6 +874,7 @@ void ferry_export_begin_free(ferry_export_begin_t *m)
     if (!m)
         return;
     free(m->export_id);
+    free(m->attempt);
     ferry_request_free(m->request);
     for (size_t i = 0; m->tables && i < m->ntables; i++) {
         free(m->tables[i].name);
@@ -912,6 +915,7 @@ int ferry_export_begin_encode(const ferry_export_begin_t *m, ferry_buf_t *out, c
     }
     w_long(&w, 0);
     w_long(&w, m->ngroups);
+    w_str(&w, m->attempt ? m->attempt : "");
     return w_end(&w, "ExportBegin", errstr, errstr_size);
 }
 
@@ -947,6 +951,7 @@ static void get_export_begin(struct rd *d, void *p)
         a->to = r_str(d, "associations.to");
     }
     m->ngroups = r_int(d, "groups");
+    m->attempt = r_str(d, "attempt");
 }
 
 int ferry_export_begin_decode(const void *buf, size_t len, ferry_export_begin_t **out,
@@ -1364,6 +1369,103 @@ int ferry_export_end_decode(const void *buf, size_t len, ferry_export_end_t **ou
 
     if (rc) {
         ferry_export_end_free(m);
+        m = NULL;
+    }
+    *out = m;
+    return rc;
+}
+
+/* ---- PartBegin, ExportAbort ------------------------------------------- */
+
+void ferry_part_begin_free(ferry_part_begin_t *m)
+{
+    if (!m)
+        return;
+    free(m->export_id);
+    free(m->attempt);
+    free(m->checksum);
+    free(m);
+}
+
+int ferry_part_begin_encode(const ferry_part_begin_t *m, ferry_buf_t *out, char *errstr,
+                            size_t errstr_size)
+{
+    struct w w;
+    int rc = w_begin(&w, out, FERRY_MSG_PART_BEGIN, errstr, errstr_size);
+    if (rc)
+        return rc;
+    w_str(&w, m->export_id);
+    w_str(&w, m->attempt);
+    w_long(&w, m->part);
+    w_long(&w, m->rows);
+    w_str(&w, m->checksum);
+    return w_end(&w, "PartBegin", errstr, errstr_size);
+}
+
+static void get_part_begin(struct rd *d, void *p)
+{
+    ferry_part_begin_t *m = p;
+    m->export_id = r_str(d, "export_id");
+    m->attempt = r_str(d, "attempt");
+    m->part = r_int(d, "part");
+    m->rows = r_long(d, "rows");
+    m->checksum = r_str(d, "checksum");
+}
+
+int ferry_part_begin_decode(const void *buf, size_t len, ferry_part_begin_t **out, char *errstr,
+                            size_t errstr_size)
+{
+    ferry_part_begin_t *m = calloc(1, sizeof(*m));
+    int rc = decode_body(FERRY_MSG_PART_BEGIN, buf, len, m, get_part_begin, errstr, errstr_size);
+
+    if (rc) {
+        ferry_part_begin_free(m);
+        m = NULL;
+    }
+    *out = m;
+    return rc;
+}
+
+void ferry_export_abort_free(ferry_export_abort_t *m)
+{
+    if (!m)
+        return;
+    free(m->export_id);
+    free(m->attempt);
+    free(m->reason);
+    free(m);
+}
+
+int ferry_export_abort_encode(const ferry_export_abort_t *m, ferry_buf_t *out, char *errstr,
+                              size_t errstr_size)
+{
+    struct w w;
+    int rc = w_begin(&w, out, FERRY_MSG_EXPORT_ABORT, errstr, errstr_size);
+    if (rc)
+        return rc;
+    w_str(&w, m->export_id);
+    w_str(&w, m->attempt);
+    w_str(&w, m->reason);
+    return w_end(&w, "ExportAbort", errstr, errstr_size);
+}
+
+static void get_export_abort(struct rd *d, void *p)
+{
+    ferry_export_abort_t *m = p;
+    m->export_id = r_str(d, "export_id");
+    m->attempt = r_str(d, "attempt");
+    m->reason = r_str(d, "reason");
+}
+
+int ferry_export_abort_decode(const void *buf, size_t len, ferry_export_abort_t **out,
+                              char *errstr, size_t errstr_size)
+{
+    ferry_export_abort_t *m = calloc(1, sizeof(*m));
+    int rc = decode_body(FERRY_MSG_EXPORT_ABORT, buf, len, m, get_export_abort, errstr,
+                         errstr_size);
+
+    if (rc) {
+        ferry_export_abort_free(m);
         m = NULL;
     }
     *out = m;

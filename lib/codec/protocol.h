@@ -31,6 +31,8 @@ typedef enum ferry_msg_type {
     FERRY_MSG_EXPORT_END,     /* "ExportEnd" */
     FERRY_MSG_STATUS,         /* "StatusEvent" */
     FERRY_MSG_SCHEDULE,       /* "Schedule" */
+    FERRY_MSG_PART_BEGIN,     /* "PartBegin": opens each part of an export but the first */
+    FERRY_MSG_EXPORT_ABORT,   /* "ExportAbort": an export given up */
 } ferry_msg_type_t;
 
 const char *ferry_msg_type_name(ferry_msg_type_t t);
@@ -138,6 +140,7 @@ typedef struct ferry_export_begin {
     ferry_plan_assoc_t *assocs;
     size_t nassocs;
     int32_t ngroups;
+    char *attempt;  /* the attempt it opens; NULL encodes as "" */
 } ferry_export_begin_t;
 
 int ferry_export_begin_encode(const ferry_export_begin_t *m, ferry_buf_t *out, char *errstr,
@@ -197,6 +200,38 @@ int ferry_export_end_encode(const ferry_export_end_t *m, ferry_buf_t *out, char 
 int ferry_export_end_decode(const void *buf, size_t len, ferry_export_end_t **out, char *errstr,
                             size_t errstr_size);
 void ferry_export_end_free(ferry_export_end_t *m);
+
+/* The size of a buffer holding an attempt id (16 hex digits) and its NUL. */
+#define FERRY_ATTEMPT_MAX 17
+
+/* PartBegin: opens part `part` (1, 2, ...) of an attempt at an export; rows
+ * and checksum are those of every row sent in the attempt's earlier parts. */
+typedef struct ferry_part_begin {
+    char *export_id;
+    char *attempt;
+    int32_t part;
+    int64_t rows;
+    char *checksum;        /* 16 hex digits (checksum.h) */
+} ferry_part_begin_t;
+
+int ferry_part_begin_encode(const ferry_part_begin_t *m, ferry_buf_t *out, char *errstr,
+                            size_t errstr_size);
+int ferry_part_begin_decode(const void *buf, size_t len, ferry_part_begin_t **out, char *errstr,
+                            size_t errstr_size);
+void ferry_part_begin_free(ferry_part_begin_t *m);
+
+/* ExportAbort: the worker gave up the export (its request settled failed). */
+typedef struct ferry_export_abort {
+    char *export_id;
+    char *attempt;
+    char *reason;
+} ferry_export_abort_t;
+
+int ferry_export_abort_encode(const ferry_export_abort_t *m, ferry_buf_t *out, char *errstr,
+                              size_t errstr_size);
+int ferry_export_abort_decode(const void *buf, size_t len, ferry_export_abort_t **out,
+                              char *errstr, size_t errstr_size);
+void ferry_export_abort_free(ferry_export_abort_t *m);
 
 /* StatusEvent on ferry.status, keyed by export id. */
 typedef enum ferry_status_state {

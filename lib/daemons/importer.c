@@ -42,7 +42,7 @@ struct ferry_importer {
     size_t nparts;
     int fatal;            /* FERRY_E* of a failure inside the rebalance callback, or 0 */
     char fatal_msg[512];
-    ferry_buf_t hdr[3];   /* NUL-terminated header copies, reused */
+    ferry_buf_t hdr[4];   /* NUL-terminated header copies, reused */
     ferry_buf_t status;
     ferry_outbox_t *outbox; /* the store's status outbox, published through producer */
 };
@@ -449,6 +449,7 @@ static int handle(ferry_importer_t *c, const rd_kafka_message_t *m, char *errstr
             .type = header(&c->hdr[0], m, "ferry.type"),
             .export_id = header(&c->hdr[1], m, "ferry.export"),
             .table = header(&c->hdr[2], m, "ferry.table"),
+            .attempt = header(&c->hdr[3], m, "ferry.attempt"),
             .payload = m->payload,
             .len = m->len,
         };

@@ -1,30 +1,46 @@
 /* worker.c - the export worker's loop (see worker.h).
  *
- * State machine of one attempt at a request (handle_request):
+ * State machine of one attempt at a request (handle_request). An accepted
+ * request is exported in parts (export.h), each its own transaction:
  *
  *   IDLE --consumer poll returns a request--> IN_TXN       (begin_txn)
  *   IN_TXN --undecodable, wrong key, invalid--> COMMITTING (settle_bad_request:
  *            DLQ record + offset, status rejected)
- *   IN_TXN --valid--> STREAMING                            (ferry_export_stream
- *            into the records sink, produce_record)
- *   STREAMING --stream written--> COMMITTING --> IDLE      (commit_request)
- *   STREAMING/COMMITTING --retryable (broker, network, source busy), stop-->
- *            ABORTING --> IDLE, consumer moved back to the request after a
- *            backoff (abort_txn, retry_wait, rewind_to); after MAX_ATTEMPTS the
- *            request is settled as failed
+ *   IN_TXN --valid--> STREAMING                            (a new attempt id,
+ *            the group metadata of now; ferry_export_stream into the
+ *            records sink, produce_record)
+ *   STREAMING --part full--> COMMITTING --> IDLE --> IN_TXN --> STREAMING
+ *            (commit_part: the request's offset unadvanced, for the
+ *            generation of the attempt's start; one consumer poll with no
+ *            transaction open; begin_txn)
+ *   STREAMING --stream written--> COMMITTING --> IDLE      (commit_request:
+ *            the offset past the request, with the last part)
+ *   STREAMING/COMMITTING --retryable (broker, network, source busy, fenced
+ *            by a newer generation), stop--> ABORTING --> IDLE, consumer
+ *            moved back to the request after a backoff (abort_txn,
+ *            retry_wait, rewind_to); the parts already committed stay an
+ *            unfinished attempt that the next attempt supersedes; after
+ *            worker.max_attempts the request is settled as failed (with an
+ *            ExportAbort, so that importers roll back those parts)
  *   STREAMING/COMMITTING --permanent (bad source data, a message the broker
  *            refuses)--> ABORTING --> IN_TXN --> COMMITTING  (settle_bad_request:
- *            status failed)
- *   any --fatal client error (fenced by a newer instance of this id)--> FATAL
+ *            status failed, ExportAbort)
+ *   any --the producer failed for good (its transaction timed out and the
+ *            broker fenced it)--> IDLE                     (renew_txp: a new
+ *            producer with the same transactional.id; the attempt is retried)
+ *   any --more than MAX_RENEWALS(w) replacements without a commit--> FATAL
  *
  * Transactional calls follow librdkafka's contract: a retriable error retries
- * the same call, txn_requires_abort aborts, anything else is fatal. The
- * request's offset is committed only inside the transaction that carries its
- * outcome (send_offsets_to_transaction), so the outcome and the offset become
- * visible together or not at all. The consumer is not polled while a
- * transaction is open: a rebalance waits for the export (max.poll.interval.ms
- * exceeds the transaction timeout), and if the group moved on anyway the
- * offset commit fails with a stale generation and the transaction aborts.
+ * the same call, txn_requires_abort aborts, anything else replaces the
+ * producer. The request's offset is committed past the request only inside
+ * the transaction that carries its outcome (the last part, or the DLQ
+ * record), so the outcome and the offset become visible together or not at
+ * all; every earlier part carries the unadvanced offset for the generation
+ * the request was received in, so a worker the group left behind (paused
+ * past its session) cannot commit another part. The consumer is polled only
+ * between parts, never while a transaction is open (max.poll.interval.ms
+ * exceeds the transaction timeout, which bounds a part); a request it
+ * returns then is handed back (rewind_to) and read after the export.
  * Status events go through a separate idempotent producer, right after the
  * commit they report: notifications, lost if the worker dies in between. */
 #include "worker.h"
@@ -53,11 +69,14 @@
 #define POLL_EVERY_ROWS_MESSAGES 64
 /* How often a transactional call that timed out is retried. */
 #define TXN_CALL_TRIES 5
-/* Attempts at one request before a retryable failure (broker or store
- * unavailable) is settled as failed, and the backoff between them. */
-#define MAX_ATTEMPTS 8
+/* The backoff between attempts at one request (worker.max_attempts of them
+ * before a retryable failure is settled as failed). */
 #define RETRY_BASE_MS 500
 #define RETRY_MAX_MS 30000
+/* Replacements of a failed transactional producer in a row, without a
+ * commit in between, before the worker stops: more than one request's
+ * attempts, fewer than an endless fight of two workers sharing an id. */
+#define MAX_RENEWALS(w) ((w)->max_attempts + 2)
 
 enum worker_state { W_IDLE, W_IN_TXN, W_STREAMING, W_COMMITTING, W_ABORTING, W_FATAL };
 
@@ -77,6 +96,8 @@ struct ferry_worker {
     int32_t retry_partition;          /* the request being retried, and how often */
     int64_t retry_offset;
     int retry_count;
+    int max_attempts;                 /* worker.max_attempts */
+    int renewals;                     /* producers replaced since the last commit */
     char *cluster_id; /* of the requests' cluster, for generated export ids (rd_kafka_mem_free) */
 };
 
@@ -111,32 +132,21 @@ static void know_topic(ferry_worker_t *w, const char *topic)
         w->nknown++;
 }
 
-static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
+/* The transactional producer, its topics known (the dlq, each records
+ * topic) and its transactions initialised. Replaces none: w->txp must be
+ * NULL. */
+static int make_txp(ferry_worker_t *w, char *errstr, size_t errstr_size)
 {
     const ferry_config_t *cfg = w->cfg;
-    int64_t txn_ms = ferry_config_int(cfg, "worker", "transaction_timeout_ms");
-    char txn[32], poll_ms[32], session[32], linger[32], txid[300], batch[32];
+    char txn[32], linger[32], txid[300], batch[32];
     ferry_kafka_callbacks_t txp_callbacks = {.opaque = w, .on_delivery = on_delivery};
-    rd_kafka_topic_partition_list_t *sub;
+    rd_kafka_error_t *error;
     int rc;
 
-    int_text(txn, sizeof(txn), txn_ms);
-    int_text(poll_ms, sizeof(poll_ms), txn_ms + 60000);
-    int_text(session, sizeof(session),
-             ferry_config_int(cfg, "worker", "session_timeout_ms"));
+    int_text(txn, sizeof(txn), ferry_config_int(cfg, "worker", "transaction_timeout_ms"));
     int_text(linger, sizeof(linger), ferry_config_int(cfg, "worker", "linger_ms"));
     int_text(batch, sizeof(batch), ferry_config_int(cfg, "worker", "batch_size"));
     snprintf(txid, sizeof(txid), "ferry-worker-%s", w->id);
-
-    rc = ferry_kafka_consumer_new(cfg, FERRY_KAFKA_MEMBER,
-                                  ferry_config_str(cfg, "worker", "group_id"), NULL,
-                                  &w->consumer, errstr, errstr_size, "client.id", w->component,
-                                  "auto.offset.reset", "earliest", "isolation.level",
-                                  "read_committed", "session.timeout.ms", session,
-                                  "max.poll.interval.ms", poll_ms, NULL);
-    if (rc)
-        return rc;
-
     /* Bounded memory: a small local queue; a full one is waited out. The
      * message timeout may not exceed the transaction timeout. */
     rc = ferry_kafka_producer_new(cfg, FERRY_KAFKA_TRANSACTIONAL, txid, &txp_callbacks, &w->txp,
@@ -149,39 +159,101 @@ static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
                                   "16777216", NULL);
     if (rc)
         return rc;
-
-    rc = ferry_kafka_producer_new(cfg, FERRY_KAFKA_IDEMPOTENT, NULL, NULL, &w->status, errstr,
-                                  errstr_size, "client.id", w->component, "linger.ms", "5", NULL);
-    if (rc)
-        return rc;
-
-    /* The topics, and every one the transactions write known to txp before
-     * the first export (the dlq, each records topic). */
-    w->known = calloc(ferry_config_env_count(cfg) + 1, sizeof(*w->known));
-    if (!w->known)
+    if (!w->known && !(w->known = calloc(ferry_config_env_count(cfg) + 1, sizeof(*w->known))))
         return ferry_errf(errstr, errstr_size, FERRY_ENOMEM, "out of memory");
-    rc = ferry_kafka_ensure_ferry_topics(w->status, cfg, NULL, 30000, errstr, errstr_size);
-    if (rc)
-        return rc;
     know_topic(w, ferry_config_topic(cfg, FERRY_TOPIC_DLQ));
     for (size_t i = 0; i < ferry_config_env_count(cfg); i++) {
         char records[256];
-        rc = ferry_kafka_ensure_ferry_topics(w->status, cfg, ferry_config_env_name(cfg, i),
-                                             30000, errstr, errstr_size);
-        if (rc)
-            return rc;
         if (!ferry_config_records_topic(cfg, ferry_config_env_name(cfg, i), records,
                                         sizeof(records)))
             know_topic(w, records);
     }
-
-    rd_kafka_error_t *error = rd_kafka_init_transactions(w->txp, TXN_CALL_TIMEOUT_MS);
+    error = rd_kafka_init_transactions(w->txp, TXN_CALL_TIMEOUT_MS);
     if (error) {
         rc = ferry_errf(errstr, errstr_size, FERRY_EKAFKA, "init_transactions: %s",
                         rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
         return rc;
     }
+    w->state = W_IDLE;
+    return FERRY_OK;
+}
+
+/* Frees the transactional producer and the topic handles it owns. */
+static void destroy_txp(ferry_worker_t *w)
+{
+    for (size_t i = 0; i < w->nknown; i++)
+        rd_kafka_topic_destroy(w->known[i]);
+    w->nknown = 0;
+    if (w->txp)
+        rd_kafka_destroy(w->txp);
+    w->txp = NULL;
+}
+
+/* After the transactional producer failed for good (a transaction the
+ * broker timed out and fenced: a part that could not be committed in time,
+ * a paused process), a new one with the same transactional.id, so that the
+ * worker goes on: its init_transactions aborts whatever the old one left
+ * open, and the attempt is retried. Two live workers sharing an id would
+ * fence each other forever: after MAX_RENEWALS(w) replacements without a
+ * commit in between the worker gives up (FERRY_EFATAL). */
+static int renew_txp(ferry_worker_t *w, char *errstr, size_t errstr_size)
+{
+    char why[512] = "";
+    rd_kafka_resp_err_t err = rd_kafka_fatal_error(w->txp, why, sizeof(why));
+
+    if (++w->renewals > MAX_RENEWALS(w))
+        return ferry_errf(errstr, errstr_size, FERRY_EFATAL,
+                          "the transactional producer failed %d times in a row without a commit "
+                          "(another live worker with id %s?): %s", w->renewals, w->id, why);
+    ferry_log(FERRY_LOG_WARN, "worker %s: the transactional producer failed (%s: %s); "
+              "replacing it", w->id, rd_kafka_err2name(err), why);
+    destroy_txp(w);
+    return make_txp(w, errstr, errstr_size);
+}
+
+static int make_clients(ferry_worker_t *w, char *errstr, size_t errstr_size)
+{
+    const ferry_config_t *cfg = w->cfg;
+    int64_t txn_ms = ferry_config_int(cfg, "worker", "transaction_timeout_ms");
+    char poll_ms[32], session[32], heartbeat[32];
+    rd_kafka_topic_partition_list_t *sub;
+    int rc;
+
+    /* The consumer is polled between the parts of an export, each shorter
+     * than the transaction timeout. */
+    int_text(poll_ms, sizeof(poll_ms), txn_ms + 60000);
+    int_text(session, sizeof(session),
+             ferry_config_int(cfg, "worker", "session_timeout_ms"));
+    /* A short session needs heartbeats well inside it (librdkafka's default
+     * interval, 3 s, would let a 3 s session time out while healthy). */
+    int_text(heartbeat, sizeof(heartbeat),
+             ferry_config_int(cfg, "worker", "session_timeout_ms") / 3 < 3000
+                 ? ferry_config_int(cfg, "worker", "session_timeout_ms") / 3
+                 : 3000);
+
+    rc = ferry_kafka_consumer_new(cfg, FERRY_KAFKA_MEMBER,
+                                  ferry_config_str(cfg, "worker", "group_id"), NULL,
+                                  &w->consumer, errstr, errstr_size, "client.id", w->component,
+                                  "auto.offset.reset", "earliest", "isolation.level",
+                                  "read_committed", "session.timeout.ms", session,
+                                  "heartbeat.interval.ms", heartbeat, "max.poll.interval.ms",
+                                  poll_ms, NULL);
+    if (rc)
+        return rc;
+
+    rc = ferry_kafka_producer_new(cfg, FERRY_KAFKA_IDEMPOTENT, NULL, NULL, &w->status, errstr,
+                                  errstr_size, "client.id", w->component, "linger.ms", "5", NULL);
+    if (rc)
+        return rc;
+    rc = ferry_kafka_ensure_ferry_topics(w->status, cfg, NULL, 30000, errstr, errstr_size);
+    for (size_t i = 0; !rc && i < ferry_config_env_count(cfg); i++)
+        rc = ferry_kafka_ensure_ferry_topics(w->status, cfg, ferry_config_env_name(cfg, i),
+                                             30000, errstr, errstr_size);
+    if (!rc)
+        rc = make_txp(w, errstr, errstr_size);
+    if (rc)
+        return rc;
 
     sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, ferry_config_topic(cfg, FERRY_TOPIC_REQUESTS),
@@ -207,6 +279,7 @@ int ferry_worker_new(const ferry_config_t *cfg, const char *id, ferry_worker_t *
     }
     w->cfg = cfg;
     w->retry_partition = -1;
+    w->max_attempts = (int)ferry_config_int(cfg, "worker", "max_attempts");
     snprintf(w->component, sizeof(w->component), "worker:%s", id);
     rc = ferry_catalog_load(ferry_config_catalog_path(cfg), &w->cat, errstr, errstr_size);
     if (!rc)
@@ -229,11 +302,8 @@ void ferry_worker_destroy(ferry_worker_t *w)
     }
     if (w->cluster_id)
         rd_kafka_mem_free(NULL, w->cluster_id);
-    for (size_t i = 0; i < w->nknown; i++)
-        rd_kafka_topic_destroy(w->known[i]);
+    destroy_txp(w);
     free(w->known);
-    if (w->txp)
-        rd_kafka_destroy(w->txp);
     if (w->status) {
         rd_kafka_flush(w->status, 5000);
         rd_kafka_destroy(w->status);
@@ -322,25 +392,31 @@ static int permanent_delivery_error(rd_kafka_resp_err_t err)
            err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
 }
 
-/* Adds the request's offset to the transaction and commits it; retriable
- * errors retry the same call. */
-static int commit_request(ferry_worker_t *w, const rd_kafka_message_t *m, char *errstr,
-                          size_t errstr_size)
+/* Adds the offset `next` of the request at m to the transaction, for the
+ * group generation cgmd names, and commits it; retriable errors retry the
+ * same call. The broker refuses the offset of a member whose generation the
+ * group has left behind, and the whole transaction with it: that fences a
+ * worker that lost its partitions (a paused process) at its next part. cgmd
+ * NULL: the consumer's current one. */
+static int commit_txn(ferry_worker_t *w, const rd_kafka_message_t *m, int64_t next,
+                      const rd_kafka_consumer_group_metadata_t *cgmd, char *errstr,
+                      size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(w->consumer);
+    rd_kafka_consumer_group_metadata_t *own = cgmd ? NULL : rd_kafka_consumer_group_metadata(w->consumer);
     int rc, tries = 0;
 
     w->state = W_COMMITTING;
     rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt), m->partition)->offset =
-        m->offset + 1;
+        next;
     do
-        rc = txn_check(w, rd_kafka_send_offsets_to_transaction(w->txp, offsets, cgmd,
+        rc = txn_check(w, rd_kafka_send_offsets_to_transaction(w->txp, offsets, cgmd ? cgmd : own,
                                                                TXN_CALL_TIMEOUT_MS),
                        "send_offsets_to_transaction", errstr, errstr_size);
     while (rc == FERRY_ETIMEOUT && ++tries < TXN_CALL_TRIES);
     rd_kafka_topic_partition_list_destroy(offsets);
-    rd_kafka_consumer_group_metadata_destroy(cgmd);
+    if (own)
+        rd_kafka_consumer_group_metadata_destroy(own);
     tries = 0;
     while (!rc) {
         rc = txn_check(w, rd_kafka_commit_transaction(w->txp, TXN_CALL_TIMEOUT_MS),
@@ -354,30 +430,48 @@ static int commit_request(ferry_worker_t *w, const rd_kafka_message_t *m, char *
     if (rc == FERRY_EKAFKA && permanent_delivery_error(w->delivery_err))
         rc = ferry_errf(errstr, errstr_size, FERRY_EPERMANENT, "a message was refused: %s",
                         rd_kafka_err2str(w->delivery_err));
-    if (!rc)
+    if (!rc) {
         w->state = W_IDLE;
+        w->renewals = 0;
+    }
     return rc;
 }
 
-/* Aborts the open transaction: nothing of it becomes visible. */
+/* Commits the transaction that carries the request's outcome with the
+ * request's offset advanced past it. */
+static int commit_request(ferry_worker_t *w, const rd_kafka_message_t *m,
+                          const rd_kafka_consumer_group_metadata_t *cgmd, char *errstr,
+                          size_t errstr_size)
+{
+    return commit_txn(w, m, m->offset + 1, cgmd, errstr, errstr_size);
+}
+
+/* Aborts the open transaction: nothing of it becomes visible. A producer
+ * that cannot abort (failed for good) is replaced, which aborts it too;
+ * FERRY_EFATAL only when that fails. */
 static int abort_txn(ferry_worker_t *w)
 {
     char err[512];
     int rc, tries = 0;
 
-    if (w->state == W_FATAL)
-        return FERRY_EFATAL;
-    w->state = W_ABORTING;
-    do
-        rc = txn_check(w, rd_kafka_abort_transaction(w->txp, TXN_CALL_TIMEOUT_MS),
-                       "abort_transaction", err, sizeof(err));
-    while (rc == FERRY_ETIMEOUT && ++tries < TXN_CALL_TRIES);
-    if (rc) {
+    if (w->state != W_FATAL) {
+        w->state = W_ABORTING;
+        do
+            rc = txn_check(w, rd_kafka_abort_transaction(w->txp, TXN_CALL_TIMEOUT_MS),
+                           "abort_transaction", err, sizeof(err));
+        while (rc == FERRY_ETIMEOUT && ++tries < TXN_CALL_TRIES);
+        if (!rc) {
+            w->state = W_IDLE;
+            return FERRY_OK;
+        }
+        ferry_log(FERRY_LOG_WARN, "%s", err);
+    }
+    /* The producer cannot abort: a new one (same transactional.id) does. */
+    if ((rc = renew_txp(w, err, sizeof(err)))) {
         ferry_log(FERRY_LOG_ERROR, "%s", err);
         w->state = W_FATAL;
         return FERRY_EFATAL;
     }
-    w->state = W_IDLE;
     return FERRY_OK;
 }
 
@@ -418,6 +512,32 @@ static int produce_dlq(ferry_worker_t *w, const rd_kafka_message_t *m, const cha
                                hdrs, 5, 10000, errstr, errstr_size);
 }
 
+/* Inside the open transaction: an ExportAbort of req's export on its
+ * records topic, so that an importer holding parts of an earlier attempt of
+ * it open rolls them back. */
+static int produce_abort(ferry_worker_t *w, const ferry_request_t *req, const char *reason,
+                         char *errstr, size_t errstr_size)
+{
+    char topic[256], key[FERRY_STREAM_KEY_MAX], attempt[FERRY_ATTEMPT_MAX];
+    ferry_export_abort_t ea = {req->export_id, attempt, (char *)reason};
+    int rc;
+
+    if (!ferry_config_env_store(w->cfg, req->target) ||
+        ferry_config_records_topic(w->cfg, req->target, topic, sizeof(topic)))
+        return FERRY_OK; /* no records topic: nothing of the export was written */
+    ferry_request_stream_key(req, key, sizeof(key));
+    ferry_export_attempt_id(w->id, attempt);
+    ferry_buf_reset(&w->buf);
+    if ((rc = ferry_export_abort_encode(&ea, &w->buf, errstr, errstr_size)))
+        return rc;
+    return ferry_kafka_produce(w->txp, topic, RD_KAFKA_PARTITION_UA, key, strlen(key), w->buf.data,
+                               w->buf.len,
+                               (ferry_kafka_header_t[]){{"ferry.type", "ExportAbort", (size_t)-1},
+                                                        {"ferry.export", req->export_id, (size_t)-1},
+                                                        {"ferry.attempt", attempt, (size_t)-1}},
+                               3, 10000, errstr, errstr_size);
+}
+
 /* The export's log line. Its keys, up to outcome, are the importer's
  * (import.c), in the same order; bytes and messages are the worker's own. */
 static void log_export(const char *export_id, const char *stream, const ferry_request_t *req,
@@ -426,10 +546,11 @@ static void log_export(const char *export_id, const char *stream, const ferry_re
 {
     ferry_log(!strcmp(outcome, "published") ? FERRY_LOG_INFO : FERRY_LOG_WARN,
               "export id=%s stream=%s source=%s target=%s tables=%d rows=%" PRId64
-              " ms=%" PRId64 " outcome=%s bytes=%" PRId64 " messages=%" PRId64 "%s%s%s",
+              " ms=%" PRId64 " outcome=%s bytes=%" PRId64 " messages=%" PRId64 " parts=%" PRId32
+              "%s%s%s",
               export_id, stream, req ? req->source : "-", req ? req->target : "-",
               st ? st->tables : 0, st ? st->rows : 0, ms, outcome, st ? st->bytes : 0,
-              st ? st->messages : 0, reason ? " reason=\"" : "", reason ? reason : "",
+              st ? st->messages : 0, st ? st->parts : 0, reason ? " reason=\"" : "", reason ? reason : "",
               reason ? "\"" : "");
 }
 
@@ -446,8 +567,10 @@ static int settle_bad_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     if (w->state == W_IDLE && (rc = begin_txn(w, errstr, errstr_size)))
         return rc;
     rc = produce_dlq(w, m, export_id, reason, errstr, errstr_size);
+    if (!rc && state == FERRY_STATUS_FAILED && req)
+        rc = produce_abort(w, req, reason, errstr, errstr_size);
     if (!rc)
-        rc = commit_request(w, m, errstr, errstr_size);
+        rc = commit_request(w, m, NULL, errstr, errstr_size);
     if (rc) {
         if (abort_txn(w) == FERRY_OK)
             rewind_to(w, m);
@@ -512,7 +635,7 @@ static int retry_wait(ferry_worker_t *w, const rd_kafka_message_t *m,
         w->retry_offset = m->offset;
         w->retry_count = 0;
     }
-    if (++w->retry_count >= MAX_ATTEMPTS)
+    if (++w->retry_count >= w->max_attempts)
         return 1;
     delay = RETRY_BASE_MS << (w->retry_count - 1);
     until = ferry_now_ms() + (delay < RETRY_MAX_MS ? delay : RETRY_MAX_MS);
@@ -527,9 +650,15 @@ static int retry_wait(ferry_worker_t *w, const rd_kafka_message_t *m,
  * records topic, into the open transaction; a full local queue is waited out
  * (ferry_kafka_produce), and delivery reports are served every
  * POLL_EVERY_ROWS_MESSAGES Rows messages. A delivery that fails is counted
- * by on_delivery and fails the commit. */
+ * by on_delivery and fails the commit. A cut commits the open part with the
+ * request's offset unadvanced (commit_part). */
 typedef struct records_sink {
-    rd_kafka_t *rk;
+    ferry_worker_t *w;
+    const char *export_id;
+    const char *attempt;
+    int32_t parts;                                 /* committed so far */
+    const rd_kafka_message_t *m;                   /* the request */
+    const rd_kafka_consumer_group_metadata_t *cgmd; /* the generation it was received in */
     const char *topic;
     int64_t rows_messages;
 } records_sink_t;
@@ -538,17 +667,47 @@ static int produce_record(void *opaque, const ferry_export_msg_t *msg, char *err
                           size_t errstr_size)
 {
     records_sink_t *rs = opaque;
+    rd_kafka_t *rk = rs->w->txp;
     ferry_kafka_header_t hdrs[FERRY_EXPORT_MAX_HEADERS];
     int rc;
 
     for (size_t i = 0; i < msg->nheaders; i++)
         hdrs[i] = (ferry_kafka_header_t){msg->headers[i].name, msg->headers[i].value, (size_t)-1};
-    rc = ferry_kafka_produce(rs->rk, rs->topic, RD_KAFKA_PARTITION_UA, msg->key, strlen(msg->key),
+    rc = ferry_kafka_produce(rk, rs->topic, RD_KAFKA_PARTITION_UA, msg->key, strlen(msg->key),
                              msg->value, msg->len, hdrs, msg->nheaders, PRODUCE_WAIT_MS, errstr,
                              errstr_size);
     if (!rc && msg->type == FERRY_MSG_ROWS && ++rs->rows_messages % POLL_EVERY_ROWS_MESSAGES == 0)
-        rd_kafka_poll(rs->rk, 0);
+        rd_kafka_poll(rk, 0);
     return rc;
+}
+
+/* Ends a part of the export: commits the open transaction with the
+ * request's current offset (unadvanced: the request is not done) for the
+ * generation it was received in, so that a worker the group has left
+ * behind commits nothing; then polls the consumer once (it must be polled
+ * within max.poll.interval.ms, and a rebalance is served there), handing
+ * back any request it returns, and opens the next transaction. */
+static int commit_part(void *opaque, char *errstr, size_t errstr_size)
+{
+    records_sink_t *rs = opaque;
+    ferry_worker_t *w = rs->w;
+    rd_kafka_message_t *next;
+    int rc = commit_txn(w, rs->m, rs->m->offset, rs->cgmd, errstr, errstr_size);
+
+    if (rc)
+        return rc;
+    ferry_log(FERRY_LOG_DEBUG, "export id=%s attempt=%s part=%" PRId32 " committed",
+              rs->export_id, rs->attempt, rs->parts++);
+    if ((next = rd_kafka_consumer_poll(w->consumer, 0))) {
+        if (!next->err)
+            rewind_to(w, next); /* read again after this export */
+        rd_kafka_message_destroy(next);
+    }
+    rd_kafka_poll(w->status, 0);
+    if ((rc = begin_txn(w, errstr, errstr_size)))
+        return rc;
+    w->state = W_STREAMING;
+    return FERRY_OK;
 }
 
 /* One attempt at a request, from begin to commit or abort. Returns
@@ -559,7 +718,9 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     ferry_request_t *req = NULL;
     ferry_export_t *ex = NULL;
     ferry_export_stats_t stats = {0};
+    rd_kafka_consumer_group_metadata_t *cgmd = NULL;
     char why[1024] = "", key[FERRY_STREAM_KEY_MAX] = "", id[FERRY_EXPORT_ID_MAX];
+    char attempt[FERRY_ATTEMPT_MAX];
     int64_t started = ferry_now_ms();
     int rc, accepted = 0;
 
@@ -606,12 +767,30 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     if (!rc) {
         accepted = 1;
         publish_status(w, req, req->export_id, FERRY_STATUS_ACCEPTED, NULL, 0, NULL);
-        records_sink_t rs = {w->txp, ferry_export_topic(ex), 0};
-        ferry_export_sink_t sink = {produce_record, &rs};
+        /* Every part is committed for the generation the request came in. */
+        cgmd = rd_kafka_consumer_group_metadata(w->consumer);
+        ferry_export_attempt_id(w->id, attempt);
+        ferry_export_set_attempt(ex, attempt);
+        records_sink_t rs = {w, req->export_id, attempt, 0, m, cgmd, ferry_export_topic(ex), 0};
+        ferry_export_sink_t sink = {produce_record, commit_part, &rs};
+        ferry_log(FERRY_LOG_DEBUG, "export id=%s attempt=%s begins (request %s[%d]@%" PRId64 ")",
+                  req->export_id, attempt, rd_kafka_topic_name(m->rkt), (int)m->partition,
+                  m->offset);
         w->state = W_STREAMING;
         rc = ferry_export_stream(ex, &sink, stop, &stats, why, sizeof(why));
         if (!rc)
-            rc = commit_request(w, m, why, sizeof(why));
+            rc = commit_request(w, m, cgmd, why, sizeof(why));
+    }
+    if (w->state == W_FATAL && rc != FERRY_OK) {
+        /* The producer failed for good mid-attempt: replaced, and the
+         * attempt counts as one that may pass. */
+        char renew[512];
+        if (renew_txp(w, renew, sizeof(renew))) {
+            snprintf(why, sizeof(why), "%s", renew);
+            rc = FERRY_EFATAL;
+        } else {
+            rc = FERRY_EKAFKA;
+        }
     }
     switch (verdict(rc, accepted)) {
     case ATTEMPT_DONE: {
@@ -632,11 +811,14 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
     case ATTEMPT_FATAL:
         break;
     case ATTEMPT_RETRY:
-        if (abort_txn(w)) {
+        if (w->state != W_IDLE && abort_txn(w)) {
             rc = FERRY_EFATAL;
             break;
         }
         log_export(req->export_id, key, req, &stats, ferry_now_ms() - started, "aborted", why);
+        if (stats.parts > 1)
+            ferry_log(FERRY_LOG_WARN, "export id=%s attempt=%s aborted after %d parts; the next "
+                      "attempt supersedes it", req->export_id, attempt, (int)stats.parts);
         if (*stop || !retry_wait(w, m, stop)) {
             /* Redone from the request; nothing of this attempt is visible. */
             rewind_to(w, m);
@@ -645,7 +827,7 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
         }
         {
             char last[1100];
-            snprintf(last, sizeof(last), "gave up after %d attempts: %s", MAX_ATTEMPTS, why);
+            snprintf(last, sizeof(last), "gave up after %d attempts: %s", w->max_attempts, why);
             rc = settle_bad_request(w, m, req, req->export_id, FERRY_STATUS_FAILED, last, started,
                                     why, sizeof(why));
         }
@@ -664,6 +846,8 @@ static int handle_request(ferry_worker_t *w, const rd_kafka_message_t *m,
         break;
     }
 out:
+    if (cgmd)
+        rd_kafka_consumer_group_metadata_destroy(cgmd);
     ferry_export_destroy(ex);
     ferry_request_free(req);
     if (rc == FERRY_EFATAL || w->state == W_FATAL)

@@ -7,9 +7,12 @@
 #include "rowcodec.h"
 #include "store.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 
 struct ferry_export {
@@ -23,7 +26,13 @@ struct ferry_export {
      * at the end of the table): fewer, larger messages cost the worker, the
      * broker and the importer far less per row than one message per row. */
     size_t rows_message_bytes;
+    /* A part (one Kafka transaction) is cut before a message that would take
+     * it past this many bytes: the transaction stays short whatever the
+     * export's size. */
+    size_t part_bytes;
+    char attempt[FERRY_ATTEMPT_MAX];
     ferry_buf_t buf;    /* reused for every message */
+    ferry_buf_t part;   /* a PartBegin, encoded while buf holds the message it precedes */
     ferry_buf_t bodies; /* row bodies of the next Rows message */
 };
 
@@ -76,6 +85,7 @@ int ferry_export_prepare(const ferry_config_t *cfg, const ferry_catalog_t *cat,
     }
     ferry_request_stream_key(req, ex->key, sizeof(ex->key));
     ex->rows_message_bytes = (size_t)ferry_config_int(cfg, "worker", "rows_message_bytes");
+    ex->part_bytes = (size_t)ferry_config_int(cfg, "worker", "part_bytes");
     rc = ferry_store_open_schema(uri, ferry_config_env_schema(cfg, req->source),
                                  FERRY_STORE_READ, &ex->source, errstr, errstr_size);
     if (rc)
@@ -109,12 +119,44 @@ void ferry_export_destroy(ferry_export_t *ex)
     ferry_request_free(ex->req);
     ferry_buf_free(&ex->buf);
     ferry_buf_free(&ex->bodies);
+    ferry_buf_free(&ex->part);
     free(ex);
 }
 
 const ferry_plan_t *ferry_export_plan(const ferry_export_t *ex) { return ex->plan; }
 const char *ferry_export_topic(const ferry_export_t *ex) { return ex->topic; }
 const char *ferry_export_stream_key(const ferry_export_t *ex) { return ex->key; }
+
+void ferry_export_set_attempt(ferry_export_t *ex, const char *attempt)
+{
+    snprintf(ex->attempt, sizeof(ex->attempt), "%s", attempt ? attempt : "");
+}
+
+void ferry_export_attempt_id(const char *who, char out[FERRY_ATTEMPT_MAX])
+{
+    static uint64_t counter;
+    struct timespec ts;
+    char seed[600];
+    int n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    n = snprintf(seed, sizeof(seed), "%s/%ld/%lld.%ld/%" PRIu64, who ? who : "", (long)getpid(),
+                 (long long)ts.tv_sec, ts.tv_nsec, ++counter);
+    snprintf(out, FERRY_ATTEMPT_MAX, "%016" PRIx64,
+             ferry_checksum_bytes(seed, n < (int)sizeof(seed) ? (size_t)n : sizeof(seed) - 1));
+}
+
+/* One table whose rows are being sent: its codec and column seeds, the
+ * checksum of its rows emitted so far and of those waiting in ex->bodies
+ * (nrows of them). */
+typedef struct table_state {
+    const ferry_object_t *obj;
+    ferry_rowcodec_t *codec;
+    uint64_t *seeds;
+    ferry_checksum_t sum;
+    ferry_checksum_t pending;
+    size_t nrows;
+} table_state_t;
 
 /* One run of ferry_export_stream: where the messages go and what it
  * counts. */
@@ -124,39 +166,77 @@ typedef struct stream {
     const volatile sig_atomic_t *stop;
     ferry_export_stats_t *stats;
     ferry_checksum_t total; /* over the tables ended so far */
+    const table_state_t *table; /* the table whose rows are being sent, or NULL */
+    size_t part_len;            /* bytes emitted in the open part */
+    size_t part_msgs;           /* messages emitted in the open part, its PartBegin aside */
 } stream_t;
 
-/* One table whose rows are being sent: its codec and column seeds, its
- * checksum so far, and how many rows wait in ex->bodies. */
-typedef struct table_state {
-    const ferry_object_t *obj;
-    ferry_rowcodec_t *codec;
-    uint64_t *seeds;
-    ferry_checksum_t sum;
-    size_t nrows;
-} table_state_t;
-
-/* Emits the message in ex->buf with the stream's key and headers. */
-static int send_buf(stream_t *s, ferry_msg_type_t type, const char *table, char *errstr,
-                    size_t errstr_size)
+/* Emits one message (value, len) with the stream's key and headers. */
+static int emit(stream_t *s, ferry_msg_type_t type, const char *table, const void *value,
+                size_t len, char *errstr, size_t errstr_size)
 {
     ferry_export_t *ex = s->ex;
     ferry_export_msg_t msg = {
         .type = type,
         .table = table,
         .key = ex->key,
-        .value = ex->buf.data,
-        .len = ex->buf.len,
+        .value = value,
+        .len = len,
         .headers = {{"ferry.type", ferry_msg_type_name(type)},
                     {"ferry.export", ex->req->export_id},
+                    {"ferry.attempt", ex->attempt},
                     {"ferry.table", table}},
-        .nheaders = table ? 3 : 2,
+        .nheaders = table ? 4 : 3,
     };
     int rc = s->sink->emit(s->sink->opaque, &msg, errstr, errstr_size);
 
-    if (!rc)
-        s->stats->bytes += (int64_t)ex->buf.len;
+    if (!rc) {
+        s->stats->bytes += (int64_t)len;
+        s->part_len += len;
+        s->part_msgs += type != FERRY_MSG_PART_BEGIN;
+    }
     return rc;
+}
+
+/* Ends the open part and begins the next with its PartBegin: the rows
+ * emitted so far (the tables ended, and the open table's emitted rows; not
+ * those still waiting in ex->bodies) and their checksum. */
+static int next_part(stream_t *s, char *errstr, size_t errstr_size)
+{
+    ferry_export_t *ex = s->ex;
+    ferry_checksum_t before = s->total;
+    char hex[17];
+    int rc;
+
+    if (s->table)
+        ferry_checksum_merge(&before, &s->table->sum);
+    ferry_checksum_hex(&before, hex);
+    ferry_part_begin_t pb = {ex->req->export_id, ex->attempt, s->stats->parts, (int64_t)before.rows,
+                             hex};
+    ferry_buf_reset(&ex->part);
+    if ((rc = ferry_part_begin_encode(&pb, &ex->part, errstr, errstr_size)) ||
+        (rc = s->sink->cut(s->sink->opaque, errstr, errstr_size)))
+        return rc;
+    s->part_len = 0;
+    s->part_msgs = 0;
+    s->stats->parts++;
+    return emit(s, FERRY_MSG_PART_BEGIN, NULL, ex->part.data, ex->part.len, errstr, errstr_size);
+}
+
+/* Emits the message in ex->buf, first cutting the open part when the
+ * message would take it past ex->part_bytes (never before the export's first
+ * message, and a part holds at least one message after its PartBegin). */
+static int send_buf(stream_t *s, ferry_msg_type_t type, const char *table, char *errstr,
+                    size_t errstr_size)
+{
+    ferry_export_t *ex = s->ex;
+    int rc;
+
+    if (s->sink->cut && type != FERRY_MSG_EXPORT_BEGIN && s->part_msgs &&
+        s->part_len + ex->buf.len > ex->part_bytes &&
+        (rc = next_part(s, errstr, errstr_size)))
+        return rc;
+    return emit(s, type, table, ex->buf.data, ex->buf.len, errstr, errstr_size);
 }
 
 static int send_begin(stream_t *s, char *errstr, size_t errstr_size)
@@ -184,6 +264,7 @@ static int send_begin(stream_t *s, char *errstr, size_t errstr_size)
     begin.assocs = assocs;
     begin.nassocs = na;
     begin.ngroups = ferry_plan_ngroups(ex->plan);
+    begin.attempt = ex->attempt;
     ferry_buf_reset(&ex->buf);
     rc = ferry_export_begin_encode(&begin, &ex->buf, errstr, errstr_size);
     if (!rc)
@@ -208,6 +289,8 @@ static int flush_rows(stream_t *s, table_state_t *t, size_t len, char *errstr,
         rc = send_buf(s, FERRY_MSG_ROWS, t->obj->name, errstr, errstr_size);
     if (!rc)
         s->stats->messages++;
+    ferry_checksum_merge(&t->sum, &t->pending);
+    t->pending = (ferry_checksum_t)FERRY_CHECKSUM_INIT;
     memmove(ex->bodies.data, ex->bodies.data + len, ex->bodies.len - len);
     ex->bodies.len -= len;
     t->nrows = 0;
@@ -238,11 +321,11 @@ static int send_rows(stream_t *s, table_state_t *t, char *errstr, size_t errstr_
         before = ex->bodies.len;
         if ((rc = ferry_rowcodec_encode(t->codec, row, &ex->bodies, errstr, errstr_size)))
             break;
-        ferry_checksum_add(&t->sum, t->seeds, row, t->obj->nfields);
         /* Past the target with this row: the rows before it go now. */
         if (t->nrows && ex->bodies.len > ex->rows_message_bytes &&
             (rc = flush_rows(s, t, before, errstr, errstr_size)))
             break;
+        ferry_checksum_add(&t->pending, t->seeds, row, t->obj->nfields);
         t->nrows++;
         if (ex->bodies.len >= ex->rows_message_bytes &&
             (rc = flush_rows(s, t, ex->bodies.len, errstr, errstr_size)))
@@ -297,7 +380,7 @@ static int send_table(stream_t *s, const ferry_plan_table_t *pt, char *errstr,
                       size_t errstr_size)
 {
     ferry_export_t *ex = s->ex;
-    table_state_t t = {.sum = FERRY_CHECKSUM_INIT};
+    table_state_t t = {.sum = FERRY_CHECKSUM_INIT, .pending = FERRY_CHECKSUM_INIT};
     char hex[17];
     int rc;
 
@@ -312,6 +395,7 @@ static int send_table(stream_t *s, const ferry_plan_table_t *pt, char *errstr,
     for (size_t i = 0; i < t.obj->nfields; i++)
         t.seeds[i] = ferry_checksum_seed(t.obj->fields[i].name);
 
+    s->table = &t;
     if (ex->req->content != FERRY_CONTENT_METADATA)
         rc = send_rows(s, &t, errstr, errstr_size);
     if (!rc) {
@@ -322,6 +406,7 @@ static int send_table(stream_t *s, const ferry_plan_table_t *pt, char *errstr,
         if (!rc)
             rc = send_buf(s, FERRY_MSG_TABLE_END, t.obj->name, errstr, errstr_size);
     }
+    s->table = NULL;
     if (!rc) {
         ferry_checksum_merge(&s->total, &t.sum);
         s->stats->tables++;
@@ -352,11 +437,12 @@ int ferry_export_stream(ferry_export_t *ex, const ferry_export_sink_t *sink,
                         const volatile sig_atomic_t *stop, ferry_export_stats_t *stats,
                         char *errstr, size_t errstr_size)
 {
-    stream_t s = {ex, sink, stop, stats, FERRY_CHECKSUM_INIT};
+    stream_t s = {ex, sink, stop, stats, FERRY_CHECKSUM_INIT, NULL, 0, 0};
     size_t nt = ferry_plan_ntables(ex->plan);
     int rc;
 
     memset(stats, 0, sizeof(*stats));
+    stats->parts = 1;
     rc = send_begin(&s, errstr, errstr_size);
     for (size_t i = 0, next; !rc && i < nt; i = next) {
         next = i + 1;

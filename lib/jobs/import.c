@@ -26,15 +26,24 @@
  *          open_table for the group's next table)
  *   TABLE --TableEnd of the group's last table, counts and checksum
  *          match--> OPEN                                       (end_table)
+ *   OPEN/GROUP/TABLE --PartBegin of the open attempt, numbered next, its
+ *          rows and checksum those applied so far--> same state (begin_part)
+ *   OPEN/GROUP/TABLE --a message of another attempt of the open export--> same
+ *          state: ignored (a superseded attempt's, never applied)
+ *   OPEN/GROUP/TABLE --ExportBegin of a later attempt of the open export-->
+ *          OPEN                                            (supersede:
+ *          ROLLBACK of what the open attempt applied, then begin_export
+ *          for the new attempt, the remembered resume offset kept)
  *   OPEN  --ExportEnd, totals match--> IDLE                    (commit_export:
  *          export id and next offset written, then COMMIT)
  *   OPEN/GROUP/TABLE --anything out of order, undecodable, a failed check
  *          or a failed commit (a missing parent row)--> IDLE   (fail_export:
  *          ROLLBACK, then a small transaction storing only the offset past
  *          the export; FAILED status)
- *   OPEN/GROUP/TABLE --end of the partition with nothing pending behind
- *          it--> IDLE
- *          (ferry_import_eof -> fail_export: cut off without ExportEnd)
+ *   OPEN/GROUP/TABLE --ExportAbort of the open export--> IDLE (abort_export,
+ *          fail_export: the worker gave it up)
+ *   OPEN/GROUP/TABLE --end of the partition--> same state (ferry_import_eof:
+ *          the next part, a later attempt or an ExportAbort is to come)
  *   OPEN/GROUP/TABLE --rebalance, shutdown--> IDLE             (ferry_import_abandon:
  *          ROLLBACK only; redone from the stored offset)
  * An apply group is the plan's tables of one group number (tables that
@@ -65,15 +74,22 @@
  * (sync_pauses). A message of another partition that was fetched before the
  * pause took effect is handed back: *seek asks for it to be re-read.
  *
- * Cut off. Under read_committed the consumer sees a partition up to its last
- * stable offset (LSO). An export's transaction becomes visible at once when
- * committed, but an export of another stream whose transaction started inside
- * it and is still open holds the LSO back, so reaching the end of the
- * partition with an export open proves nothing by itself. The end proves a
- * cut-off export only when the high watermark equals that end: no transaction
- * is pending, everything committed has been read, and no ExportEnd came.
- * Otherwise the job waits for the next end-of-partition event (at the latest
- * when the pending transaction commits or times out).
+ * Parts and attempts. An export arrives as parts, each a Kafka transaction
+ * that becomes readable (read_committed) once the worker commits it; the
+ * job applies each as it is read, into the export's one database
+ * transaction, so the end of a partition with an export open means only
+ * that its next part is not committed yet. Every message names its attempt
+ * (header ferry.attempt; ExportBegin and PartBegin also in their bodies). A
+ * worker that died mid-export leaves committed parts of an attempt that
+ * never ends; the request's next owner begins a new attempt of the same
+ * export id, whose ExportBegin makes the job roll back the old one and open
+ * the new one (supersede). Messages of any attempt but the open one are
+ * ignored, so a part of a superseded attempt is never applied, even one a
+ * fenced worker managed to commit later. Each PartBegin states the rows and
+ * checksum sent before it: a part lost or doubled fails the export at once.
+ * An attempt's ExportBegin may lie after the remembered resume offset (the
+ * attempt it superseded began before it): re-read after the commit, it is
+ * not reported SKIPPED (its position joins the ring below).
  *
  * SKIPPED is published for the ExportBegin of an applied export the first
  * time the job meets that message in this run (a scheduler re-fire, a
@@ -124,6 +140,10 @@ struct ferry_import {
 
     /* The open export (state != IDLE). */
     ferry_export_begin_t *begin;
+    const char *attempt;     /* begin's attempt ("" when it names none) */
+    int32_t part;            /* the number of the part being applied */
+    int64_t begin_offset;    /* of the attempt's ExportBegin */
+    int rows_logged;         /* "first rows applied" was logged */
     int32_t partition;
     int64_t resume;          /* smallest ExportBegin offset of another export skipped, or -1 */
     int64_t started_ms;
@@ -213,6 +233,7 @@ static void close_export(ferry_import_t *imp)
     free(imp->decl);
     free(imp->stats);
     imp->begin = NULL;
+    imp->attempt = NULL;
     imp->decl = NULL;
     imp->stats = NULL;
     imp->partition = -1;
@@ -668,6 +689,14 @@ static int apply_rows(ferry_import_t *imp, const ferry_import_msg_t *msg, char *
             st->updated++;
         ferry_checksum_add(&imp->sum, imp->seeds, row, obj->nfields);
     }
+    if (!rc && !imp->rows_logged) {
+        /* When the overlap of export and import shows: rows go in while
+         * the worker still writes later parts. */
+        imp->rows_logged = 1;
+        ferry_log(FERRY_LOG_INFO, "export id=%s attempt=%s target=%s first rows applied ms=%" PRId64
+                  " part=%" PRId32 " table=%s", imp->begin->export_id, imp->attempt, imp->target,
+                  ferry_now_ms() - imp->started_ms, imp->part, obj->name);
+    }
     if (!rc)
         return FERRY_OK;
 undecodable:
@@ -791,10 +820,60 @@ static int commit_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int
     if (rc)
         return rc;
     report_status(imp, &st, b, 1);
+    /* Re-read from resume, this attempt's ExportBegin is met again: the
+     * export is applied, and not to be reported SKIPPED for that. */
+    if (imp->resume >= 0 && !recent_has(imp, imp->partition, imp->begin_offset))
+        imp->recent[imp->nrecent++ % RECENT_MAX] = (begin_pos_t){imp->partition, imp->begin_offset};
     *seek = imp->resume;
     close_export(imp);
     checkpoint(imp);
     return FERRY_OK;
+}
+
+/* A PartBegin of the open attempt: the next part's number, and the rows and
+ * checksum of everything before it equal to what was applied. */
+static int begin_part(ferry_import_t *imp, const ferry_import_msg_t *msg, char *why,
+                      size_t why_size)
+{
+    ferry_part_begin_t *pb = NULL;
+    ferry_checksum_t before = imp->total;
+    char hex[17];
+    int rc;
+
+    if ((rc = ferry_part_begin_decode(msg->payload, msg->len, &pb, why, why_size)))
+        return rc;
+    if (imp->state == IMPORT_TABLE)
+        ferry_checksum_merge(&before, &imp->sum);
+    ferry_checksum_hex(&before, hex);
+    rc = same_export(imp, pb->export_id, "PartBegin", msg, why, why_size);
+    if (!rc && pb->part != imp->part + 1)
+        rc = ferry_errf(why, why_size, FERRY_EORDER,
+                        "export %s attempt %s: part %" PRId32 " arrived after part %" PRId32,
+                        pb->export_id, imp->attempt, pb->part, imp->part);
+    else if (!rc && (pb->rows < 0 || (uint64_t)pb->rows != before.rows ||
+                     strcmp(pb->checksum, hex)))
+        rc = ferry_errf(why, why_size, FERRY_ECHECKSUM,
+                        "export %s: part %" PRId32 " follows %" PRId64 " rows with checksum %s, "
+                        "but %" PRIu64 " rows with checksum %s were applied",
+                        pb->export_id, pb->part, pb->rows, pb->checksum, before.rows, hex);
+    if (!rc)
+        imp->part = pb->part;
+    ferry_part_begin_free(pb);
+    return rc;
+}
+
+/* An ExportAbort of the open export: the worker gave it up. */
+static int abort_export(ferry_import_t *imp, const ferry_import_msg_t *msg, char *why,
+                        size_t why_size)
+{
+    ferry_export_abort_t *ea = NULL;
+    int rc = ferry_export_abort_decode(msg->payload, msg->len, &ea, why, why_size);
+
+    if (!rc && !(rc = same_export(imp, ea->export_id, "ExportAbort", msg, why, why_size)))
+        rc = ferry_errf(why, why_size, FERRY_EABORT, "the worker gave export %s up: %s",
+                        ea->export_id, ea->reason);
+    ferry_export_abort_free(ea);
+    return rc;
 }
 
 /* A message of another export on the open export's partition: skipped now,
@@ -828,8 +907,17 @@ static int feed_open(ferry_import_t *imp, const ferry_import_msg_t *msg, ferry_m
                           !msg->export_id ? "no ferry.export header" : "an unknown type");
     if (strcmp(msg->export_id, imp->begin->export_id))
         return other_export(imp, msg, t, why, why_size);
+    if (t == FERRY_MSG_EXPORT_ABORT)
+        return abort_export(imp, msg, why, why_size);
+    /* A message of another attempt: one this attempt superseded (a worker
+     * that died or was fenced after this one began), never applied. A later
+     * attempt's ExportBegin is handled by ferry_import_feed. */
+    if (t != FERRY_MSG_EXPORT_BEGIN && strcmp(msg->attempt ? msg->attempt : "", imp->attempt))
+        return FERRY_OK;
     imp->bytes += (int64_t)msg->len;
     switch (t) {
+    case FERRY_MSG_PART_BEGIN:
+        return begin_part(imp, msg, why, why_size);
     case FERRY_MSG_TABLE_METADATA:
         return declare_table(imp, msg, why, why_size);
     case FERRY_MSG_ROWS:
@@ -849,9 +937,11 @@ static int feed_open(ferry_import_t *imp, const ferry_import_msg_t *msg, ferry_m
 }
 
 /* An ExportBegin while no export is open: skip it if applied before, else
- * open it. Store failures are fatal here (nothing has been consumed). */
-static int begin_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int64_t *seek,
-                        char *errstr, size_t errstr_size)
+ * open it; resume is the remembered offset of another export's ExportBegin
+ * skipped before (by an attempt this one supersedes), or -1. Store failures
+ * are fatal here (nothing has been consumed). */
+static int begin_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int64_t resume,
+                        int64_t *seek, char *errstr, size_t errstr_size)
 {
     ferry_export_begin_t *b = NULL;
     char why[REASON_MAX];
@@ -861,6 +951,9 @@ static int begin_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int6
     if (!rc && msg->export_id && strcmp(msg->export_id, b->export_id))
         rc = ferry_errf(why, sizeof(why), FERRY_EDECODE, "its header names export %s, its body %s",
                         msg->export_id, b->export_id);
+    else if (!rc && strcmp(msg->attempt ? msg->attempt : "", b->attempt ? b->attempt : ""))
+        rc = ferry_errf(why, sizeof(why), FERRY_EDECODE, "its header names attempt %s, its body %s",
+                        msg->attempt ? msg->attempt : "(none)", b->attempt ? b->attempt : "");
     if (rc) {
         ferry_export_begin_free(b);
         ferry_log(FERRY_LOG_WARN, "%s[%" PRId32 "]@%" PRId64 ": undecodable ExportBegin: %s",
@@ -895,9 +988,13 @@ static int begin_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int6
     for (size_t i = 0; i < b->ntables; i++)
         imp->stats[i].table = b->tables[i].name;
     imp->begin = b;
+    imp->attempt = b->attempt ? b->attempt : "";
+    imp->part = 0;
+    imp->begin_offset = msg->offset;
+    imp->rows_logged = 0;
     imp->state = IMPORT_OPEN;
     imp->partition = msg->partition;
-    imp->resume = -1;
+    imp->resume = resume;
     imp->started_ms = ferry_now_ms();
     imp->bytes = (int64_t)msg->len;
     imp->next = imp->declared = imp->group_end = 0;
@@ -906,6 +1003,27 @@ static int begin_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int6
     if (check_plan(b, why, sizeof(why)) || check_assocs(imp, why, sizeof(why)))
         return fail_export(imp, why, msg->offset + 1, seek, errstr, errstr_size);
     return FERRY_OK;
+}
+
+/* A later attempt at the open export began (the worker that wrote the open
+ * attempt died or lost its partitions, and the request's next owner started
+ * over): what the open attempt applied is rolled back, and the new attempt
+ * opens in its place. Exports skipped meanwhile are still re-read after it
+ * (resume is kept). */
+static int supersede(ferry_import_t *imp, const ferry_import_msg_t *msg, int64_t *seek,
+                     char *errstr, size_t errstr_size)
+{
+    int64_t resume = imp->resume;
+
+    ferry_log(FERRY_LOG_INFO, "export id=%s target=%s attempt=%s abandoned after %" PRId32
+              " parts: attempt %s began at %s[%" PRId32 "]@%" PRId64, imp->begin->export_id,
+              imp->target, imp->attempt, imp->part + 1, msg->attempt ? msg->attempt : "",
+              imp->topic,
+              msg->partition, msg->offset);
+    close_table(imp);
+    ferry_store_rollback(imp->store);
+    close_export(imp);
+    return begin_export(imp, msg, resume, seek, errstr, errstr_size);
 }
 
 int ferry_import_feed(ferry_import_t *imp, const ferry_import_msg_t *msg, int64_t *seek,
@@ -920,12 +1038,16 @@ int ferry_import_feed(ferry_import_t *imp, const ferry_import_msg_t *msg, int64_
     if (imp->state == IMPORT_IDLE) {
         if (t != FERRY_MSG_EXPORT_BEGIN)
             return FERRY_OK; /* the tail of an export failed, skipped or begun before */
-        return begin_export(imp, msg, seek, errstr, errstr_size);
+        return begin_export(imp, msg, -1, seek, errstr, errstr_size);
     }
     if (msg->partition != imp->partition) {
         *seek = msg->offset; /* fetched before the pause: read it after this export */
         return FERRY_OK;
     }
+    if (t == FERRY_MSG_EXPORT_BEGIN && msg->export_id &&
+        !strcmp(msg->export_id, imp->begin->export_id) &&
+        strcmp(msg->attempt ? msg->attempt : "", imp->attempt))
+        return supersede(imp, msg, seek, errstr, errstr_size);
     rc = feed_open(imp, msg, t, seek, why, sizeof(why));
     check_invariants(imp);
     if (rc)
@@ -936,20 +1058,15 @@ int ferry_import_feed(ferry_import_t *imp, const ferry_import_msg_t *msg, int64_
 int ferry_import_eof(ferry_import_t *imp, int32_t partition, int64_t eof_offset,
                      int64_t high_watermark, int64_t *seek, char *errstr, size_t errstr_size)
 {
-    char why[REASON_MAX];
-
+    (void)errstr;
+    (void)errstr_size;
     *seek = -1;
     if (imp->state == IMPORT_IDLE || partition != imp->partition)
         return FERRY_OK;
-    if (high_watermark > eof_offset) {
-        ferry_log(FERRY_LOG_DEBUG,
-                  "export id=%s waits: %s[%" PRId32 "] is readable up to %" PRId64
-                  ", a transaction is pending up to %" PRId64,
-                  imp->begin->export_id, imp->topic, partition, eof_offset, high_watermark);
-        return FERRY_OK;
-    }
-    snprintf(why, sizeof(why), "export %s cut off without ExportEnd (%s[%" PRId32 "] ends at %"
-             PRId64 "%s%s)", imp->begin->export_id, imp->topic, partition, eof_offset,
-             imp->tm ? ", inside table " : "", imp->tm ? imp->tm->object->name : "");
-    return fail_export(imp, why, eof_offset, seek, errstr, errstr_size);
+    ferry_log(FERRY_LOG_DEBUG,
+              "export id=%s attempt=%s waits after part %" PRId32 ": %s[%" PRId32
+              "] is read up to %" PRId64 " (high watermark %" PRId64 ")",
+              imp->begin->export_id, imp->attempt, imp->part, imp->topic, partition, eof_offset,
+              high_watermark);
+    return FERRY_OK;
 }

@@ -12,7 +12,12 @@
  * Outcomes: APPLIED (every table's rows, inserted and updated counts verified
  * against TableEnd and ExportEnd, committed with the export id and the next
  * offset), FAILED (rolled back; only the offset past the export is stored,
- * so it is not retried) and SKIPPED (an export id applied before). */
+ * so it is not retried) and SKIPPED (an export id applied before).
+ *
+ * An export arrives in parts (Kafka transactions), each applied as it is
+ * read, into the one database transaction of the export; an attempt at the
+ * export that a later one supersedes is rolled back and its messages are
+ * never applied (import.c). */
 #ifndef FERRY_IMPORT_H
 #define FERRY_IMPORT_H
 
@@ -36,6 +41,7 @@ typedef struct ferry_import_msg {
     const char *table;     /* ferry.table (TableMetadata, Rows, TableEnd) */
     const void *payload;
     size_t len;
+    const char *attempt;   /* ferry.attempt: the attempt at the export it belongs to */
 } ferry_import_msg_t;
 
 /* Receives each export's outcome as the StatusEvent to publish (state
@@ -76,11 +82,12 @@ int ferry_import_feed(ferry_import_t *imp, const ferry_import_msg_t *msg, int64_
 
 /* partition reached its end: eof_offset is the offset the consumer would read
  * next (the last stable offset under read_committed) and high_watermark the
- * partition's high watermark (-1 when unknown). When the export open on that
- * partition can get no more messages (high_watermark <= eof_offset: no
- * transaction is pending behind it), it was committed without ExportEnd and
- * fails as cut off; otherwise it waits for the next end.
- * *seek and the return value are as for ferry_import_feed. */
+ * partition's high watermark (-1 when unknown). An export open on that
+ * partition stays open: its committed parts were applied and its next part,
+ * a later attempt or an ExportAbort is still to come (the request's offset
+ * is committed only with the last part, so its export is redone or settled
+ * by whoever owns the request). Nothing fails here; *seek is set to -1 and
+ * the return value is 0. */
 int ferry_import_eof(ferry_import_t *imp, int32_t partition, int64_t eof_offset,
                      int64_t high_watermark, int64_t *seek, char *errstr, size_t errstr_size);
 

@@ -3,7 +3,7 @@
  * ferry_msg_peek and the reading of Rows messages (ferry_rowcodec_rows_open
  * and _next) of a fixed table holding every ferry type.
  *
- * Input: the first byte picks the decoder (its value modulo 9). Below 0x80 the
+ * Input: the first byte picks the decoder (its value modulo 11). Below 0x80 the
  * rest is a message BODY and the harness puts the right single-object header
  * in front (for Rows, the table's Rows fingerprint), so that the fuzzer spends
  * its time past the fingerprint check; from 0x80 the rest is passed as is
@@ -145,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FERRY_MSG_REQUEST,  FERRY_MSG_EXPORT_BEGIN, FERRY_MSG_TABLE_METADATA,
         FERRY_MSG_TABLE_END, FERRY_MSG_EXPORT_END,  FERRY_MSG_STATUS,
         FERRY_MSG_SCHEDULE, FERRY_MSG_ROWS,         FERRY_MSG_UNKNOWN, /* peek */
+        FERRY_MSG_PART_BEGIN, FERRY_MSG_EXPORT_ABORT,
     };
     ferry_msg_type_t t, peeked;
     const uint8_t *msg;
@@ -197,6 +198,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case FERRY_MSG_SCHEDULE:
         ROUND_TRIP(ferry_schedule_t, ferry_schedule_decode, ferry_schedule_encode,
                    ferry_schedule_free);
+        break;
+    case FERRY_MSG_PART_BEGIN:
+        ROUND_TRIP(ferry_part_begin_t, ferry_part_begin_decode, ferry_part_begin_encode,
+                   ferry_part_begin_free);
+        break;
+    case FERRY_MSG_EXPORT_ABORT:
+        ROUND_TRIP(ferry_export_abort_t, ferry_export_abort_decode, ferry_export_abort_encode,
+                   ferry_export_abort_free);
         break;
     case FERRY_MSG_ROWS:
         fuzz_rows(msg, len);

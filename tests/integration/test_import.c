@@ -137,7 +137,7 @@ typedef enum mutation {
     M_NONE = 0,
     M_ROW_BEFORE_METADATA, /* Profile's first row precedes its TableMetadata */
     M_TABLE_CHECKSUM,      /* Profile's TableEnd announces another checksum */
-    M_NO_EXPORT_END,       /* the transaction commits without ExportEnd */
+    M_ABORTED,             /* an ExportAbort instead of ExportEnd: the worker gave up */
 } mutation_t;
 
 static const char *const plan_tables[2] = {"Profile", "ProfileAppVisibility"};
@@ -217,7 +217,7 @@ static int stream_next(stream_t *s)
         ferry_plan_table_t tables[2] = {{"Profile", NULL, 0},
                                         {"ProfileAppVisibility", "Profile", 1}};
         ferry_plan_assoc_t assoc = {"ProfileAppVisibility", "Application"};
-        ferry_export_begin_t b = {(char *)s->export_id, &req, tables, 2, &assoc, 1, 2};
+        ferry_export_begin_t b = {(char *)s->export_id, &req, tables, 2, &assoc, 1, 2, NULL};
         ck_assert_int_eq(ferry_export_begin_encode(&b, &s->buf, err, sizeof(err)), 0);
         s->type = "ExportBegin";
         s->tname = NULL;
@@ -292,8 +292,12 @@ static int stream_next(stream_t *s)
         ferry_checksum_hex(&s->total, hex);
         ferry_export_end_t end = {(char *)s->export_id, 2, (int64_t)s->total.rows, hex};
         s->step = S_DONE;
-        if (s->mut == M_NO_EXPORT_END)
-            return 0;
+        if (s->mut == M_ABORTED) {
+            ferry_export_abort_t ea = {(char *)s->export_id, "", "gave up"};
+            ck_assert_int_eq(ferry_export_abort_encode(&ea, &s->buf, err, sizeof(err)), 0);
+            s->type = "ExportAbort";
+            return 1;
+        }
         ck_assert_int_eq(ferry_export_end_encode(&end, &s->buf, err, sizeof(err)), 0);
         s->type = "ExportEnd";
         return 1;
@@ -614,8 +618,8 @@ static const struct {
      {"table Profile: TableEnd announces 20 rows with checksum 00000000deadbeef", NULL}},
     {"rows before TableMetadata", FERRY_CONTENT_ALL, M_ROW_BEFORE_METADATA, NULL, NULL,
      {"rows of Profile arrived before its TableMetadata", NULL}},
-    {"cut off without ExportEnd", FERRY_CONTENT_ALL, M_NO_EXPORT_END, NULL, NULL,
-     {"export bad-1 cut off without ExportEnd", NULL}},
+    {"given up by the worker (ExportAbort)", FERRY_CONTENT_ALL, M_ABORTED, NULL, NULL,
+     {"the worker gave export bad-1 up: gave up", NULL}},
 };
 
 START_TEST(test_bad_export_fails_and_changes_nothing)

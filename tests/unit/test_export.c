@@ -45,6 +45,8 @@ typedef struct memory_sink {
     size_t n, cap;
     size_t calls;       /* emit calls, the failing one included */
     long fail_at;       /* the emit call (0-based) that fails; -1: none */
+    size_t cuts[256];   /* ms->n at each cut */
+    size_t ncuts;
     int fail_code;
     volatile sig_atomic_t *stop_on_rows; /* set when the first Rows arrives */
 } memory_sink_t;
@@ -78,6 +80,17 @@ static int keep(void *opaque, const ferry_export_msg_t *msg, char *errstr, size_
     r->len = msg->len;
     if (msg->type == FERRY_MSG_ROWS && ms->stop_on_rows)
         *ms->stop_on_rows = 1;
+    return FERRY_OK;
+}
+
+static int cut(void *opaque, char *errstr, size_t errstr_size)
+{
+    memory_sink_t *ms = opaque;
+
+    (void)errstr;
+    (void)errstr_size;
+    ck_assert_uint_lt(ms->ncuts, 256);
+    ms->cuts[ms->ncuts++] = ms->n;
     return FERRY_OK;
 }
 
@@ -139,6 +152,9 @@ static void source_sql(const char *sql)
     sqlite3_close(db);
 }
 
+/* More settings of the worker section for prepare ("" or ", \"k\": v"). */
+static const char *worker_extra = "";
+
 /* Prepares the export of the comma-separated objects from dev to prod. */
 static ferry_export_t *prepare(const char *objects, ferry_content_t content,
                                int rows_message_bytes, ferry_config_t **cfg)
@@ -151,8 +167,8 @@ static ferry_export_t *prepare(const char *objects, ferry_content_t content,
     snprintf(text, sizeof(text),
              "{ \"environments\": { \"dev\": { \"store\": \"sqlite:%s\" },"
              " \"prod\": { \"store\": \"sqlite:%s/prod.db\" } },"
-             " \"worker\": { \"rows_message_bytes\": %d } }",
-             dev_path, dir, rows_message_bytes);
+             " \"worker\": { \"rows_message_bytes\": %d%s } }",
+             dev_path, dir, rows_message_bytes, worker_extra);
     ck_assert_msg(ferry_config_parse(text, "test.json", cfg, err, sizeof(err)) == FERRY_OK, "%s",
                   err);
     for (char *t = strtok_r(copy, ",", &save); t && req.nobjects < 16; t = strtok_r(NULL, ",", &save))
@@ -233,14 +249,16 @@ static void check_headers(const memory_sink_t *ms, const char *key)
         char err[256];
 
         ck_assert_str_eq(r->key, key);
-        ck_assert_uint_eq(r->nheaders, per_table ? 3 : 2);
+        ck_assert_uint_eq(r->nheaders, per_table ? 4 : 3);
         ck_assert_str_eq(r->headers[0][0], "ferry.type");
         ck_assert_str_eq(r->headers[0][1], ferry_msg_type_name(r->type));
         ck_assert_str_eq(r->headers[1][0], "ferry.export");
         ck_assert_str_eq(r->headers[1][1], EXPORT_ID);
+        ck_assert_str_eq(r->headers[2][0], "ferry.attempt");
+        ck_assert_str_eq(r->headers[2][1], "");
         if (per_table) {
-            ck_assert_str_eq(r->headers[2][0], "ferry.table");
-            ck_assert_str_eq(r->headers[2][1], r->table);
+            ck_assert_str_eq(r->headers[3][0], "ferry.table");
+            ck_assert_str_eq(r->headers[3][1], r->table);
         } else {
             ck_assert_ptr_null(r->table);
         }
@@ -522,7 +540,7 @@ static decoded_t check_content(const memory_sink_t *ms, const ferry_export_t *ex
 static void check_export(ferry_export_t *ex, ferry_content_t content, size_t target,
                          memory_sink_t *ms)
 {
-    ferry_export_sink_t sink = {keep, ms};
+    ferry_export_sink_t sink = {keep, NULL, ms};
     ferry_export_stats_t stats;
     int has_rows[64] = {0};
     char err[512] = "", *got, *want;
@@ -650,7 +668,7 @@ START_TEST(test_sink_error_stops_the_job)
     ferry_config_t *cfg = NULL;
     ferry_export_t *ex;
     memory_sink_t ms = {0};
-    ferry_export_sink_t sink = {keep, &ms};
+    ferry_export_sink_t sink = {keep, NULL, &ms};
     ferry_export_stats_t stats;
     char err[512] = "", want[64];
     long fail_at = fail_cases[_i].fail_at;
@@ -687,7 +705,7 @@ START_TEST(test_stop_ends_the_job_between_rows)
     ferry_export_t *ex;
     volatile sig_atomic_t stop = 0;
     memory_sink_t ms = {.fail_at = -1, .stop_on_rows = &stop};
-    ferry_export_sink_t sink = {keep, &ms};
+    ferry_export_sink_t sink = {keep, NULL, &ms};
     ferry_export_stats_t stats;
     char err[512] = "";
 
@@ -705,6 +723,115 @@ START_TEST(test_stop_ends_the_job_between_rows)
 }
 END_TEST
 
+/* Cut into parts: each part (but one holding a single larger message)
+ * within worker.part_bytes, each after the first opened by a PartBegin
+ * numbering it and carrying the rows and checksum of every row emitted
+ * before it; without its PartBegins the stream is the one a sink that never
+ * cuts gets. */
+START_TEST(test_parts_within_budget_numbered_with_what_came_before)
+{
+    enum { PART_BYTES = 6000 };
+    ferry_config_t *cfg = NULL, *cfg1 = NULL;
+    ferry_export_t *ex, *ex1;
+    memory_sink_t ms = {.fail_at = -1}, whole = {.fail_at = -1};
+    ferry_export_sink_t sink = {keep, cut, &ms}, one = {keep, NULL, &whole};
+    ferry_export_stats_t stats, stats1;
+    ferry_checksum_t running = FERRY_CHECKSUM_INIT;
+    ferry_rowcodec_t *codecs[64] = {0};
+    ferry_table_metadata_t *tms[64] = {0};
+    uint64_t *seeds[64] = {0};
+    char *names[64] = {0};
+    size_t ntables = 0, k = 0, next_cut = 0, part_len = 0, part_msgs = 0;
+    char err[512] = "", hex[17];
+
+    seed_sample();
+    worker_extra = ", \"part_bytes\": 6000";
+    ex = prepare("Order__CST", FERRY_CONTENT_ALL, 1000, &cfg);
+    worker_extra = "";
+    ex1 = prepare("Order__CST", FERRY_CONTENT_ALL, 1000, &cfg1);
+    ferry_export_set_attempt(ex, "00000000000000a1");
+    ferry_export_set_attempt(ex1, "00000000000000a1");
+    ck_assert_int_eq(ferry_export_stream(ex, &sink, NULL, &stats, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_export_stream(ex1, &one, NULL, &stats1, err, sizeof(err)), 0);
+    ck_assert_int_gt(ms.ncuts, 3);
+    ck_assert_int_eq(stats.parts, (int32_t)ms.ncuts + 1);
+    ck_assert_int_eq(stats1.parts, 1);
+    ck_assert_int_eq(stats.rows, stats1.rows);
+
+    for (size_t i = 0; i < ms.n; i++) {
+        const record_t *r = &ms.recs[i];
+
+        ck_assert_str_eq(r->headers[2][1], "00000000000000a1");
+        if (next_cut < ms.ncuts && ms.cuts[next_cut] == i) {
+            ferry_part_begin_t *pb = NULL;
+            /* The part that ends here kept to its budget, or is one message. */
+            ck_assert_msg(part_len <= PART_BYTES || part_msgs == 1, "part %zu: %zu bytes", next_cut,
+                          part_len);
+            ck_assert_int_eq(r->type, FERRY_MSG_PART_BEGIN);
+            ck_assert_int_eq(ferry_part_begin_decode(r->value, r->len, &pb, err, sizeof(err)), 0);
+            ck_assert_int_eq(pb->part, (int32_t)++next_cut);
+            ck_assert_str_eq(pb->attempt, "00000000000000a1");
+            ck_assert_str_eq(pb->export_id, EXPORT_ID);
+            ck_assert_int_eq(pb->rows, (int64_t)running.rows);
+            ferry_checksum_hex(&running, hex);
+            ck_assert_str_eq(pb->checksum, hex);
+            ferry_part_begin_free(pb);
+            part_len = r->len;
+            part_msgs = 0;
+            continue;
+        }
+        ck_assert_int_ne(r->type, FERRY_MSG_PART_BEGIN);
+        part_len += r->len;
+        part_msgs++;
+        /* The same message as in the stream of one part. */
+        ck_assert_uint_lt(k, whole.n);
+        ck_assert_int_eq(whole.recs[k].type, r->type);
+        ck_assert_uint_eq(whole.recs[k].len, r->len);
+        ck_assert(!memcmp(whole.recs[k].value, r->value, r->len));
+        k++;
+        if (r->type == FERRY_MSG_TABLE_METADATA) {
+            ferry_table_metadata_t *tm = NULL;
+            const ferry_object_t *o;
+            ck_assert_int_eq(ferry_table_metadata_decode(r->value, r->len, &tm, err, sizeof(err)), 0);
+            o = tm->object;
+            ck_assert_int_eq(ferry_rowcodec_new(o, &codecs[ntables], err, sizeof(err)), 0);
+            ck_assert_ptr_nonnull(seeds[ntables] = calloc(o->nfields + 1, sizeof(uint64_t)));
+            for (size_t f = 0; f < o->nfields; f++)
+                seeds[ntables][f] = ferry_checksum_seed(o->fields[f].name);
+            names[ntables] = strdup(o->name);
+            tms[ntables++] = tm;
+        } else if (r->type == FERRY_MSG_ROWS) {
+            const ferry_value_t *row;
+            size_t t = 0;
+            int rc;
+            while (t < ntables && strcmp(names[t], r->table))
+                t++;
+            ck_assert_uint_lt(t, ntables);
+            ck_assert_int_eq(ferry_rowcodec_rows_open(codecs[t], r->value, r->len, err,
+                                                      sizeof(err)), 0);
+            while ((rc = ferry_rowcodec_rows_next(codecs[t], &row, err, sizeof(err))) == 1)
+                ferry_checksum_add(&running, seeds[t], row, tms[t]->object->nfields);
+            ck_assert_int_eq(rc, 0);
+        }
+    }
+    ck_assert_uint_eq(next_cut, ms.ncuts);
+    ck_assert_uint_eq(k, whole.n);
+    ck_assert_int_eq(ms.recs[ms.n - 1].type, FERRY_MSG_EXPORT_END);
+    for (size_t t = 0; t < ntables; t++) {
+        ferry_rowcodec_destroy(codecs[t]);
+        ferry_table_metadata_free(tms[t]);
+        free(seeds[t]);
+        free(names[t]);
+    }
+    sink_free(&ms);
+    sink_free(&whole);
+    ferry_export_destroy(ex);
+    ferry_export_destroy(ex1);
+    ferry_config_destroy(cfg);
+    ferry_config_destroy(cfg1);
+}
+END_TEST
+
 static Suite *export_suite(void)
 {
     Suite *s = suite_create("export");
@@ -718,6 +845,7 @@ static Suite *export_suite(void)
     tcase_add_loop_test(tc, test_sink_error_stops_the_job, 0,
                         sizeof(fail_cases) / sizeof(*fail_cases));
     tcase_add_test(tc, test_stop_ends_the_job_between_rows);
+    tcase_add_test(tc, test_parts_within_budget_numbered_with_what_came_before);
     suite_add_tcase(s, tc);
     return s;
 }

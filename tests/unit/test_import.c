@@ -223,6 +223,7 @@ typedef struct tmsg {
     char type[32];
     char export_id[64];
     char table[64]; /* "" -> no header */
+    char attempt[24]; /* "" -> no header */
     int no_export_header;
     ferry_buf_t payload;
 } tmsg_t;
@@ -246,7 +247,7 @@ typedef enum mutation {
     M_ROW_GARBAGE,         /* a Profile row that does not decode */
     M_NO_EXPORT_HEADER,    /* a message without ferry.export inside the export */
     M_MISSING_PARENT,      /* a visibility row refers to Application 99 */
-    M_NO_EXPORT_END,       /* committed without ExportEnd: cut off */
+    M_ABORTED,             /* an ExportAbort instead of ExportEnd: the worker gave up */
     M_ASSOC_TABLE_MISSING, /* the plan's association target is not in prod */
     M_REPEATED_KEY,        /* after Profile's 10th row, its 5th id again, renamed "again" */
 } mutation_t;
@@ -259,12 +260,17 @@ typedef struct spec {
     mutation_t mut;
 } spec_t;
 
+/* The attempt that build() writes: in ExportBegin and every ferry.attempt
+ * header ("": none, as an export of one attempt may be). */
+static const char *build_attempt = "";
+
 static tmsg_t *add(stream_t *s, const char *type, const char *export_id, const char *table)
 {
     tmsg_t *m = &s->m[s->n++];
 
     ck_assert_uint_lt(s->n, 256);
     memset(m, 0, sizeof(*m));
+    snprintf(m->attempt, sizeof(m->attempt), "%s", build_attempt);
     snprintf(m->type, sizeof(m->type), "%s", type);
     snprintf(m->export_id, sizeof(m->export_id), "%s", export_id);
     snprintf(m->table, sizeof(m->table), "%s", table ? table : "");
@@ -279,7 +285,8 @@ static void add_begin(stream_t *s, const spec_t *sp)
                            .requested_at_ms = 1};
     ferry_plan_table_t tables[2] = {{"Profile", NULL, 0}, {"ProfileAppVisibility", "Profile", 1}};
     ferry_plan_assoc_t assocs[1] = {{"ProfileAppVisibility", "Application"}};
-    ferry_export_begin_t b = {(char *)sp->export_id, &req, tables, 2, assocs, 1, 2};
+    ferry_export_begin_t b = {(char *)sp->export_id, &req, tables, 2, assocs, 1, 2,
+                              (char *)build_attempt};
     char err[256];
 
     if (sp->mut == M_ASSOC_TABLE_MISSING)
@@ -413,8 +420,13 @@ static void build(stream_t *s, const spec_t *sp)
         if (sp->mut != M_TABLE_MISSING)
             add_table(s, sp, "ProfileAppVisibility", 1, &total, &ntables);
     }
-    if (sp->mut == M_NO_EXPORT_END)
+    if (sp->mut == M_ABORTED) {
+        ferry_export_abort_t ea = {(char *)sp->export_id, "a9", "the source is gone"};
+        ck_assert_int_eq(ferry_export_abort_encode(&ea, &add(s, "ExportAbort", sp->export_id,
+                                                             NULL)->payload, err, sizeof(err)),
+                         0);
         return;
+    }
     ferry_checksum_hex(&total, hex);
     ferry_export_end_t end = {(char *)sp->export_id, (int32_t)ntables, (int64_t)total.rows, hex};
     if (sp->mut == M_EXPORT_TOTALS)
@@ -433,6 +445,30 @@ static void stream_free(stream_t *s)
     s->n = 0;
 }
 
+/* Appends copies of src's messages from..to-1 to dst. */
+static void splice(stream_t *dst, const stream_t *src, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        const tmsg_t *m = &src->m[i];
+        tmsg_t *c = &dst->m[dst->n++];
+
+        ck_assert_uint_lt(dst->n, 256);
+        *c = *m;
+        c->payload = (ferry_buf_t)FERRY_BUF_INIT;
+        ck_assert_int_eq(ferry_buf_append(&c->payload, m->payload.data, m->payload.len), 0);
+    }
+}
+
+/* The index of the first message of type (and table, unless NULL) in s. */
+static size_t find_msg(const stream_t *s, const char *type, const char *table)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->m[i].type, type) && (!table || !strcmp(s->m[i].table, table)))
+            return i;
+    ck_abort_msg("no %s %s in the stream", type, table ? table : "");
+    return 0;
+}
+
 /* ---- driving the job like a consumer of one partition ---- */
 
 static int feed_one(const stream_t *s, int32_t partition, size_t i, int64_t *seek)
@@ -440,7 +476,8 @@ static int feed_one(const stream_t *s, int32_t partition, size_t i, int64_t *see
     const tmsg_t *t = &s->m[i];
     ferry_import_msg_t m = {partition, (int64_t)i, t->type,
                             t->no_export_header ? NULL : t->export_id,
-                            t->table[0] ? t->table : NULL, t->payload.data, t->payload.len};
+                            t->table[0] ? t->table : NULL, t->payload.data, t->payload.len,
+                            t->attempt[0] ? t->attempt : NULL};
     char err[512] = "";
     int rc = ferry_import_feed(job, &m, seek, err, sizeof(err));
 
@@ -496,8 +533,8 @@ static const struct {
      "no ferry.export header"},
     {"row referencing a missing association target", FERRY_CONTENT_ALL, M_MISSING_PARENT,
      "Application"},
-    {"cut off without ExportEnd", FERRY_CONTENT_ALL, M_NO_EXPORT_END,
-     "cut off without ExportEnd"},
+    {"given up by the worker (ExportAbort)", FERRY_CONTENT_ALL, M_ABORTED,
+     "the worker gave export bad-1 up: the source is gone"},
     {"data-only into a missing table", FERRY_CONTENT_DATA, M_NONE,
      "data-only export: table Profile does not exist in prod"},
     {"association target table missing", FERRY_CONTENT_ALL, M_ASSOC_TABLE_MISSING,
@@ -739,6 +776,116 @@ START_TEST(test_end_with_pending_transaction_waits)
 }
 END_TEST
 
+/* Between two parts the partition's end is reached with nothing pending:
+ * the export stays open (its next part comes), nothing fails. */
+START_TEST(test_end_between_parts_waits_for_the_next_part)
+{
+    static stream_t s;
+    spec_t sp = {"e-1", FERRY_CONTENT_ALL, 1, 3, "v1", M_NONE};
+    size_t end;
+    int64_t seek;
+    char err[256];
+
+    build(&s, &sp);
+    end = s.n - 1; /* the ExportEnd, in the next part */
+    for (size_t i = 0; i < end; i++)
+        feed_one(&s, 0, i, &seek);
+    ck_assert_int_eq(ferry_import_eof(job, 0, (int64_t)end, (int64_t)end, &seek, err,
+                                      sizeof(err)),
+                     0);
+    ck_assert_int_eq(seek, -1);
+    ck_assert_uint_eq(noutcomes, 0);
+    ck_assert_int_eq(ferry_import_open_partition(job), 0);
+    consume(&s, 0, end);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_APPLIED);
+    stream_free(&s);
+}
+END_TEST
+
+/* A later attempt supersedes the open one: what the first applied is
+ * rolled back, and its messages met after the second began (a zombie's) are
+ * never applied. */
+START_TEST(test_later_attempt_supersedes_and_stale_parts_are_ignored)
+{
+    static stream_t a1, a2, log;
+    spec_t old = {"e-1", FERRY_CONTENT_ALL, 1, 10, "old", M_NONE};
+    spec_t new = {"e-1", FERRY_CONTENT_ALL, 1, 10, "new", M_NONE};
+    size_t a1_rows_end;
+
+    build_attempt = "a1";
+    build(&a1, &old);
+    build_attempt = "a2";
+    build(&a2, &new);
+    build_attempt = "";
+    a1_rows_end = find_msg(&a1, "TableEnd", "Profile");
+    splice(&log, &a1, 0, a1_rows_end);          /* a1 applied up into Profile's rows */
+    splice(&log, &a2, 0, 3);                    /* a2 begins */
+    splice(&log, &a1, 2, a1.n);                 /* a1's later parts, after a2 began */
+    splice(&log, &a2, 3, a2.n);
+    consume(&log, 0, 0);
+    ck_assert_uint_eq(noutcomes, 1);
+    ck_assert_msg(outcomes[0].state == FERRY_STATUS_APPLIED, "%s", outcomes[0].reason);
+    ck_assert_int_eq(outcomes[0].rows, 20);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile WHERE name LIKE 'old-%'"), 0);
+    ck_assert_int_eq(sql_int("SELECT count(*) FROM Profile WHERE name LIKE 'new-%'"), 10);
+    ck_assert(is_applied("e-1"));
+    ck_assert_int_eq(stored_offset(0), (int64_t)log.n);
+    stream_free(&a1);
+    stream_free(&a2);
+    stream_free(&log);
+}
+END_TEST
+
+/* A PartBegin must follow exactly what was applied before it: its number
+ * the next, its rows and checksum those of the rows applied so far. */
+static const struct {
+    const char *name;
+    int32_t part;
+    int rows_delta;
+    const char *reason; /* NULL: applied */
+} part_begins[] = {
+    {"the next part after what was applied", 1, 0, NULL},
+    {"a part skipped", 2, 0, "part 2 arrived after part 0"},
+    {"a row missing before it", 1, 1, "part 1 follows 11 rows"},
+};
+
+START_TEST(test_part_begin_verified_against_what_was_applied)
+{
+    static stream_t whole, log;
+    spec_t sp = {"e-1", FERRY_CONTENT_ALL, 1, 10, "v1", M_NONE};
+    ferry_table_end_t *te = NULL;
+    size_t cut;
+    char err[256];
+
+    build(&whole, &sp);
+    cut = find_msg(&whole, "TableEnd", "Profile") + 1;
+    ck_assert_int_eq(ferry_table_end_decode(whole.m[cut - 1].payload.data,
+                                            whole.m[cut - 1].payload.len, &te, err, sizeof(err)),
+                     0);
+    splice(&log, &whole, 0, cut);
+    ferry_part_begin_t pb = {"e-1", "", part_begins[_i].part, te->rows + part_begins[_i].rows_delta,
+                             te->checksum};
+    ck_assert_int_eq(ferry_part_begin_encode(&pb, &add(&log, "PartBegin", "e-1", NULL)->payload,
+                                             err, sizeof(err)),
+                     0);
+    splice(&log, &whole, cut, whole.n);
+    ferry_table_end_free(te);
+    consume(&log, 0, 0);
+    ck_assert_uint_eq(noutcomes, 1);
+    if (!part_begins[_i].reason) {
+        ck_assert_msg(outcomes[0].state == FERRY_STATUS_APPLIED, "%s", outcomes[0].reason);
+    } else {
+        ck_assert_int_eq(outcomes[0].state, FERRY_STATUS_FAILED);
+        ck_assert_msg(strstr(outcomes[0].reason, part_begins[_i].reason), "%s: \"%s\" lacks \"%s\"",
+                      part_begins[_i].name, outcomes[0].reason, part_begins[_i].reason);
+        ck_assert(!has_table("Profile"));
+    }
+    stream_free(&whole);
+    stream_free(&log);
+}
+END_TEST
+
 /* A message of a paused partition fetched before the pause is handed back. */
 START_TEST(test_message_of_another_partition_is_handed_back)
 {
@@ -961,7 +1108,7 @@ static void build_linked(stream_t *s, const char *export_id, const linked_spec_t
                            .requested_at_ms = 1};
     ferry_plan_table_t tables[4];
     ferry_export_begin_t b = {(char *)export_id, &req, tables, sp->ntables, NULL, 0,
-                              sp->groups[sp->ntables - 1] + 1};
+                              sp->groups[sp->ntables - 1] + 1, NULL};
     ferry_checksum_t total = FERRY_CHECKSUM_INIT;
     char err[256], hex[17];
 
@@ -1098,6 +1245,10 @@ int main(void)
     tcase_add_test(tc, test_interleaved_exports_both_applied);
     tcase_add_test(tc, test_end_with_pending_transaction_waits);
     tcase_add_test(tc, test_message_of_another_partition_is_handed_back);
+    tcase_add_test(tc, test_end_between_parts_waits_for_the_next_part);
+    tcase_add_test(tc, test_later_attempt_supersedes_and_stale_parts_are_ignored);
+    tcase_add_loop_test(tc, test_part_begin_verified_against_what_was_applied, 0,
+                        sizeof(part_begins) / sizeof(part_begins[0]));
     tcase_add_test(tc, test_abandoned_export_is_redone);
     tcase_add_test(tc, test_undecodable_message_outside_export_is_skipped);
     tcase_add_test(tc, test_failed_export_does_not_stop_the_next);

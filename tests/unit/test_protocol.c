@@ -17,7 +17,8 @@
 
 static const ferry_msg_type_t envelopes[] = {
     FERRY_MSG_REQUEST,   FERRY_MSG_EXPORT_BEGIN, FERRY_MSG_TABLE_METADATA, FERRY_MSG_TABLE_END,
-    FERRY_MSG_EXPORT_END, FERRY_MSG_STATUS,      FERRY_MSG_SCHEDULE,
+    FERRY_MSG_EXPORT_END, FERRY_MSG_STATUS,      FERRY_MSG_SCHEDULE,     FERRY_MSG_PART_BEGIN,
+    FERRY_MSG_EXPORT_ABORT,
 };
 #define NENVELOPES (sizeof(envelopes) / sizeof(envelopes[0]))
 
@@ -143,7 +144,7 @@ END_TEST
 
 START_TEST(test_names_round_trip)
 {
-    for (int t = FERRY_MSG_UNKNOWN + 1; t <= FERRY_MSG_SCHEDULE; t++)
+    for (int t = FERRY_MSG_UNKNOWN + 1; t <= FERRY_MSG_EXPORT_ABORT; t++)
         ck_assert_int_eq(ferry_msg_type_from_name(ferry_msg_type_name((ferry_msg_type_t)t)), t);
     ck_assert_int_eq(ferry_msg_type_from_name("nope"), FERRY_MSG_UNKNOWN);
     ck_assert_ptr_null(ferry_msg_schema_json(FERRY_MSG_ROWS));
@@ -216,8 +217,8 @@ START_TEST(test_export_begin_round_trip)
 {
     ferry_plan_table_t tables[] = {{"Queue", NULL, 0}, {"GroupMember", "Queue", 1}, {"Role", "GroupMember", 1}};
     ferry_plan_assoc_t assocs[] = {{"GroupMember", "User"}};
-    ferry_export_begin_t full = {"exp-1", &requests[1], tables, 3, assocs, 1, 2};
-    ferry_export_begin_t empty = {"exp-2", &requests[0], NULL, 0, NULL, 0, 0};
+    ferry_export_begin_t full = {"exp-1", &requests[1], tables, 3, assocs, 1, 2, "0123abcd0123abcd"};
+    ferry_export_begin_t empty = {"exp-2", &requests[0], NULL, 0, NULL, 0, 0, NULL};
     ferry_export_begin_t *m = _i ? &empty : &full, *got = NULL;
     ferry_buf_t b = FERRY_BUF_INIT;
     char err[256];
@@ -238,6 +239,7 @@ START_TEST(test_export_begin_round_trip)
         ck_assert_str_eq(got->assocs[i].to, m->assocs[i].to);
     }
     ck_assert_int_eq(got->ngroups, m->ngroups);
+    ck_assert_str_eq(got->attempt, m->attempt ? m->attempt : "");
     ferry_export_begin_free(got);
     ferry_buf_free(&b);
 }
@@ -664,7 +666,9 @@ static void encode_sample(ferry_msg_type_t t, ferry_buf_t *b, ferry_objset_t *se
 {
     ferry_plan_table_t tables[] = {{"Queue", NULL, 0}, {"Role", "Queue", 1}};
     ferry_plan_assoc_t assocs[] = {{"Role", "User"}};
-    ferry_export_begin_t eb = {"exp-1", &requests[1], tables, 2, assocs, 1, 2};
+    ferry_export_begin_t eb = {"exp-1", &requests[1], tables, 2, assocs, 1, 2, "a1"};
+    ferry_part_begin_t pb = {"exp-1", "a1", 3, 1000, "0123456789abcdef"};
+    ferry_export_abort_t ea = {"exp-1", "a2", "gave up"};
     ferry_table_end_t te = {"exp-1", "Queue", 3, "0123456789abcdef"};
     ferry_export_end_t ee = {"exp-1", 1, 3, "0123456789abcdef"};
     ferry_table_stat_t stats[] = {{"Queue", 1, 1, 0}};
@@ -688,6 +692,8 @@ static void encode_sample(ferry_msg_type_t t, ferry_buf_t *b, ferry_objset_t *se
     case FERRY_MSG_EXPORT_END: rc = ferry_export_end_encode(&ee, b, err, sizeof(err)); break;
     case FERRY_MSG_STATUS: rc = ferry_status_encode(&st, b, err, sizeof(err)); break;
     case FERRY_MSG_SCHEDULE: rc = ferry_schedule_encode(&schedules[1], b, err, sizeof(err)); break;
+    case FERRY_MSG_PART_BEGIN: rc = ferry_part_begin_encode(&pb, b, err, sizeof(err)); break;
+    case FERRY_MSG_EXPORT_ABORT: rc = ferry_export_abort_encode(&ea, b, err, sizeof(err)); break;
     default: break;
     }
     ck_assert_msg(rc == 0, "%s", err);
@@ -727,6 +733,14 @@ static int decode_as(ferry_msg_type_t t, const void *buf, size_t len, char *err,
     case FERRY_MSG_SCHEDULE:
         rc = ferry_schedule_decode(buf, len, (ferry_schedule_t **)&m, err, size);
         ferry_schedule_free(m);
+        break;
+    case FERRY_MSG_PART_BEGIN:
+        rc = ferry_part_begin_decode(buf, len, (ferry_part_begin_t **)&m, err, size);
+        ferry_part_begin_free(m);
+        break;
+    case FERRY_MSG_EXPORT_ABORT:
+        rc = ferry_export_abort_decode(buf, len, (ferry_export_abort_t **)&m, err, size);
+        ferry_export_abort_free(m);
         break;
     default:
         break;

@@ -323,9 +323,22 @@ static json_t *export_begin_json(const ferry_export_begin_t *m)
     for (size_t i = 0; i < m->nassocs; i++)
         json_array_append_new(assocs, json_pack("{s:s, s:s}", "from", m->assocs[i].from, "to",
                                                 m->assocs[i].to));
-    return json_pack("{s:s, s:o, s:o, s:o, s:i}", "export_id", m->export_id, "request",
+    return json_pack("{s:s, s:o, s:o, s:o, s:i, s:s}", "export_id", m->export_id, "request",
                      request_json(m->request), "tables", tables_j, "associations", assocs,
-                     "groups", m->ngroups);
+                     "groups", m->ngroups, "attempt", m->attempt ? m->attempt : "");
+}
+
+static json_t *part_begin_json(const ferry_part_begin_t *m)
+{
+    return json_pack("{s:s, s:s, s:i, s:I, s:s}", "export_id", m->export_id, "attempt",
+                     m->attempt, "part", m->part, "rows", (json_int_t)m->rows, "checksum",
+                     m->checksum);
+}
+
+static json_t *export_abort_json(const ferry_export_abort_t *m)
+{
+    return json_pack("{s:s, s:s, s:s}", "export_id", m->export_id, "attempt", m->attempt,
+                     "reason", m->reason);
 }
 
 static json_t *table_metadata_json(const ferry_table_metadata_t *m)
@@ -435,9 +448,11 @@ static json_t *envelope_sample(ferry_msg_type_t t, int k, ferry_buf_t *msg)
     static ferry_plan_assoc_t passocs[] = {{"Role", "User"}};
     static ferry_table_stat_t stats[] = {{"Queue", 10, 8, 2}};
     ferry_request_t one_off = {"one-off", "dev", "prod", objs, 1, FERRY_CONTENT_ALL, 0, NULL, 0};
-    ferry_export_begin_t eb = {"exp-1", &sample_request, ptables, 2, passocs, 1, 2};
+    ferry_export_begin_t eb = {"exp-1", &sample_request, ptables, 2, passocs, 1, 2, "0123abcd0123abcd"};
     ferry_table_end_t te = {"exp-1", "Ord\xc3\xa9r", 123456789012LL, "0123456789abcdef"};
     ferry_export_end_t ee = {"exp-1", 2, 5, "fedcba9876543210"};
+    ferry_part_begin_t pb = {"exp-1", "0123abcd0123abcd", 2, 123456789012LL, "fedcba9876543210"};
+    ferry_export_abort_t ea = {"exp-1", "0123abcd0123abcd", "gave up after 8 attempts: Ord\xc3\xa9r"};
     ferry_status_t st = {"exp-1", FERRY_STATUS_FAILED, 1700000000999LL, "import:prod", "dev",
                          NULL, 2, 7, 4096, 250, "parent row missing", stats, 1};
     ferry_schedule_t sc = {"nightly", "dev", "prod", objs, 2, FERRY_CONTENT_DATA, 0, 0,
@@ -498,6 +513,18 @@ static json_t *envelope_sample(ferry_msg_type_t t, int k, ferry_buf_t *msg)
         rc = ferry_schedule_encode(k ? &every : &sc, msg, err, sizeof(err));
         j = schedule_json(k ? &every : &sc);
         break;
+    case FERRY_MSG_PART_BEGIN:
+        if (k > 0)
+            return NULL;
+        rc = ferry_part_begin_encode(&pb, msg, err, sizeof(err));
+        j = part_begin_json(&pb);
+        break;
+    case FERRY_MSG_EXPORT_ABORT:
+        if (k > 0)
+            return NULL;
+        rc = ferry_export_abort_encode(&ea, msg, err, sizeof(err));
+        j = export_abort_json(&ea);
+        break;
     default:
         return NULL;
     }
@@ -508,7 +535,8 @@ static json_t *envelope_sample(ferry_msg_type_t t, int k, ferry_buf_t *msg)
 
 static const ferry_msg_type_t envelopes[] = {
     FERRY_MSG_REQUEST,   FERRY_MSG_EXPORT_BEGIN, FERRY_MSG_TABLE_METADATA, FERRY_MSG_TABLE_END,
-    FERRY_MSG_EXPORT_END, FERRY_MSG_STATUS,      FERRY_MSG_SCHEDULE,
+    FERRY_MSG_EXPORT_END, FERRY_MSG_STATUS,      FERRY_MSG_SCHEDULE,     FERRY_MSG_PART_BEGIN,
+    FERRY_MSG_EXPORT_ABORT,
 };
 #define NENVELOPES (sizeof(envelopes) / sizeof(envelopes[0]))
 
@@ -651,6 +679,14 @@ static json_t *decode_one(json_t *entry, const uint8_t *p, size_t len)
         break;
     case FERRY_MSG_SCHEDULE:
         DECODE(ferry_schedule_t, ferry_schedule_decode, schedule_json, ferry_schedule_free);
+        break;
+    case FERRY_MSG_PART_BEGIN:
+        DECODE(ferry_part_begin_t, ferry_part_begin_decode, part_begin_json,
+               ferry_part_begin_free);
+        break;
+    case FERRY_MSG_EXPORT_ABORT:
+        DECODE(ferry_export_abort_t, ferry_export_abort_decode, export_abort_json,
+               ferry_export_abort_free);
         break;
     default:
         die("unknown message type in manifest", json_string_value(json_object_get(entry, "type")));
