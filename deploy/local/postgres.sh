@@ -70,6 +70,15 @@ start() {
     if [ -f "$data/postmaster.pid" ]; then return 0; fi
     die "port $port is taken by a server that is not $data (set FERRY_PG_PORT)"
   fi
+  # A server of this cluster already running on another port is not ours to use.
+  if [ -f "$data/postmaster.pid" ]; then
+    local pid other
+    pid=$(sed -n 1p "$data/postmaster.pid")
+    other=$(sed -n 4p "$data/postmaster.pid")
+    if kill -0 "$pid" 2>/dev/null && [ "$other" != "$port" ]; then
+      die "the server of $data already runs on port $other, not $port (set FERRY_PG_PORT=$other, or stop it)"
+    fi
+  fi
   mkdir -p "$dir" "$sock"
   if [ "$(id -u)" -eq 0 ]; then
     chown postgres "$dir" "$sock"
