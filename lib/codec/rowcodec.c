@@ -976,10 +976,12 @@ static int decode_fields(ferry_rowcodec_t *c, ferry_avro_reader_t *r, size_t *ba
             rc = ferry_avro_read_double(r, &v->d);
             break;
         case ENC_STRING:
+        case ENC_UUID: /* any UTF-8 string reads back as itself */
             if ((rc = ferry_avro_read_bytes(r, &data, &n)))
                 break;
             if (!ferry_utf8_valid(data, n)) {
-                r->why = "string that is not valid UTF-8";
+                r->why = f->enc[b] == ENC_UUID ? "uuid string that is not valid UTF-8"
+                                               : "string that is not valid UTF-8";
                 rc = FERRY_EDECODE;
                 break;
             }
@@ -1002,17 +1004,6 @@ static int decode_fields(ferry_rowcodec_t *c, ferry_avro_reader_t *r, size_t *ba
         case ENC_DECIMAL:
             if (!(rc = ferry_avro_read_fixed(r, DECIMAL_SIZE, &data)))
                 rc = decode_decimal(f, data, v, &r->why);
-            break;
-        case ENC_UUID:
-            /* Any UTF-8 string reads back as itself. */
-            if ((rc = ferry_avro_read_bytes(r, &data, &n)))
-                break;
-            if (!ferry_utf8_valid(data, n)) {
-                r->why = "uuid string that is not valid UTF-8";
-                rc = FERRY_EDECODE;
-                break;
-            }
-            *v = (ferry_value_t){.kind = FERRY_V_TEXT, .p = data, .n = n};
             break;
         case ENC_NUMERIC:
         case ENC_PG_DATE:
