@@ -189,6 +189,36 @@ out:
     return rc;
 }
 
+/* PostgreSQL's types with a standard logical type on a primitive Avro type:
+ * the text a store gives is parsed into it when it formats back to the same
+ * bytes (pgtext.h). carrier: the storage class whose Avro type the logical
+ * one is built on (-1: one no fallback branch uses); text_size: the buffer
+ * decoding formats into. */
+static const struct pg_logical {
+    ferry_type_t type;
+    const char *avro, *logical;
+    enum enc enc;
+    int carrier;
+    size_t text_size;
+} pg_logicals[] = {
+    {FERRY_T_DAY, "int", "date", ENC_PG_DATE, -1, FERRY_PGTEXT_DATE_LEN},
+    {FERRY_T_TIME, "long", "time-micros", ENC_PG_TIME, FERRY_V_INT, FERRY_PGTEXT_TIME_MAX},
+    /* a timestamp without time zone: see rowcodec.h for the choice */
+    {FERRY_T_DATETIME, "long", "local-timestamp-micros", ENC_PG_TIMESTAMP, FERRY_V_INT,
+     FERRY_PGTEXT_TIMESTAMP_MAX},
+    {FERRY_T_TIMESTAMPTZ, "long", "timestamp-micros", ENC_PG_TIMESTAMPTZ, FERRY_V_INT,
+     FERRY_PGTEXT_TIMESTAMP_MAX},
+    {FERRY_T_UUID, "string", "uuid", ENC_UUID, FERRY_V_TEXT, 0},
+};
+
+static const struct pg_logical *pg_logical_of(ferry_type_t type)
+{
+    for (size_t i = 0; i < sizeof(pg_logicals) / sizeof(pg_logicals[0]); i++)
+        if (pg_logicals[i].type == type)
+            return &pg_logicals[i];
+    return NULL;
+}
+
 /* ---- schema ------------------------------------------------------------ */
 
 /* Sets up f's branches for its column and returns its JSON type (a union), or
@@ -293,35 +323,17 @@ static json_t *field_branches(ferry_rowcodec_t *c, struct rc_field *f)
         text_size = (size_t)f->precision + 3;
         break;
     case FERRY_T_DAY:
-        typed = json_pack("{s:s, s:s}", "type", "int", "logicalType", "date");
-        f->enc[f->nbranches] = ENC_PG_DATE;
-        text_size = FERRY_PGTEXT_DATE_LEN;
-        break;
     case FERRY_T_TIME:
-        typed = json_pack("{s:s, s:s}", "type", "long", "logicalType", "time-micros");
-        f->enc[f->nbranches] = ENC_PG_TIME;
-        carrier = FERRY_V_INT;
-        text_size = FERRY_PGTEXT_TIME_MAX;
-        break;
     case FERRY_T_DATETIME:
-        /* A timestamp without time zone: see rowcodec.h for the choice. */
-        typed = json_pack("{s:s, s:s}", "type", "long", "logicalType",
-                          "local-timestamp-micros");
-        f->enc[f->nbranches] = ENC_PG_TIMESTAMP;
-        carrier = FERRY_V_INT;
-        text_size = FERRY_PGTEXT_TIMESTAMP_MAX;
-        break;
     case FERRY_T_TIMESTAMPTZ:
-        typed = json_pack("{s:s, s:s}", "type", "long", "logicalType", "timestamp-micros");
-        f->enc[f->nbranches] = ENC_PG_TIMESTAMPTZ;
-        carrier = FERRY_V_INT;
-        text_size = FERRY_PGTEXT_TIMESTAMP_MAX;
+    case FERRY_T_UUID: {
+        const struct pg_logical *l = pg_logical_of(col->type);
+        typed = json_pack("{s:s, s:s}", "type", l->avro, "logicalType", l->logical);
+        f->enc[f->nbranches] = l->enc;
+        carrier = l->carrier;
+        text_size = l->text_size;
         break;
-    case FERRY_T_UUID:
-        typed = json_pack("{s:s, s:s}", "type", "string", "logicalType", "uuid");
-        f->enc[f->nbranches] = ENC_UUID;
-        carrier = FERRY_V_TEXT;
-        break;
+    }
     case FERRY_T_INTERVAL:
     case FERRY_T_JSON:
     case FERRY_T_ENUM:
