@@ -5,15 +5,21 @@
 #
 # A test sources this file, calls e2e_init, then uses:
 #   say MSG / ok MSG / fail MSG         progress, a passed check, a failed one
-#   e2e_config ENV=PATH...              writes $E2E_CFG (one environment each)
+#   e2e_config ENV=STORE...             writes $E2E_CFG (one environment each)
+#   e2e_config_to FILE ENV=STORE...     the same into FILE ($E2E_WORKER: the worker's
+#                                       settings, $E2E_PARTITIONS: partitions)
+#   e2e_pg_databases NAME...            fresh PostgreSQL databases, dropped at exit
+#   pg NAME SQL...                      psql on one of them (-At, stops on an error)
+#   e2e_same_tables DEV PROD EXCLUDED   every SQLite table of DEV but EXCLUDED equal
+#                                       in PROD, by checksum
 #   e2e_start NAME CMD...               runs CMD in the background, log $E2E_TMP/NAME.log
 #   e2e_alive NAME / e2e_stop NAME      liveness; SIGTERM and require exit 0
 #   e2e_wait_log NAME REGEX SECONDS     waits until NAME's log matches
 #   e2e_py SUBCOMMAND ARGS...           the JSON checks of e2e.py (below)
 #   sql DB SQL                          sqlite3 with a busy timeout
 #
-# Environment: FERRY_SOURCE_DIR, FERRY_BUILD_DIR, FERRY_BOOTSTRAP (ctest sets
-# them); FERRY_E2E_KEEP=1 keeps the temp dir for a post-mortem.
+# Environment: FERRY_SOURCE_DIR, FERRY_BUILD_DIR, FERRY_BOOTSTRAP, FERRY_PG_URL
+# (ctest sets them); FERRY_E2E_KEEP=1 keeps the temp dir for a post-mortem.
 
 E2E_SRC=${FERRY_SOURCE_DIR:?FERRY_SOURCE_DIR is not set}
 E2E_BUILD=${FERRY_BUILD_DIR:?FERRY_BUILD_DIR is not set}
@@ -26,6 +32,7 @@ FERRY_PRODUCER_BIN=$E2E_BUILD/producer/ferry-producer
 MAKE_TARGET=$E2E_SRC/deploy/local/make-target.sh
 
 declare -A E2E_PIDS=()
+declare -A E2E_PG=() # NAME -> the URI of a database e2e_pg_databases made
 E2E_T0=$(date +%s)
 
 say() { printf '[%3ds] %s\n' $(($(date +%s) - E2E_T0)) "$*"; }
@@ -58,6 +65,11 @@ e2e_cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  # The databases, once nothing uses them.
+  for name in "${!E2E_PG[@]}"; do
+    psql -X -q -At "$E2E_PG_ADMIN" \
+      -c "DROP DATABASE IF EXISTS \"${E2E_PG[$name]##*/}\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
   if [ "${FERRY_E2E_KEEP:-0}" = 1 ]; then
     echo "kept $E2E_TMP" >&2
   else
@@ -81,23 +93,77 @@ e2e_init() {
   e2e_write_py
 }
 
-# e2e_config ENV=DBPATH... : a config naming these environments, topics under
-# the unique prefix $E2E_TAG, short session timeouts.
-e2e_config() {
-  local envs="" pair sep=""
+# e2e_config_to FILE ENV=STORE... : a config naming these environments, topics
+# under the unique prefix $E2E_TAG, short session timeouts. STORE is a SQLite
+# file, or a URI with its scheme (postgresql://...); ENV@SCHEMA=URI gives the
+# environment a schema. $E2E_WORKER (JSON members) are the worker's settings
+# instead of a 6 s session, $E2E_PARTITIONS (default 3) the partitions.
+e2e_config_to() {
+  local file=$1 envs="" pair name store schema sep=""
+  local worker=${E2E_WORKER:-'"session_timeout_ms": 6000'}
+  shift
   for pair in "$@"; do
-    envs+="$sep\"${pair%%=*}\": { \"store\": \"sqlite:${pair#*=}\" }"
+    name=${pair%%=*}
+    store=${pair#*=}
+    schema=""
+    if [[ "$name" == *@* ]]; then
+      schema=", \"schema\": \"${name#*@}\""
+      name=${name%%@*}
+    fi
+    [[ "$store" == *://* ]] || store="sqlite:$store"
+    envs+="$sep\"$name\": { \"store\": \"$store\"$schema }"
     sep=", "
   done
-  cat >"$E2E_CFG" <<EOF
+  cat >"$file" <<EOF
 { "kafka": { "bootstrap.servers": "$E2E_BOOTSTRAP" },
   "environments": { $envs },
   "topics": { "requests": "$E2E_TAG.requests", "status": "$E2E_TAG.status",
               "schedules": "$E2E_TAG.schedules", "dlq": "$E2E_TAG.dlq",
-              "records_prefix": "$E2E_TAG.records.", "partitions": 3 },
-  "worker": { "session_timeout_ms": 6000 },
+              "records_prefix": "$E2E_TAG.records.", "partitions": ${E2E_PARTITIONS:-3} },
+  "worker": { $worker },
   "importer": { "session_timeout_ms": 6000 } }
 EOF
+}
+
+e2e_config() { e2e_config_to "$E2E_CFG" "$@"; }
+
+# e2e_pg_databases NAME... : one new database per NAME on the server of
+# FERRY_PG_URL (deploy/local/postgres.sh, started by tests/run.sh), named
+# after the run, its URI in E2E_PG[NAME]; e2e_cleanup drops them.
+e2e_pg_databases() {
+  local name db
+  E2E_PG_ADMIN=${FERRY_PG_URL:?FERRY_PG_URL is not set (tests/run.sh starts deploy/local/postgres.sh)}
+  command -v psql >/dev/null || { echo "FAIL: psql is missing" >&2; exit 1; }
+  for name in "$@"; do
+    db="e2e_$$_${RANDOM}_$name"
+    psql -X -q -v ON_ERROR_STOP=1 "$E2E_PG_ADMIN" -c "CREATE DATABASE \"$db\"" >/dev/null ||
+      fail "cannot create database $db"
+    E2E_PG[$name]="${E2E_PG_ADMIN%/*}/$db"
+  done
+}
+
+# pg NAME SQL... : runs each SQL (one -c each) on database NAME, unaligned,
+# tuples only, stopping at the first error.
+pg() {
+  local db=${E2E_PG[$1]:?no database $1} q args=()
+  shift
+  for q in "$@"; do args+=(-c "$q"); done
+  psql -X -q -v ON_ERROR_STOP=1 -At "$db" "${args[@]}"
+}
+
+# e2e_same_tables DEV PROD EXCLUDED : every table of the SQLite file DEV but
+# EXCLUDED (a SQL list of names, e.g. "'User'") has the same checksum and row
+# count in the SQLite file PROD (ferry-env checksum); their number in E2E_SAME_N.
+e2e_same_tables() {
+  local tables
+  "$FERRY_ENV_BIN" checksum "sqlite:$1" --json >"$E2E_TMP/same-dev.json"
+  "$FERRY_ENV_BIN" checksum "sqlite:$2" --json >"$E2E_TMP/same-prod.json"
+  mapfile -t tables < <(sql "$1" "SELECT name FROM sqlite_master WHERE type = 'table'
+                                  AND name NOT IN ($3) AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+  e2e_py same "$E2E_TMP/same-dev.json" "$E2E_TMP/same-prod.json" "${tables[@]}" >/dev/null ||
+    fail "the target differs from the source: $(e2e_py same "$E2E_TMP/same-dev.json" \
+          "$E2E_TMP/same-prod.json" "${tables[@]}")"
+  E2E_SAME_N=${#tables[@]}
 }
 
 # A pid that has exited: gone, or a zombie not yet reaped.

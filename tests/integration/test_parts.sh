@@ -44,27 +44,17 @@ dev=$E2E_TMP/dev.db
 prod=$E2E_TMP/prod.db
 BROKER_LOG=${FERRY_KAFKA_DIR:+$FERRY_KAFKA_DIR/broker.log}
 
-# parts_config FILE WORKER_JSON: the config of this test, topics under
-# $E2E_TAG, with the given worker section.
-parts_config() {
-  cat >"$1" <<EOF
-{ "kafka": { "bootstrap.servers": "$E2E_BOOTSTRAP" },
-  "environments": { "dev": { "store": "sqlite:$dev" }, "prod": { "store": "sqlite:$prod" } },
-  "topics": { "requests": "$E2E_TAG.requests", "status": "$E2E_TAG.status",
-              "schedules": "$E2E_TAG.schedules", "dlq": "$E2E_TAG.dlq",
-              "records_prefix": "$E2E_TAG.records.", "partitions": 3 },
-  "worker": $2,
-  "importer": { "session_timeout_ms": 6000 } }
-EOF
-}
+# parts_config FILE WORKER_MEMBERS: the config of this test, topics under
+# $E2E_TAG, with the given worker settings.
+parts_config() { E2E_WORKER=$2 e2e_config_to "$1" dev="$dev" prod="$prod"; }
 CFG_KILL=$E2E_TMP/kill.json      # short transactions, tiny parts
 CFG_FENCE=$E2E_TMP/fence.json    # short sessions, longer transactions
 CFG_STALL=$E2E_TMP/stall.json    # the shortest transaction timeout, long sessions
 CFG_DEFAULT=$E2E_TMP/default.json
-parts_config "$CFG_KILL" '{ "session_timeout_ms": 3000, "transaction_timeout_ms": 3000, "part_bytes": 16384 }'
-parts_config "$CFG_FENCE" '{ "session_timeout_ms": 2000, "transaction_timeout_ms": 20000, "part_bytes": 16384 }'
-parts_config "$CFG_STALL" '{ "session_timeout_ms": 30000, "transaction_timeout_ms": 1000, "part_bytes": 16384, "max_attempts": 2 }'
-parts_config "$CFG_DEFAULT" '{ "session_timeout_ms": 3000, "part_bytes": 16384 }'
+parts_config "$CFG_KILL" '"session_timeout_ms": 3000, "transaction_timeout_ms": 3000, "part_bytes": 16384'
+parts_config "$CFG_FENCE" '"session_timeout_ms": 2000, "transaction_timeout_ms": 20000, "part_bytes": 16384'
+parts_config "$CFG_STALL" '"session_timeout_ms": 30000, "transaction_timeout_ms": 1000, "part_bytes": 16384, "max_attempts": 2'
+parts_config "$CFG_DEFAULT" '"session_timeout_ms": 3000, "part_bytes": 16384'
 
 # Publishes an export of every table of dev to prod; prints its id.
 publish() {
@@ -87,18 +77,13 @@ wait_applied() {
 # Exactly one applied outcome and one ledger row for export $1, and every
 # table of dev but User equal in prod.
 check_applied_once_and_equal() {
-  local n tables
+  local n
   n=$(cat "$E2E_TMP"/import*.log | grep -c "export id=$1 .*outcome=applied" || true)
   [ "$n" = 1 ] || fail "export $1: $n applied outcomes, expected 1"
   n=$(sql "$prod" "SELECT count(*) FROM ferry_applied WHERE export_id = '$1'")
   [ "$n" = 1 ] || fail "export $1: $n rows in ferry_applied, expected 1"
-  "$FERRY_ENV_BIN" checksum "sqlite:$dev" --json >"$E2E_TMP/dev.json"
-  "$FERRY_ENV_BIN" checksum "sqlite:$prod" --json >"$E2E_TMP/prod.json"
-  mapfile -t tables < <(sql "$dev" "SELECT name FROM sqlite_master WHERE type = 'table'
-                                    AND name NOT IN ('User') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
-  e2e_py same "$E2E_TMP/dev.json" "$E2E_TMP/prod.json" "${tables[@]}" >/dev/null ||
-    fail "export $1: target differs from source: $(e2e_py same "$E2E_TMP/dev.json" "$E2E_TMP/prod.json" "${tables[@]}")"
-  ok "export $1 applied once; ${#tables[@]} tables equal to the source"
+  e2e_same_tables "$dev" "$prod" "'User'"
+  ok "export $1 applied once; $E2E_SAME_N tables equal to the source"
 }
 
 # wait_part NAME ID N: waits until worker NAME logged part N of an attempt

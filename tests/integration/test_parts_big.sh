@@ -15,15 +15,8 @@ ROWS=${FERRY_PARTS_BIG_ROWS:-5000000}
 dev=$E2E_TMP/dev.db
 prod=$E2E_TMP/prod.db
 
-cat >"$E2E_CFG" <<EOF
-{ "kafka": { "bootstrap.servers": "$E2E_BOOTSTRAP" },
-  "environments": { "dev": { "store": "sqlite:$dev" }, "prod": { "store": "sqlite:$prod" } },
-  "topics": { "requests": "$E2E_TAG.requests", "status": "$E2E_TAG.status",
-              "schedules": "$E2E_TAG.schedules", "dlq": "$E2E_TAG.dlq",
-              "records_prefix": "$E2E_TAG.records.", "partitions": 3 },
-  "worker": { "session_timeout_ms": 6000, "transaction_timeout_ms": 1000 },
-  "importer": { "session_timeout_ms": 6000 } }
-EOF
+E2E_WORKER='"session_timeout_ms": 6000, "transaction_timeout_ms": 1000' \
+  e2e_config dev="$dev" prod="$prod"
 
 peak_kib() { awk '/^VmHWM/ { print $2 }' "/proc/${E2E_PIDS[$1]}/status"; }
 
@@ -49,12 +42,7 @@ last=$(cut -d' ' -f1 <<<"$published")
 ok "first rows applied at $first, the worker's last part committed at $last"
 say "peak memory: worker $(peak_kib worker) KiB, importer $(peak_kib importer) KiB"
 
-"$FERRY_ENV_BIN" checksum "sqlite:$dev" --json >"$E2E_TMP/dev.json"
-"$FERRY_ENV_BIN" checksum "sqlite:$prod" --json >"$E2E_TMP/prod.json"
-mapfile -t tables < <(sql "$dev" "SELECT name FROM sqlite_master WHERE type = 'table'
-                                  AND name NOT IN ('User') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
-e2e_py same "$E2E_TMP/dev.json" "$E2E_TMP/prod.json" "${tables[@]}" >/dev/null ||
-  fail "target differs: $(e2e_py same "$E2E_TMP/dev.json" "$E2E_TMP/prod.json" "${tables[@]}")"
-ok "${#tables[@]} tables of $ROWS rows equal in the target"
+e2e_same_tables "$dev" "$prod" "'User'"
+ok "$E2E_SAME_N tables of $ROWS rows equal in the target"
 e2e_stop worker
 e2e_stop importer

@@ -19,31 +19,11 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 e2e_init
 
-PG_ADMIN=${FERRY_PG_URL:?FERRY_PG_URL is not set (tests/run.sh starts deploy/local/postgres.sh)}
-command -v psql >/dev/null || fail "psql is missing"
-pg_base=${PG_ADMIN%/*}
-tag=fe2e_$$_$RANDOM
-src_db=${tag}_src
-tgt_db=${tag}_tgt
-sqltgt_db=${tag}_sqltgt
-rt_db=${tag}_rt
-
+e2e_pg_databases src tgt sqltgt rt
 psql_at() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
-pg() { psql_at "$pg_base/$1" -c "$2"; }
-pg_drop_all() {
-  local db
-  for db in "$src_db" "$tgt_db" "$sqltgt_db" "$rt_db"; do
-    psql_at "$PG_ADMIN" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-}
-# Databases are dropped however the test ends; the exit status stays the test's.
-trap 'status=$?; pg_drop_all; (exit $status); e2e_cleanup' EXIT
-for db in "$src_db" "$tgt_db" "$sqltgt_db" "$rt_db"; do
-  psql_at "$PG_ADMIN" -c "CREATE DATABASE \"$db\"" >/dev/null
-done
 
-# ---- the source: schema "app" of $src_db
-psql_at "$pg_base/$src_db" >/dev/null <<'SQL'
+# ---- the source: schema "app" of database src
+psql_at "${E2E_PG[src]}" >/dev/null <<'SQL'
 CREATE SCHEMA app;
 SET search_path = app;
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'it''s');
@@ -98,8 +78,8 @@ UPDATE c1 SET c3_id = 100 + 100 * (id - 1);
 SQL
 
 # The association target exists in the PostgreSQL targets, with its rows.
-for db in "$tgt_db" "$rt_db"; do
-  psql_at "$pg_base/$db" >/dev/null <<'SQL'
+for db in tgt rt; do
+  psql_at "${E2E_PG[$db]}" >/dev/null <<'SQL'
 CREATE TABLE users (id integer PRIMARY KEY, name text NOT NULL);
 INSERT INTO users VALUES (1, 'ann'), (2, 'bob');
 SQL
@@ -122,21 +102,8 @@ INSERT INTO \"order\" VALUES
  (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'text');
 INSERT INTO \"a\"\"quote\" VALUES (1, 'x', 'one'), (2, 'y', NULL);"
 
-cat >"$E2E_CFG" <<EOF
-{ "kafka": { "bootstrap.servers": "$E2E_BOOTSTRAP" },
-  "environments": {
-    "pgdev": { "store": "$pg_base/$src_db", "schema": "app" },
-    "pgprod": { "store": "$pg_base/$tgt_db" },
-    "sqldev": { "store": "sqlite:$sdev" },
-    "pgfromsql": { "store": "$pg_base/$sqltgt_db" },
-    "sqlprod": { "store": "sqlite:$E2E_TMP/sqlprod.db" },
-    "pgrt": { "store": "$pg_base/$rt_db" } },
-  "topics": { "requests": "$E2E_TAG.requests", "status": "$E2E_TAG.status",
-              "schedules": "$E2E_TAG.schedules", "dlq": "$E2E_TAG.dlq",
-              "records_prefix": "$E2E_TAG.records.", "partitions": 3 },
-  "worker": { "session_timeout_ms": 6000 },
-  "importer": { "session_timeout_ms": 6000 } }
-EOF
+e2e_config pgdev@app="${E2E_PG[src]}" pgprod="${E2E_PG[tgt]}" sqldev="$sdev" \
+  pgfromsql="${E2E_PG[sqltgt]}" sqlprod="$E2E_TMP/sqlprod.db" pgrt="${E2E_PG[rt]}"
 
 e2e_start worker "$FERRY_WORKER_BIN" --config "$E2E_CFG" --id pg-e2e-worker
 e2e_start import-pgprod "$FERRY_IMPORT_BIN" --config "$E2E_CFG" --target pgprod
@@ -155,7 +122,7 @@ export_wait() {
 
 # rows DB SCHEMA TABLE ORDER: the table's rows as PostgreSQL prints them.
 rows() {
-  psql_at "$pg_base/$1" -c "SELECT t::text FROM \"$2\".$3 t ORDER BY $4"
+  pg "$1" "SELECT t::text FROM \"$2\".$3 t ORDER BY $4"
 }
 declare -A ORDER_BY=(
   ['"order"']='id' ['"a""quote"']='k1, k2' ['"x; DROP TABLE t; --"']='id'
@@ -164,8 +131,8 @@ declare -A ORDER_BY=(
 export_wait pgdev pgprod 'order'
 ok "PostgreSQL -> PostgreSQL export applied"
 for t in "${!ORDER_BY[@]}"; do
-  a=$(rows "$src_db" app "$t" "${ORDER_BY[$t]}")
-  b=$(rows "$tgt_db" public "$t" "${ORDER_BY[$t]}")
+  a=$(rows src app "$t" "${ORDER_BY[$t]}")
+  b=$(rows tgt public "$t" "${ORDER_BY[$t]}")
   [ -n "$a" ] || fail "source table $t is empty: the test is wrong"
   [ "$a" = "$b" ] || fail "table $t differs: source
 $a
@@ -177,33 +144,33 @@ ok "every table equal value by value (${#ORDER_BY[@]} tables, SELECT t::text)"
 # Column types as the target's catalog declares them, against the source's.
 coltypes() {
   # The enum's schema is cut: the source's is app, the target's public.
-  psql_at "$pg_base/$1" -c "SELECT attname || ' ' || regexp_replace(format_type(atttypid, atttypmod),
+  pg "$1" "SELECT attname || ' ' || regexp_replace(format_type(atttypid, atttypmod),
       '^(app|public)\.', '') || ' ' || attnotnull
     FROM pg_attribute WHERE attrelid = '\"$2\".\"order\"'::regclass AND attnum > 0
     AND NOT attisdropped ORDER BY attnum"
 }
-[ "$(coltypes "$src_db" app)" = "$(coltypes "$tgt_db" public)" ] ||
-  fail "column types differ: $(diff <(coltypes "$src_db" app) <(coltypes "$tgt_db" public))"
+[ "$(coltypes src app)" = "$(coltypes tgt public)" ] ||
+  fail "column types differ: $(diff <(coltypes src app) <(coltypes tgt public))"
 ok "column types and NOT NULL equal"
 
 # The application's next insert into the identity table and the serial one.
-own_order=$(pg "$tgt_db" "INSERT INTO \"order\" (user_id) VALUES (1) RETURNING id") ||
+own_order=$(pg tgt "INSERT INTO \"order\" (user_id) VALUES (1) RETURNING id") ||
   fail "inserting into the target's identity table failed"
-own_x=$(pg "$tgt_db" "INSERT INTO \"x; DROP TABLE t; --\" (k1, k2) VALUES (1, 'a') RETURNING id") ||
+own_x=$(pg tgt "INSERT INTO \"x; DROP TABLE t; --\" (k1, k2) VALUES (1, 'a') RETURNING id") ||
   fail "inserting into the target's serial table failed"
 [ "$own_order" = 5 ] && [ "$own_x" = 4 ] ||
   fail "the target's next ids are $own_order and $own_x (expected 5 and 4, past the imported rows)"
 ok "the target's identity and serial columns continue past the imported rows"
 
 # Foreign keys ferry created are deferrable; the cycle holds.
-got=$(pg "$tgt_db" "SELECT count(*) || ' ' || count(*) FILTER (WHERE condeferred)
+got=$(pg tgt "SELECT count(*) || ' ' || count(*) FILTER (WHERE condeferred)
   FROM pg_constraint WHERE contype = 'f' AND conrelid = 'public.c1'::regclass")
 [ "$got" = "2 2" ] || fail "c1's foreign keys on the target (count, deferred): $got (expected 2 2)"
 ok "foreign keys created deferrable"
 
 # ---- SQLite -> PostgreSQL, values compared by Python per README's mapping
 export_wait sqldev pgfromsql 'order'
-psql -X -At "$pg_base/$sqltgt_db" --csv -c 'SELECT id, t, v, i, r, d, b, day, ts, encode(blob, $$hex$$), anything
+psql -X -At "${E2E_PG[sqltgt]}" --csv -c 'SELECT id, t, v, i, r, d, b, day, ts, encode(blob, $$hex$$), anything
   FROM "order" ORDER BY id' >"$E2E_TMP/pg.csv"
 "$E2E_PY" - "$sdev" "$E2E_TMP/pg.csv" <<'PY' || fail "SQLite -> PostgreSQL values differ"
 import csv, sqlite3, sys
@@ -236,7 +203,7 @@ if bad:
 print(f"{len(src)} rows equal")
 PY
 a=$(sql "$sdev" "SELECT k1 || '|' || k2 || '|' || ifnull(v, 'NULL') FROM \"a\"\"quote\" ORDER BY k1, k2")
-b=$(pg "$sqltgt_db" "SELECT k1 || '|' || k2 || '|' || coalesce(v, 'NULL') FROM \"a\"\"quote\" ORDER BY k1, k2")
+b=$(pg sqltgt "SELECT k1 || '|' || k2 || '|' || coalesce(v, 'NULL') FROM \"a\"\"quote\" ORDER BY k1, k2")
 [ "$a" = "$b" ] || fail "a\"quote from SQLite differs: $a vs $b"
 ok "SQLite -> PostgreSQL: values equal per the mapping"
 
@@ -252,10 +219,10 @@ out=$(cat "$E2E_TMP/producer.out")
 [ "$(sql "$E2E_TMP/sqlprod.db" "SELECT count(*) FROM sqlite_schema WHERE name = 'order'")" = 0 ] ||
   fail "the failed export into SQLite left a table behind"
 ok "a NaN into SQLite fails naming table, key and column; nothing applied"
-pg "$src_db" "UPDATE app.\"order\" SET c_real = 0 WHERE c_real = 'NaN'" >/dev/null
+pg src "UPDATE app.\"order\" SET c_real = 0 WHERE c_real = 'NaN'" >/dev/null
 export_wait pgdev sqlprod 'order'
 for t in '"order"' '"a""quote"' '"x; DROP TABLE t; --"' '"ünïcødé"' c1 c2 c3; do
-  psql -X -At "$pg_base/$src_db" --csv -P null='<NULL>' \
+  psql -X -At "${E2E_PG[src]}" --csv -P null='<NULL>' \
     -c "SELECT * FROM app.$t ORDER BY ${ORDER_BY[$t]}" >"$E2E_TMP/pg.csv"
   "$E2E_PY" - "$E2E_TMP/sqlprod.db" "$t" "${ORDER_BY[$t]}" "$E2E_TMP/pg.csv" <<'PY' ||
 import csv, math, sqlite3, struct, sys
@@ -306,8 +273,8 @@ ok "PostgreSQL -> SQLite: values equal per the mapping"
 # it widened to, compared as that float.
 export_wait sqlprod pgrt 'order'
 for t in '"order"' '"a""quote"' '"x; DROP TABLE t; --"' '"ünïcødé"' c1 c2 c3; do
-  for db in "$src_db:app" "$rt_db:public"; do
-    psql -X -At "$pg_base/${db%%:*}" --csv -P null='<NULL>' \
+  for db in "src:app" "rt:public"; do
+    psql -X -At "${E2E_PG[${db%%:*}]}" --csv -P null='<NULL>' \
       -c "SELECT * FROM ${db#*:}.$t ORDER BY ${ORDER_BY[$t]}" >"$E2E_TMP/${db#*:}.csv"
   done
   "$E2E_PY" - "$t" "$E2E_TMP/app.csv" "$E2E_TMP/public.csv" <<'PY' ||
@@ -336,7 +303,7 @@ done
 ok "SQLite -> PostgreSQL with every type, the hostile names, the cycle: values equal per the mapping"
 
 # ---- a second export after updates and inserts converges, no duplicates
-psql_at "$pg_base/$src_db" >/dev/null <<'SQL'
+psql_at "${E2E_PG[src]}" >/dev/null <<'SQL'
 SET search_path = app;
 UPDATE "order" SET c_text = 'changed', c_num = '1e-30' WHERE id = 1;
 INSERT INTO "order" (id, user_id, c_text) VALUES (50, 2, 'new');
@@ -345,15 +312,15 @@ UPDATE "ünïcødé" SET label = 'renamed' WHERE id = 3;
 SQL
 export_wait pgdev pgprod 'order'
 for t in "${!ORDER_BY[@]}"; do
-  a=$(rows "$src_db" app "$t" "${ORDER_BY[$t]}")
+  a=$(rows src app "$t" "${ORDER_BY[$t]}")
   # The rows the application inserted into the target after the first
   # import are the target's own: compare the others.
   case "$t" in
-    '"order"') b=$(pg "$tgt_db" "SELECT t::text FROM public.\"order\" t WHERE id <> $own_order
+    '"order"') b=$(pg tgt "SELECT t::text FROM public.\"order\" t WHERE id <> $own_order
                                  ORDER BY id") ;;
-    '"x; DROP TABLE t; --"') b=$(pg "$tgt_db" "SELECT t::text FROM public.\"x; DROP TABLE t; --\" t
+    '"x; DROP TABLE t; --"') b=$(pg tgt "SELECT t::text FROM public.\"x; DROP TABLE t; --\" t
                                    WHERE id <> $own_x ORDER BY id") ;;
-    *) b=$(rows "$tgt_db" public "$t" "${ORDER_BY[$t]}") ;;
+    *) b=$(rows tgt public "$t" "${ORDER_BY[$t]}") ;;
   esac
   [ "$a" = "$b" ] || fail "after the second export, table $t differs: source
 $a
@@ -361,14 +328,14 @@ target
 $b"
 done
 # The target's own row stays as the application wrote it: ferry never deletes.
-[ "$(pg "$tgt_db" "SELECT user_id FROM \"order\" WHERE id = $own_order")" = 1 ] ||
+[ "$(pg tgt "SELECT user_id FROM \"order\" WHERE id = $own_order")" = 1 ] ||
   fail "the target's own row changed"
 ok "a second export after updates and inserts converges; nothing duplicated"
 
 # ---- a schema conflict fails naming table and column, and changes nothing
-pg "$tgt_db" "ALTER TABLE \"ünïcødé\" ALTER COLUMN label TYPE bytea USING convert_to(label, 'UTF8')" >/dev/null
-pg "$src_db" "UPDATE app.users SET name = name; UPDATE app.\"order\" SET c_text = 'again' WHERE id = 2" >/dev/null
-snap() { pg "$tgt_db" "SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM public.\"order\" t"; }
+pg tgt "ALTER TABLE \"ünïcødé\" ALTER COLUMN label TYPE bytea USING convert_to(label, 'UTF8')" >/dev/null
+pg src "UPDATE app.users SET name = name; UPDATE app.\"order\" SET c_text = 'again' WHERE id = 2" >/dev/null
+snap() { pg tgt "SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM public.\"order\" t"; }
 before=$(snap)
 rc=0
 "$FERRY_PRODUCER_BIN" export --config "$E2E_CFG" --source pgdev --target pgprod \

@@ -12,29 +12,13 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 e2e_init
 
-PG_ADMIN=${FERRY_PG_URL:?FERRY_PG_URL is not set (tests/run.sh starts deploy/local/postgres.sh)}
-pg_base=${PG_ADMIN%/*}
-tag=fkill_$$_$RANDOM
-src_db=${tag}_src
-tgt_db=${tag}_tgt
 rows=200000
 seed=${FERRY_KILL_SEED:-$(date +%s)}
 RANDOM=$seed
 say "kill points seeded with FERRY_KILL_SEED=$seed"
+e2e_pg_databases src tgt
 
-psql_at() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
-pg() { psql_at "$pg_base/$1" -c "$2"; }
-pg_drop_all() {
-  local db
-  for db in "$src_db" "$tgt_db"; do
-    psql_at "$PG_ADMIN" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-}
-# Databases are dropped however the test ends; the exit status stays the test's.
-trap 'status=$?; pg_drop_all; (exit $status); e2e_cleanup' EXIT
-for db in "$src_db" "$tgt_db"; do psql_at "$PG_ADMIN" -c "CREATE DATABASE \"$db\"" >/dev/null; done
-
-psql_at "$pg_base/$src_db" >/dev/null <<SQL
+pg src >/dev/null <<SQL
 CREATE TABLE big (id bigint PRIMARY KEY, label text NOT NULL, amount numeric(14,4),
   at timestamptz, flag boolean);
 CREATE TABLE big_line (big_id bigint NOT NULL REFERENCES big(id) ON DELETE CASCADE,
@@ -44,15 +28,7 @@ INSERT INTO big SELECT g, 'row ' || g, g * 1.2345, timestamptz '2020-01-01 00:00
 INSERT INTO big_line SELECT g, 1, 'line of ' || g FROM generate_series(1, $rows / 2) g;
 SQL
 
-cat >"$E2E_CFG" <<EOF
-{ "kafka": { "bootstrap.servers": "$E2E_BOOTSTRAP" },
-  "environments": { "dev": { "store": "$pg_base/$src_db" }, "prod": { "store": "$pg_base/$tgt_db" } },
-  "topics": { "requests": "$E2E_TAG.requests", "status": "$E2E_TAG.status",
-              "schedules": "$E2E_TAG.schedules", "dlq": "$E2E_TAG.dlq",
-              "records_prefix": "$E2E_TAG.records.", "partitions": 1 },
-  "worker": { "session_timeout_ms": 6000 },
-  "importer": { "session_timeout_ms": 6000 } }
-EOF
+E2E_PARTITIONS=1 e2e_config dev="${E2E_PG[src]}" prod="${E2E_PG[tgt]}"
 
 e2e_start worker "$FERRY_WORKER_BIN" --config "$E2E_CFG" --id pg-kill-worker
 # The producer waits for the outcome while importers come and go.
@@ -66,7 +42,7 @@ producer=$!
 # connection opened after $1 (the server's clock) counts: a killed
 # importer's backend may linger a moment.
 wait_writing() {
-  psql_at "$pg_base/$tgt_db" -c "SET statement_timeout = '120s'" -c "DO \$\$ BEGIN
+  pg tgt "SET statement_timeout = '120s'" "DO \$\$ BEGIN
     LOOP
       PERFORM pg_stat_clear_snapshot();
       EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
@@ -75,14 +51,14 @@ wait_writing() {
       PERFORM pg_sleep(0.005);
     END LOOP; END \$\$" >/dev/null
 }
-applied_count() { pg "$tgt_db" "SELECT count(*) FROM ferry.applied" 2>/dev/null || echo 0; }
+applied_count() { pg tgt "SELECT count(*) FROM ferry.applied" 2>/dev/null || echo 0; }
 
 # Five importers, each SIGKILLed at a random point of the export's
 # transaction (0-50 ms after it first wrote, while 200,000 rows take longer
 # than that to write), each kill checked to have left nothing committed;
 # then one that is let finish.
 for round in 1 2 3 4 5; do
-  t0=$(pg "$tgt_db" "SELECT clock_timestamp()")
+  t0=$(pg tgt "SELECT clock_timestamp()")
   e2e_start "import-$round" "$FERRY_IMPORT_BIN" --config "$E2E_CFG" --target prod
   wait_writing "$t0" || fail "importer $round did not start writing within 120 s"
   ms=$((RANDOM % 50))
@@ -102,22 +78,22 @@ out=$(cat "$E2E_TMP/producer.out")
 ok "applied after 5 SIGKILLed importers"
 
 for t in "big ORDER BY id" "big_line ORDER BY big_id, n"; do
-  a=$(pg "$src_db" "SELECT md5(string_agg(x::text, E'\\n')) FROM (SELECT t::text FROM public.${t%% *} t
+  a=$(pg src "SELECT md5(string_agg(x::text, E'\\n')) FROM (SELECT t::text FROM public.${t%% *} t
         ORDER BY ${t#* ORDER BY }) x")
-  b=$(pg "$tgt_db" "SELECT md5(string_agg(x::text, E'\\n')) FROM (SELECT t::text FROM public.${t%% *} t
+  b=$(pg tgt "SELECT md5(string_agg(x::text, E'\\n')) FROM (SELECT t::text FROM public.${t%% *} t
         ORDER BY ${t#* ORDER BY }) x")
   [ "$a" = "$b" ] || fail "table ${t%% *} differs between source and target"
 done
-[ "$(pg "$tgt_db" "SELECT count(*) FROM big")" = $((rows / 2)) ] || fail "big: wrong row count"
+[ "$(pg tgt "SELECT count(*) FROM big")" = $((rows / 2)) ] || fail "big: wrong row count"
 ok "target equals source ($rows rows)"
 
 export_id=$(sed -n 's/^applied \([^ :]*\):.*/\1/p' "$E2E_TMP/producer.out" | head -1)
 [ -n "$export_id" ] || fail "no export id in the producer's output: $out"
-n=$(pg "$tgt_db" "SELECT count(*) FROM ferry.applied WHERE export_id = '$export_id'")
+n=$(pg tgt "SELECT count(*) FROM ferry.applied WHERE export_id = '$export_id'")
 [ "$n" = 1 ] || fail "export $export_id recorded applied $n times"
 # Each row's writer, by the commit time of its xmin (the server keeps commit
 # timestamps, deploy/local/postgres.sh; a subtransaction has its parent's).
-stray=$(pg "$tgt_db" "SELECT (SELECT count(*) FROM big
+stray=$(pg tgt "SELECT (SELECT count(*) FROM big
                              WHERE pg_xact_commit_timestamp(xmin) IS DISTINCT FROM a.t)
                            + (SELECT count(*) FROM big_line
                              WHERE pg_xact_commit_timestamp(xmin) IS DISTINCT FROM a.t)
