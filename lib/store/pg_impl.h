@@ -26,6 +26,7 @@ typedef enum pg_state {
 
 struct pg_cursor;
 typedef struct pg_pending_fk pg_pending_fk_t; /* pg_write.c */
+typedef struct pg_later_key pg_later_key_t;   /* pg_write.c */
 struct pg_writer;                             /* pg_write.c */
 
 typedef struct pg_store {
@@ -54,6 +55,12 @@ typedef struct pg_store {
     size_t ncreated;
     pg_pending_fk_t *pending;
     size_t npending;
+    /* The primary keys of tables this transaction created, added after the
+     * table's rows (pg_write.c), and a count of those added so far: a
+     * writer opened before one was added notices it there. */
+    pg_later_key_t *keys;
+    size_t nkeys;
+    unsigned keys_added;
     struct pg_writer *writing;
     unsigned nstage;
     char *flush_error;  /* a writer's last rows failed in its destroy: commit fails */

@@ -642,6 +642,86 @@ START_TEST(test_key_repeated_into_an_empty_table)
 }
 END_TEST
 
+/* A key repeated across batches and flushes of one writer, into a table
+ * this transaction created (its key added at the first flush, the writer
+ * upserting afterwards). */
+START_TEST(test_rows_after_a_repeated_key_and_a_flush)
+{
+    ferry_object_t *o = kv_object("kv", "text", 0);
+    ferry_writer_t *w;
+    ferry_value_t row[2];
+    int64_t updated = -1;
+
+    begin();
+    apply(o);
+    ck_assert_msg(ferry_store_writer_open(st, o, &w, err, sizeof(err)) == 0, "%s", err);
+    for (int i = 1; i <= 3; i++) {
+        row[0] = vint(i), row[1] = vtext("first");
+        ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    }
+    row[0] = vint(2), row[1] = vtext("second");
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    row[0] = vint(2), row[1] = vtext("third");
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    ck_assert_msg(ferry_writer_flush(w, &updated, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(updated, 2);
+    row[0] = vint(3), row[1] = vtext("later");
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    row[0] = vint(4), row[1] = vtext("new");
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    ck_assert_msg(ferry_writer_flush(w, &updated, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(updated, 1);
+    ferry_writer_destroy(w);
+    commit();
+    ck_assert_str_eq(one("SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM kv"),
+                     "1=first,2=third,3=later,4=new");
+    ck_assert_str_eq(one("SELECT count(*) FROM pg_constraint WHERE conrelid = 'kv'::regclass "
+                         "AND contype = 'p'"),
+                     "1");
+}
+END_TEST
+
+/* A unique constraint of a created table comes after its rows and after
+ * its key: a row the key's repetition replaced does not count against it;
+ * two rows of different keys with the same value fail, named. */
+START_TEST(test_unique_after_the_key)
+{
+    ferry_object_t *o = kv_object("uq", "text", 0);
+    const char *v[1] = {"v"};
+    ferry_writer_t *w;
+    ferry_value_t row[2];
+    int64_t updated = -1;
+
+    ck_assert_int_eq(ferry_object_add_unique(o, v, 1), 0);
+    begin();
+    apply(o);
+    ck_assert_msg(ferry_store_writer_open(st, o, &w, err, sizeof(err)) == 0, "%s", err);
+    row[0] = vint(1), row[1] = vtext("a");
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    ck_assert_msg(ferry_writer_flush(w, &updated, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(updated, 1);
+    ferry_writer_destroy(w);
+    commit();
+    ck_assert_str_eq(one("SELECT string_agg(id || '=' || v, ',') FROM uq"), "1=a");
+
+    must(db, "DROP TABLE uq");
+    begin();
+    apply(o);
+    ck_assert_msg(ferry_store_writer_open(st, o, &w, err, sizeof(err)) == 0, "%s", err);
+    row[0] = vint(1), row[1] = vtext("a");
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    row[0] = vint(2);
+    ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_writer_flush(w, &updated, err, sizeof(err)), FERRY_ECONFLICT);
+    ck_assert_msg(strstr(err, "uq") && strstr(err, "(v)=(a)"), "%s", err);
+    ferry_writer_destroy(w);
+    ck_assert_int_ne(ferry_store_commit(st, err, sizeof(err)), 0);
+    ck_assert_int_eq(ferry_store_rollback(st), 0);
+    ck_assert_int_eq(ferry_store_has_object(st, "uq"), 0);
+}
+END_TEST
+
 START_TEST(test_table_without_key)
 {
     ferry_object_t *o = object("nokey", FERRY_DIALECT_POSTGRESQL);
@@ -1010,9 +1090,80 @@ START_TEST(test_violation_named_from_detail)
     ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
     ck_assert_int_eq(ferry_writer_flush(w, NULL, err, sizeof(err)), 0);
     ferry_writer_destroy(w);
-    ck_assert_int_ne(ferry_store_commit(st, err, sizeof(err)), 0);
+    /* at commit, the same violation named the same way */
+    ck_assert_int_eq(ferry_store_commit(st, err, sizeof(err)), FERRY_ECONFLICT);
+    ck_assert_msg(strstr(err, "kid") && strstr(err, "(parent_id)=(7)") && strstr(err, "parent"),
+                  "%s", err);
     ferry_store_rollback(st);
     ck_assert_int_eq(ferry_store_has_object(st, "kid"), 0);
+}
+END_TEST
+
+/* The primary key, unique constraints and foreign keys of tables the import
+ * creates come after their rows, as pg_dump's do (an index built once, one
+ * validating query per foreign key, not index entries and a deferred check
+ * per row): an event trigger records, for each DDL command on kid, the rows
+ * kid holds and the primary keys, unique constraints and foreign keys it
+ * has. */
+START_TEST(test_keys_added_after_the_rows)
+{
+    ferry_object_t *p = object("parent", FERRY_DIALECT_POSTGRESQL);
+    ferry_object_t *c = object("kid", FERRY_DIALECT_POSTGRESQL);
+    ferry_writer_t *w;
+    ferry_value_t row[2];
+
+    const char *once[1] = {"parent_id"};
+
+    must(db, "CREATE TABLE ddl_log (seq serial, tag text, nrows bigint, npks bigint, "
+             "nuniques bigint, nfks bigint); "
+             "CREATE FUNCTION public.log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
+             "DECLARE r record; n bigint; BEGIN "
+             "FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() "
+             "WHERE object_type = 'table' AND object_identity = 'public.kid' LOOP "
+             "EXECUTE format('SELECT count(*) FROM %s', r.objid::regclass) INTO n; "
+             "INSERT INTO public.ddl_log (tag, nrows, npks, nuniques, nfks) "
+             "VALUES (r.command_tag, n, "
+             "(SELECT count(*) FROM pg_catalog.pg_constraint WHERE conrelid = r.objid "
+             "AND contype = 'p'), "
+             "(SELECT count(*) FROM pg_catalog.pg_constraint WHERE conrelid = r.objid "
+             "AND contype = 'u'), "
+             "(SELECT count(*) FROM pg_catalog.pg_constraint WHERE conrelid = r.objid "
+             "AND contype = 'f')); "
+             "END LOOP; END $$; "
+             "CREATE EVENT TRIGGER log_ddl ON ddl_command_end EXECUTE FUNCTION public.log_ddl()");
+    field(p, "id", "integer", 0, NULL, 1);
+    field(c, "id", "integer", 0, NULL, 1);
+    field(c, "parent_id", "integer", 1, NULL, 0);
+    relation(c, "parent", "parent_id");
+    ck_assert_int_eq(ferry_object_add_unique(c, once, 1), 0);
+    begin();
+    apply(p);
+    apply(c);
+    ck_assert_msg(ferry_store_writer_open(st, p, &w, err, sizeof(err)) == 0, "%s", err);
+    for (int i = 1; i <= 3; i++) {
+        row[0] = vint(i);
+        ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    }
+    ferry_writer_destroy(w);
+    ck_assert_msg(ferry_store_writer_open(st, c, &w, err, sizeof(err)) == 0, "%s", err);
+    for (int i = 1; i <= 3; i++) {
+        row[0] = vint(10 + i), row[1] = vint(i);
+        ck_assert_int_eq(ferry_writer_put(w, row, NULL, err, sizeof(err)), 0);
+    }
+    ferry_writer_destroy(w);
+    commit();
+    /* created bare; the key, then the unique constraint once the 3 rows are
+     * in; then the foreign key */
+    ck_assert_str_eq(one("SELECT string_agg(concat_ws(' ', tag, nrows, npks, nuniques, nfks), "
+                         "', ' ORDER BY seq) FROM ddl_log"),
+                     "CREATE TABLE 0 0 0 0, ALTER TABLE 3 1 0 0, ALTER TABLE 3 1 1 0, "
+                     "ALTER TABLE 3 1 1 1");
+    ck_assert_str_eq(one("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                         "WHERE conrelid = 'kid'::regclass AND contype = 'p'"),
+                     "PRIMARY KEY (id)");
+    ck_assert_str_eq(one("SELECT count(*) FROM pg_constraint WHERE conrelid = 'kid'::regclass "
+                         "AND contype = 'f' AND condeferrable AND condeferred"),
+                     "1");
 }
 END_TEST
 
@@ -1085,6 +1236,9 @@ static Suite *pg_write_suite(void)
     tcase_add_test(tc, test_existing_strict_cycle_refused);
     tcase_add_test(tc, test_missing_parent_named);
     tcase_add_test(tc, test_violation_named_from_detail);
+    tcase_add_test(tc, test_keys_added_after_the_rows);
+    tcase_add_test(tc, test_rows_after_a_repeated_key_and_a_flush);
+    tcase_add_test(tc, test_unique_after_the_key);
     tcase_add_test(tc, test_generators_moved_past_the_largest_value);
     suite_add_tcase(s, tc);
     return s;
