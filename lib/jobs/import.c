@@ -155,11 +155,13 @@ struct ferry_import {
     ferry_table_stat_t *stats; /* one per plan table; names borrowed from begin */
     ferry_checksum_t total;
 
-    /* The open table (state == TABLE). */
-    ferry_table_metadata_t *tm;
-    ferry_rowcodec_t *codec;
-    ferry_writer_t *writer;
-    uint64_t *seeds;
+    /* The open table (state == TABLE), all NULL otherwise. */
+    struct {
+        ferry_table_metadata_t *tm;
+        ferry_rowcodec_t *codec;
+        ferry_writer_t *writer;
+        uint64_t *seeds;
+    } open;
     ferry_checksum_t sum;
 
     ferry_buf_t event;       /* an encoded StatusEvent, reused */
@@ -170,9 +172,9 @@ struct ferry_import {
 static void check_invariants(const ferry_import_t *imp)
 {
     assert((imp->state == IMPORT_IDLE) == (imp->begin == NULL));
-    assert((imp->state == IMPORT_TABLE) == (imp->tm != NULL));
+    assert((imp->state == IMPORT_TABLE) == (imp->open.tm != NULL));
     assert(imp->state != IMPORT_IDLE || imp->resume < 0);
-    assert(imp->writer == NULL || imp->state == IMPORT_TABLE);
+    assert(imp->open.writer == NULL || imp->state == IMPORT_TABLE);
     assert(imp->state != IMPORT_OPEN || imp->declared == imp->next);
     assert(imp->state != IMPORT_GROUP ||
            (imp->next < imp->declared && imp->declared < imp->group_end));
@@ -209,16 +211,19 @@ int ferry_import_new(ferry_store_t *store, const char *target, const char *topic
  * the transaction ends). */
 static void close_table(ferry_import_t *imp)
 {
-    ferry_writer_destroy(imp->writer);
-    ferry_rowcodec_destroy(imp->codec);
-    ferry_table_metadata_free(imp->tm);
-    free(imp->seeds);
-    imp->writer = NULL;
-    imp->codec = NULL;
-    imp->tm = NULL;
-    imp->seeds = NULL;
+    ferry_writer_destroy(imp->open.writer);
+    ferry_rowcodec_destroy(imp->open.codec);
+    ferry_table_metadata_free(imp->open.tm);
+    free(imp->open.seeds);
+    memset(&imp->open, 0, sizeof(imp->open));
     if (imp->state == IMPORT_TABLE)
         imp->state = IMPORT_OPEN;
+}
+
+/* Whether a message naming table (NULL: none named) belongs to the open table. */
+static int in_open_table(const ferry_import_t *imp, const char *table)
+{
+    return imp->state == IMPORT_TABLE && (!table || !strcmp(table, imp->open.tm->object->name));
 }
 
 /* Forgets the open export; the transaction has already ended. */
@@ -518,20 +523,20 @@ static int open_table(ferry_import_t *imp, char *why, size_t why_size)
     const ferry_object_t *obj = d->tm->object;
     int rc;
 
-    imp->tm = d->tm;
-    imp->codec = d->codec;
+    imp->open.tm = d->tm;
+    imp->open.codec = d->codec;
     d->tm = NULL;
     d->codec = NULL;
     imp->state = IMPORT_TABLE;
     imp->sum = (ferry_checksum_t)FERRY_CHECKSUM_INIT;
-    if (!imp->tm->with_rows)
+    if (!imp->open.tm->with_rows)
         return FERRY_OK;
-    if ((rc = ferry_store_writer_open(imp->store, obj, &imp->writer, why, why_size)))
+    if ((rc = ferry_store_writer_open(imp->store, obj, &imp->open.writer, why, why_size)))
         return rc;
-    if (!(imp->seeds = calloc(obj->nfields ? obj->nfields : 1, sizeof(*imp->seeds))))
+    if (!(imp->open.seeds = calloc(obj->nfields ? obj->nfields : 1, sizeof(*imp->open.seeds))))
         return ferry_errf(why, why_size, FERRY_ENOMEM, "table %s: out of memory", obj->name);
     for (size_t i = 0; i < obj->nfields; i++)
-        imp->seeds[i] = ferry_checksum_seed(obj->fields[i].name);
+        imp->open.seeds[i] = ferry_checksum_seed(obj->fields[i].name);
     return FERRY_OK;
 }
 
@@ -552,7 +557,7 @@ static int declare_table(ferry_import_t *imp, const ferry_import_msg_t *msg, cha
     if (imp->state == IMPORT_TABLE)
         return ferry_errf(why, why_size, FERRY_EORDER,
                           "TableMetadata of %s arrived before the TableEnd of %s",
-                          msg->table ? msg->table : "a table", imp->tm->object->name);
+                          msg->table ? msg->table : "a table", imp->open.tm->object->name);
     if ((rc = ferry_table_metadata_decode(msg->payload, msg->len, &tm, why, why_size)))
         return rc;
     obj = tm->object;
@@ -650,7 +655,7 @@ static int misplaced(const ferry_import_t *imp, const char *what, const char *ta
     if ((size_t)idx < imp->declared && imp->state == IMPORT_TABLE)
         return ferry_errf(why, why_size, FERRY_EORDER,
                           "%s of %s arrived before the TableEnd of %s", what, table,
-                          imp->tm->object->name);
+                          imp->open.tm->object->name);
     if ((size_t)idx < imp->declared)
         return ferry_errf(why, why_size, FERRY_EORDER,
                           "%s of %s arrived before the TableMetadata of %s, which its apply "
@@ -669,25 +674,25 @@ static int apply_rows(ferry_import_t *imp, const ferry_import_msg_t *msg, char *
     char detail[512];
     int inserted = 0, rc;
 
-    if (imp->state != IMPORT_TABLE || (msg->table && strcmp(msg->table, imp->tm->object->name)))
+    if (!in_open_table(imp, msg->table))
         return misplaced(imp, "rows", msg->table, why, why_size);
-    obj = imp->tm->object;
-    if (!imp->tm->with_rows)
+    obj = imp->open.tm->object;
+    if (!imp->open.tm->with_rows)
         return ferry_errf(why, why_size, FERRY_EORDER,
                           "rows of %s arrived but its TableMetadata announced none", obj->name);
     st = &imp->stats[imp->next];
-    if ((rc = ferry_rowcodec_rows_open(imp->codec, msg->payload, msg->len, detail,
+    if ((rc = ferry_rowcodec_rows_open(imp->open.codec, msg->payload, msg->len, detail,
                                        sizeof(detail))))
         goto undecodable;
-    while ((rc = ferry_rowcodec_rows_next(imp->codec, &row, detail, sizeof(detail))) == 1) {
-        if ((rc = ferry_writer_put(imp->writer, row, &inserted, why, why_size)))
+    while ((rc = ferry_rowcodec_rows_next(imp->open.codec, &row, detail, sizeof(detail))) == 1) {
+        if ((rc = ferry_writer_put(imp->open.writer, row, &inserted, why, why_size)))
             return rc;
         st->rows++;
         if (inserted)
             st->inserted++;
         else
             st->updated++;
-        ferry_checksum_add(&imp->sum, imp->seeds, row, obj->nfields);
+        ferry_checksum_add(&imp->sum, imp->open.seeds, row, obj->nfields);
     }
     if (!rc && !imp->rows_logged) {
         /* When the overlap of export and import shows: rows go in while
@@ -713,11 +718,11 @@ static int end_table(ferry_import_t *imp, const ferry_import_msg_t *msg, char *w
     char hex[17];
     int rc;
 
-    if (imp->state != IMPORT_TABLE || (msg->table && strcmp(msg->table, imp->tm->object->name)))
+    if (!in_open_table(imp, msg->table))
         return misplaced(imp, "the TableEnd", msg->table, why, why_size);
     /* Rows the writer kept to insert together are written now; a kept row
      * that met its key already present was updated instead. */
-    if (imp->writer && (rc = ferry_writer_flush(imp->writer, &updated, why, why_size)))
+    if (imp->open.writer && (rc = ferry_writer_flush(imp->open.writer, &updated, why, why_size)))
         return rc;
     st = &imp->stats[imp->next];
     st->inserted -= updated;
@@ -726,9 +731,9 @@ static int end_table(ferry_import_t *imp, const ferry_import_msg_t *msg, char *w
         return rc;
     rc = same_export(imp, te->export_id, "TableEnd", msg, why, why_size);
     ferry_checksum_hex(&imp->sum, hex);
-    if (!rc && strcmp(te->table, imp->tm->object->name))
+    if (!rc && strcmp(te->table, imp->open.tm->object->name))
         rc = ferry_errf(why, why_size, FERRY_EORDER, "TableEnd of %s arrived inside table %s",
-                        te->table, imp->tm->object->name);
+                        te->table, imp->open.tm->object->name);
     else if (!rc && (te->rows < 0 || (uint64_t)te->rows != imp->sum.rows ||
                      strcmp(te->checksum, hex)))
         rc = ferry_errf(why, why_size, FERRY_ECHECKSUM,
@@ -780,7 +785,8 @@ static int commit_export(ferry_import_t *imp, const ferry_import_msg_t *msg, int
 
     if (imp->state == IMPORT_TABLE)
         return ferry_errf(why, why_size, FERRY_EORDER,
-                          "ExportEnd arrived before the TableEnd of %s", imp->tm->object->name);
+                          "ExportEnd arrived before the TableEnd of %s",
+                          imp->open.tm->object->name);
     if (imp->state == IMPORT_GROUP)
         return ferry_errf(why, why_size, FERRY_EORDER,
                           "ExportEnd arrived before the TableMetadata of %s, which its apply "

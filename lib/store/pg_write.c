@@ -534,50 +534,35 @@ static int type_parse(const char *decl, int is_enum, coltype_t *out)
     return t.kind == TK_END ? 0 : -1;
 }
 
-/* The type of a SQLite-dialect field (README, "SQLite and PostgreSQL"). */
+/* The PostgreSQL type of a SQLite-dialect field: README's table "SQLite to
+ * PostgreSQL", one row each; DECIMAL takes its precision and scale. */
+static const struct {
+    ferry_type_t type;
+    fam_t fam;
+    const char *spell;
+} from_sqlite[] = {
+    {FERRY_T_TEXT, FAM_TEXT, "text"},         {FERRY_T_ANY, FAM_TEXT, "text"},
+    {FERRY_T_INTEGER, FAM_INT, "bigint"},     {FERRY_T_REAL, FAM_FLOAT, "double precision"},
+    {FERRY_T_DECIMAL, FAM_NUMERIC, "numeric"}, {FERRY_T_BOOLEAN, FAM_BOOL, "boolean"},
+    {FERRY_T_DATE, FAM_DATE, "date"},         {FERRY_T_TIMESTAMP, FAM_TIMESTAMP, "timestamp"},
+    {FERRY_T_BLOB, FAM_BYTEA, "bytea"},
+};
+
 static int type_from_sqlite(const ferry_field_t *f, coltype_t *out)
 {
     memset(out, 0, sizeof(*out));
-    switch (f->type) {
-    case FERRY_T_TEXT:
-    case FERRY_T_ANY:
-        out->fam = FAM_TEXT;
-        strcpy(out->spell, "text");
-        return 0;
-    case FERRY_T_INTEGER:
-        out->fam = FAM_INT;
-        strcpy(out->spell, "bigint");
-        return 0;
-    case FERRY_T_REAL:
-        out->fam = FAM_FLOAT;
-        strcpy(out->spell, "double precision");
-        return 0;
-    case FERRY_T_DECIMAL:
-        out->fam = FAM_NUMERIC;
-        if (f->length >= 1 && f->length <= 1000 && f->scale >= 0 && f->scale <= f->length)
+    for (size_t i = 0; i < sizeof(from_sqlite) / sizeof(from_sqlite[0]); i++) {
+        if (from_sqlite[i].type != f->type)
+            continue;
+        out->fam = from_sqlite[i].fam;
+        if (f->type == FERRY_T_DECIMAL && f->length >= 1 && f->length <= 1000 &&
+            f->scale >= 0 && f->scale <= f->length)
             snprintf(out->spell, sizeof(out->spell), "numeric(%d,%d)", f->length, f->scale);
         else
-            strcpy(out->spell, "numeric");
+            strcpy(out->spell, from_sqlite[i].spell);
         return 0;
-    case FERRY_T_BOOLEAN:
-        out->fam = FAM_BOOL;
-        strcpy(out->spell, "boolean");
-        return 0;
-    case FERRY_T_DATE:
-        out->fam = FAM_DATE;
-        strcpy(out->spell, "date");
-        return 0;
-    case FERRY_T_TIMESTAMP:
-        out->fam = FAM_TIMESTAMP;
-        strcpy(out->spell, "timestamp");
-        return 0;
-    case FERRY_T_BLOB:
-        out->fam = FAM_BYTEA;
-        strcpy(out->spell, "bytea");
-        return 0;
-    default:
-        return -1;
     }
+    return -1;
 }
 
 /* Appends the column type's SQL: a builtin's spelling, or the enum's
@@ -1214,29 +1199,6 @@ static int plan_enums(pg_store_t *s, const ferry_object_t *obj, const coltype_t 
     return rc;
 }
 
-static int create_enums(pg_store_t *s, const ferry_object_t *obj, const coltype_t *ct,
-                        const char *create, char *errstr, size_t errstr_size)
-{
-    int rc = FERRY_OK;
-
-    for (size_t i = 0; !rc && i < obj->nfields; i++) {
-        ferry_sql_t q = FERRY_SQL_INIT;
-        if (!create[i])
-            continue;
-        ferry_sql_add(&q, "CREATE TYPE ");
-        sql_table(&q, s, ct[i].enum_name);
-        ferry_sql_add(&q, " AS ENUM (");
-        for (size_t k = 0; k < obj->fields[i].nlabels; k++) {
-            ferry_sql_add(&q, k ? ", " : "");
-            sql_literal(&q, s, obj->fields[i].labels[k]);
-        }
-        ferry_sql_add(&q, ")");
-        rc = exec_sql(s, &q, "creating an enum type", errstr, errstr_size);
-        ferry_sql_free(&q);
-    }
-    return rc;
-}
-
 /* Decides for each index of obj whether it must be created (need[i] = 1) or
  * exists already on this table with the same unique flag and columns (0).
  * A relation of that name that is anything else -> FERRY_ECONFLICT. */
@@ -1278,28 +1240,6 @@ static int plan_indexes(pg_store_t *s, const ferry_object_t *obj, char *need, ch
                             strcmp(PQgetvalue(res, 0, 0), "i") ? "a relation" : "an index",
                             *PQgetvalue(res, 0, 1) ? " on table " : "", PQgetvalue(res, 0, 1));
         PQclear(res);
-    }
-    return rc;
-}
-
-static int create_indexes(pg_store_t *s, const ferry_object_t *obj, const char *need,
-                          char *errstr, size_t errstr_size)
-{
-    int rc = FERRY_OK;
-
-    for (size_t i = 0; !rc && i < obj->nindexes; i++) {
-        const ferry_index_t *x = &obj->indexes[i];
-        ferry_sql_t q = FERRY_SQL_INIT;
-
-        if (!need[i])
-            continue;
-        ferry_sql_create_index(&q, FERRY_DIALECT_POSTGRESQL, s->qschema, obj->name, x);
-        rc = exec_sql(s, &q, "creating an index", errstr, errstr_size);
-        ferry_sql_free(&q);
-        for (size_t k = 0; !rc && k < x->ncols; k++)
-            if (x->cols[k].collation && strcasecmp(x->cols[k].collation, "BINARY"))
-                rc = note_not_carried(obj, "collation %s of index %s column %s",
-                                      x->cols[k].collation, x->name, x->cols[k].name);
     }
     return rc;
 }
@@ -1616,23 +1556,71 @@ static int plan_evolve(const ferry_object_t *obj, const coltype_t *ct, const tin
     return rc;
 }
 
-static int add_columns(pg_store_t *s, const ferry_object_t *obj, const coltype_t *ct,
-                       const char *add, char *errstr, size_t errstr_size)
+/* The DDL of one item of a table (a field's enum type, a new column, an
+ * index), built into q: 0, or a negative FERRY_E* code with errstr set. */
+typedef int (*ddl_fn)(pg_store_t *s, const ferry_object_t *obj, const coltype_t *ct, size_t i,
+                      ferry_sql_t *q, char *errstr, size_t errstr_size);
+
+/* Runs build's statement for each item i < n marked in marked[], in order,
+ * stopping at the first failure. */
+static int run_ddl(pg_store_t *s, const ferry_object_t *obj, const coltype_t *ct, size_t n,
+                   const char *marked, ddl_fn build, const char *what, char *errstr,
+                   size_t errstr_size)
 {
     int rc = FERRY_OK;
 
-    for (size_t i = 0; !rc && i < obj->nfields; i++) {
+    for (size_t i = 0; !rc && i < n; i++) {
         ferry_sql_t q = FERRY_SQL_INIT;
-        if (!add[i])
-            continue;
-        ferry_sql_add(&q, "ALTER TABLE ");
-        sql_table(&q, s, obj->name);
-        ferry_sql_add(&q, " ADD COLUMN ");
-        if (!(rc = column_def(s, obj, &obj->fields[i], &ct[i], &q, errstr, errstr_size)))
-            rc = exec_sql(s, &q, "adding a column", errstr, errstr_size);
+
+        if (marked[i] && !(rc = build(s, obj, ct, i, &q, errstr, errstr_size)))
+            rc = exec_sql(s, &q, what, errstr, errstr_size);
         ferry_sql_free(&q);
     }
     return rc;
+}
+
+/* CREATE TYPE schema."t" AS ENUM ('a', ...) for field i. */
+static int enum_ddl(pg_store_t *s, const ferry_object_t *obj, const coltype_t *ct, size_t i,
+                    ferry_sql_t *q, char *errstr, size_t errstr_size)
+{
+    (void)errstr;
+    (void)errstr_size;
+    ferry_sql_add(q, "CREATE TYPE ");
+    sql_table(q, s, ct[i].enum_name);
+    ferry_sql_add(q, " AS ENUM (");
+    for (size_t k = 0; k < obj->fields[i].nlabels; k++) {
+        ferry_sql_add(q, k ? ", " : "");
+        sql_literal(q, s, obj->fields[i].labels[k]);
+    }
+    ferry_sql_add(q, ")");
+    return FERRY_OK;
+}
+
+/* CREATE INDEX for index i; a collation other than BINARY is noted as not
+ * carried (SQLite's are not PostgreSQL's). */
+static int index_ddl(pg_store_t *s, const ferry_object_t *obj, const coltype_t *ct, size_t i,
+                     ferry_sql_t *q, char *errstr, size_t errstr_size)
+{
+    const ferry_index_t *x = &obj->indexes[i];
+    int rc = FERRY_OK;
+
+    (void)ct;
+    ferry_sql_create_index(q, FERRY_DIALECT_POSTGRESQL, s->qschema, obj->name, x);
+    for (size_t k = 0; !rc && k < x->ncols; k++)
+        if (x->cols[k].collation && strcasecmp(x->cols[k].collation, "BINARY"))
+            rc = note_not_carried(obj, "collation %s of index %s column %s",
+                                  x->cols[k].collation, x->name, x->cols[k].name);
+    return rc ? oom(errstr, errstr_size) : FERRY_OK;
+}
+
+/* ALTER TABLE ... ADD COLUMN for field i. */
+static int column_ddl(pg_store_t *s, const ferry_object_t *obj, const coltype_t *ct, size_t i,
+                      ferry_sql_t *q, char *errstr, size_t errstr_size)
+{
+    ferry_sql_add(q, "ALTER TABLE ");
+    sql_table(q, s, obj->name);
+    ferry_sql_add(q, " ADD COLUMN ");
+    return column_def(s, obj, &obj->fields[i], &ct[i], q, errstr, errstr_size);
 }
 
 int ferry_pg_apply_object(pg_store_t *s, const ferry_object_t *obj, int *created, char *errstr,
@@ -1677,16 +1665,19 @@ int ferry_pg_apply_object(pg_store_t *s, const ferry_object_t *obj, int *created
         (rc = plan_indexes(s, obj, need, errstr, errstr_size)))
         goto out;
 
-    if ((rc = create_enums(s, obj, ct, make, errstr, errstr_size)))
+    if ((rc = run_ddl(s, obj, ct, obj->nfields, make, enum_ddl, "creating an enum type", errstr,
+                      errstr_size)))
         goto out;
     if (exists) {
-        rc = add_columns(s, obj, ct, use, errstr, errstr_size);
+        rc = run_ddl(s, obj, ct, obj->nfields, use, column_ddl, "adding a column", errstr,
+                     errstr_size);
     } else if (!(rc = create_table(s, obj, ct, errstr, errstr_size))) {
         if (created)
             *created = 1;
     }
     if (!rc)
-        rc = create_indexes(s, obj, need, errstr, errstr_size);
+        rc = run_ddl(s, obj, ct, obj->nindexes, need, index_ddl, "creating an index", errstr,
+                     errstr_size);
 out:
     tinfo_free(&t);
     free(ct);
