@@ -183,6 +183,19 @@ static void check_invariants(const ferry_import_t *imp)
     (void)imp;
 }
 
+/* No export open: the state of a new job, and of one whose export ended
+ * (what that export held already freed). */
+static void set_idle(ferry_import_t *imp)
+{
+    imp->begin = NULL;
+    imp->attempt = NULL;
+    imp->decl = NULL;
+    imp->stats = NULL;
+    imp->partition = -1;
+    imp->resume = -1;
+    imp->state = IMPORT_IDLE;
+}
+
 int ferry_import_new(ferry_store_t *store, const char *target, const char *topic,
                      ferry_import_report_cb report, void *opaque, ferry_import_t **out,
                      char *errstr, size_t errstr_size)
@@ -200,9 +213,7 @@ int ferry_import_new(ferry_store_t *store, const char *target, const char *topic
     imp->store = store;
     imp->report = report;
     imp->opaque = opaque;
-    imp->state = IMPORT_IDLE;
-    imp->partition = -1;
-    imp->resume = -1;
+    set_idle(imp);
     *out = imp;
     return FERRY_OK;
 }
@@ -237,13 +248,7 @@ static void close_export(ferry_import_t *imp)
     ferry_export_begin_free(imp->begin);
     free(imp->decl);
     free(imp->stats);
-    imp->begin = NULL;
-    imp->attempt = NULL;
-    imp->decl = NULL;
-    imp->stats = NULL;
-    imp->partition = -1;
-    imp->resume = -1;
-    imp->state = IMPORT_IDLE;
+    set_idle(imp);
     check_invariants(imp);
 }
 
