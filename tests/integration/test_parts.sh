@@ -207,7 +207,9 @@ timeouts() { grep -c "transactionalId ferry-worker-s1 due to timeout" "$BROKER_L
 # stall_attempt N: the worker's Nth attempt at export $id stopped mid-part
 # until the broker timed its transaction out, then resumed. Stopped right
 # after a commit, the worker may hold no open transaction and nothing times
-# out: then it is resumed and stopped again a few parts later.
+# out: then it is resumed and stopped again a few parts later. The broker
+# logs a timeout when its periodic check runs, which may come after the 20 s
+# a stop lasts: an attempt the resumed worker then finds aborted counts too.
 stall_attempt() {
   local attempt seen try i
   for i in $(seq 1 $((WAIT_S * 20))); do
@@ -219,7 +221,12 @@ stall_attempt() {
   done
   [ -n "$attempt" ] || fail "the worker began no attempt $1 at $id"
   for try in 1 2 3 4 5; do
-    e2e_wait_log sw "export id=$id attempt=$attempt part=$((2 * try)) committed" $WAIT_S
+    e2e_wait_log sw "export id=$id attempt=$attempt (part=$((2 * try)) committed|aborted)" $WAIT_S
+    if grep -Eq "export id=$id attempt=$attempt aborted" "$E2E_TMP/sw.log"; then
+      [ "$try" -gt 1 ] || fail "attempt $1 ($attempt) aborted before it was ever stopped"
+      say "attempt $1 ($attempt) stopped mid-part; its transaction was found timed out on resuming"
+      return 0
+    fi
     seen=$(timeouts)
     kill -STOP "${E2E_PIDS[sw]}"
     for i in $(seq 1 200); do [ "$(timeouts)" -gt "$seen" ] && break; sleep 0.1; done
